@@ -1,0 +1,306 @@
+"""Run configuration: frozen dataclasses, the built-in presets, and TOML reading/writing with validation.
+
+A run is fully described by one `RunConfig`; the resolved config is written into every run folder as TOML, so
+`cnnkreport train --config runs/NAME/config.toml` reproduces it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+WAVEFORMS = ("square", "triangle", "sawtooth", "gaussian", "sine")
+LOSSES = ("cross_entropy", "l1", "mse")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+DEVICES = ("auto", "cpu", "cuda")
+SCHEDULES = ("cosine", "constant")
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise UserError(message)
+
+
+def _check_range(name: str, pair: tuple[float, float], lo: float, hi: float) -> None:
+    _check(
+        len(pair) == 2 and lo <= pair[0] <= pair[1] <= hi,
+        f"{name} must be [min, max] with {lo} <= min <= max <= {hi}, got {list(pair)}",
+    )
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Synthetic lab waveforms. Ranges are [min, max], drawn uniformly per sample."""
+
+    kind: str = "image"  # "image": a trace drawn on a dark screen (Conv2d); "signal": samples (Conv1d)
+    size: int = 32  # image side in pixels, or signal length in samples
+    n_train: int = 4000
+    n_test: int = 1000
+    classes: tuple[str, ...] = WAVEFORMS
+    amplitude: tuple[float, float] = (0.3, 0.8)  # peak-to-peak, as a fraction of the screen height
+    width: tuple[float, float] = (0.3, 0.7)  # pulse width as a fraction of the period (duty cycle)
+    frequency: tuple[float, float] = (1.0, 2.5)  # periods per window
+    offset_y: tuple[float, float] = (-0.1, 0.1)  # vertical offset, fraction of the screen height
+    thickness: float = 1.5  # trace thickness in pixels (images only)
+    fill: bool = False  # fill the area under the curve (images only)
+    blur: float = 0.0  # Gaussian blur sigma in pixels (images) or samples (signals)
+    noise: float = 0.05  # standard deviation of additive Gaussian noise
+    standardize: bool = True  # shift and scale inputs to zero mean, unit variance (training-set statistics)
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ("image", "signal"), f"data.kind must be 'image' or 'signal', got {self.kind!r}")
+        _check(8 <= self.size <= 1024, f"data.size must be between 8 and 1024, got {self.size}")
+        _check(self.n_train >= 1, f"data.n_train must be at least 1, got {self.n_train}")
+        _check(self.n_test >= 0, f"data.n_test must be at least 0, got {self.n_test}")
+        _check(len(self.classes) >= 2, "data.classes needs at least two waveforms")
+        _check(len(set(self.classes)) == len(self.classes), "data.classes has a waveform twice")
+        for c in self.classes:
+            _check(c in WAVEFORMS, f"data.classes: unknown waveform {c!r} (known: {', '.join(WAVEFORMS)})")
+        _check_range("data.amplitude", self.amplitude, 0.0, 1.0)
+        _check_range("data.width", self.width, 0.01, 1.0)
+        _check_range("data.frequency", self.frequency, 0.1, 64.0)
+        _check_range("data.offset_y", self.offset_y, -0.5, 0.5)
+        _check(0.0 < self.thickness <= 32.0, f"data.thickness must be in (0, 32], got {self.thickness}")
+        _check(0.0 <= self.blur <= 32.0, f"data.blur must be in [0, 32], got {self.blur}")
+        _check(0.0 <= self.noise <= 10.0, f"data.noise must be in [0, 10], got {self.noise}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A small CNN: per conv layer (kernels, kernel size), each followed by ReLU and 2x max-pooling."""
+
+    channels: tuple[int, ...] = (8, 16)  # kernels per conv layer
+    kernel_size: tuple[int, ...] = (5, 5)  # kernel side per conv layer
+    hidden: int = 32  # width of the dense layer before the classifier (0: none)
+
+    def __post_init__(self) -> None:
+        _check(1 <= len(self.channels) <= 6, "model.channels must list 1 to 6 conv layers")
+        _check(
+            len(self.kernel_size) == len(self.channels),
+            f"model.kernel_size must have one entry per conv layer ({len(self.channels)}), "
+            f"got {len(self.kernel_size)}",
+        )
+        for c in self.channels:
+            _check(1 <= c <= 1024, f"model.channels entries must be between 1 and 1024, got {c}")
+        for k in self.kernel_size:
+            _check(1 <= k <= 64, f"model.kernel_size entries must be between 1 and 64, got {k}")
+        _check(0 <= self.hidden <= 4096, f"model.hidden must be between 0 and 4096, got {self.hidden}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    loss: str = "cross_entropy"  # "l1" and "mse" regress the raw outputs onto one-hot targets
+    optimizer: str = "adam"
+    lr: float = 3e-3
+    schedule: str = "cosine"  # learning rate over training: "cosine" (decays to 0) or "constant"
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 0.0
+    epochs: int = 6
+    batch_size: int = 64
+    snapshots: int = 120  # about this many kernel snapshots: dense early, sparser later
+
+    def __post_init__(self) -> None:
+        _check(self.loss in LOSSES, f"train.loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        _check(
+            self.optimizer in OPTIMIZERS,
+            f"train.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}",
+        )
+        _check(
+            self.schedule in SCHEDULES,
+            f"train.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}",
+        )
+        _check(0.0 < self.lr <= 10.0 and math.isfinite(self.lr), f"train.lr must be in (0, 10], got {self.lr}")
+        _check(0.0 <= self.momentum < 1.0, f"train.momentum must be in [0, 1), got {self.momentum}")
+        _check(0.0 <= self.weight_decay <= 1.0, f"train.weight_decay must be in [0, 1], got {self.weight_decay}")
+        _check(1 <= self.epochs <= 10_000, f"train.epochs must be between 1 and 10000, got {self.epochs}")
+        _check(1 <= self.batch_size <= 65_536, f"train.batch_size must be between 1 and 65536, got {self.batch_size}")
+        _check(2 <= self.snapshots <= 100_000, f"train.snapshots must be between 2 and 100000, got {self.snapshots}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "pulses-2d"
+    seed: int = 0
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        _check(
+            bool(self.name) and len(self.name) <= 100 and all(c.isalnum() or c in "-_." for c in self.name)
+            and not self.name.startswith("."),
+            f"name must be 1-100 letters, digits, '-', '_' or '.', not starting with '.', got {self.name!r}",
+        )
+        _check(0 <= self.seed < 2**32, f"seed must be between 0 and 2**32-1, got {self.seed}")
+        _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+
+
+PRESETS: dict[str, RunConfig] = {
+    "pulses-2d": RunConfig(
+        name="pulses-2d",
+        data=DataConfig(kind="image", size=32),
+        model=ModelConfig(channels=(8, 16), kernel_size=(5, 5), hidden=32),
+        train=TrainConfig(epochs=6, batch_size=64, lr=3e-3),
+    ),
+    "pulses-1d": RunConfig(
+        name="pulses-1d",
+        data=DataConfig(kind="signal", size=128, n_train=8000, noise=0.02),
+        model=ModelConfig(channels=(8, 16), kernel_size=(9, 9), hidden=32),
+        train=TrainConfig(epochs=10, batch_size=64, lr=1e-2),
+    ),
+}
+DEFAULT_PRESETS = ("pulses-2d", "pulses-1d")
+
+
+def preset(name: str) -> RunConfig:
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    return PRESETS[name]
+
+
+def quick(cfg: RunConfig) -> RunConfig:
+    """A tiny version of a config for smoke tests and `--quick`: seconds instead of a minute."""
+    return replace(
+        cfg,
+        data=replace(cfg.data, n_train=min(cfg.data.n_train, 600), n_test=min(cfg.data.n_test, 200)),
+        train=replace(cfg.train, epochs=1, snapshots=min(cfg.train.snapshots, 12)),
+    )
+
+
+# --- dict <-> dataclass, with the checks a hand-written config deserves -------------------------------------
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        _check(isinstance(value, bool), f"{where} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        _check(isinstance(value, int) and not isinstance(value, bool), f"{where} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        _check(
+            isinstance(value, (int, float)) and not isinstance(value, bool),
+            f"{where} must be a number, got {value!r}",
+        )
+        _check(math.isfinite(value), f"{where} must be a finite number, got {value!r}")
+        return float(value)
+    if tp is str:
+        _check(isinstance(value, str), f"{where} must be a string, got {value!r}")
+        return value
+    if origin is tuple:
+        args = typing.get_args(tp)
+        _check(isinstance(value, (list, tuple)), f"{where} must be a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        _check(len(value) == len(args), f"{where} must be a list of {len(args)} values, got {value!r}")
+        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    if dataclasses.is_dataclass(tp):
+        _check(isinstance(value, dict), f"{where} must be a table, got {value!r}")
+        return from_dict(tp, value, where)
+    raise TypeError(f"unsupported config type {tp!r}")  # a programming error, not a user error
+
+
+def from_dict(cls: Any, d: dict[str, Any], where: str = "", base: Any = None) -> Any:
+    """Build dataclass `cls` from a (partial) dict; missing keys come from `base` (or the defaults)."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    for key in d:
+        _check(key in known, f"unknown config key {where + '.' if where else ''}{key!r}")
+    base = base if base is not None else cls()
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in d:
+            continue
+        sub = f"{where}.{f.name}" if where else f.name
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            _check(isinstance(d[f.name], dict), f"{sub} must be a table, got {d[f.name]!r}")
+            kwargs[f.name] = from_dict(tp, d[f.name], sub, getattr(base, f.name))
+        else:
+            kwargs[f.name] = _coerce(d[f.name], tp, sub)
+    return replace(base, **kwargs)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise UserError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"config path is a folder, not a file: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: invalid TOML: {e}") from None
+
+
+def load_run_config(path: Path | None, base: RunConfig) -> RunConfig:
+    """A run config from TOML on top of `base`; keys the file does not set keep their base values.
+
+    A file may name a preset (`preset = "pulses-1d"`) to start from instead of `base`."""
+    if path is None:
+        return base
+    d = dict(read_toml(path))
+    if "preset" in d:
+        p = d.pop("preset")
+        _check(isinstance(p, str), f"{path}: preset must be a string")
+        base = preset(p)
+    try:
+        return from_dict(RunConfig, d, "", base)
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+
+
+# --- TOML writing (tomllib only reads; the config needs nothing beyond scalars, lists and tables) -----------
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def dumps_toml(d: dict[str, Any], prefix: str = "") -> str:
+    scalars = [f"{k} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict)]
+    out = "\n".join(scalars) + ("\n" if scalars else "")
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += f"\n[{prefix}{k}]\n" + dumps_toml(v, f"{prefix}{k}.")
+    return out
+
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "RunConfig",
+    "PRESETS",
+    "DEFAULT_PRESETS",
+    "preset",
+    "quick",
+    "from_dict",
+    "to_dict",
+    "load_run_config",
+    "dumps_toml",
+    "read_toml",
+]

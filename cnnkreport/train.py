@@ -1,0 +1,208 @@
+"""Training with kernel snapshots: one run of one config into one run folder, resumable from its last snapshot."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import RunConfig, dumps_toml, load_run_config, to_dict
+from .data import make_dataset
+from .errors import UserError
+from .model import PulseNet, conv_layers
+from .rundir import LayerInfo, Run, atomic_write
+
+EVAL_POINTS = 16  # test-set evaluations spread over training (plus one at every epoch end)
+EVAL_BATCH = 1024
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run: Run
+    steps: int
+    test_accuracy: float | None
+    seconds: float
+
+
+def snapshot_schedule(total_steps: int, n: int) -> list[int]:
+    """About n steps in [0, total]: half log-spaced (dense while kernels change fast), half evenly spaced."""
+    geo = np.geomspace(1, max(total_steps, 1), num=max(n // 2, 1))
+    lin = np.linspace(0, total_steps, num=max(n - n // 2, 2))
+    steps = {0, total_steps, *np.rint(geo).astype(int).tolist(), *np.rint(lin).astype(int).tolist()}
+    return sorted(s for s in steps if 0 <= s <= total_steps)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here (use --device cpu or auto)")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def layer_infos(model: nn.Module) -> list[LayerInfo]:
+    return [
+        LayerInfo(name, "conv2d" if isinstance(m, nn.Conv2d) else "conv1d", tuple(m.weight.shape))
+        for name, m in conv_layers(model).items()
+    ]
+
+
+def kernels_of(model: nn.Module) -> dict[str, np.ndarray]:
+    return {name: m.weight.detach().cpu().numpy().copy() for name, m in conv_layers(model).items()}
+
+
+def loss_fn(name: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if name == "cross_entropy":
+        return F.cross_entropy(logits, y)
+    target = F.one_hot(y, logits.shape[1]).to(logits.dtype)  # L1/MSE regress raw outputs onto one-hot
+    return F.l1_loss(logits, target) if name == "l1" else F.mse_loss(logits, target)
+
+
+def make_optimizer(cfg: RunConfig, params: Any) -> torch.optim.Optimizer:
+    t = cfg.train
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+    cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=t.lr, weight_decay=t.weight_decay)
+
+
+def learning_rate(cfg: RunConfig, step: int, total: int) -> float:
+    """A function of the step alone (no scheduler state), so a resumed run follows the same schedule."""
+    if cfg.train.schedule == "cosine":
+        return cfg.train.lr * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / total))
+    return cfg.train.lr
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float | None:
+    if len(y) == 0:
+        return None
+    model.eval()
+    correct = sum(int((model(x[i : i + EVAL_BATCH]).argmax(1) == y[i : i + EVAL_BATCH]).sum()) for i in
+                  range(0, len(y), EVAL_BATCH))
+    model.train()
+    return correct / len(y)
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The sample order of one epoch depends only on (seed, epoch), so a resumed run sees the same batches."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def _prepare_folder(run: Run, cfg: RunConfig, resume: bool) -> RunConfig:
+    """Check the folder fits the request; on resume, the config is the one the run was started with."""
+    if resume:
+        if not run.meta_path.is_file():
+            raise UserError(f"{run.path}: nothing to resume (no run.json)")
+        return load_run_config(run.config_path, cfg)
+    if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+        raise UserError(f"{run.path} already exists and is not empty: use --resume, or another --run folder")
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create run folder {run.path}: {e.strerror}") from None
+    return cfg
+
+
+def train(
+    cfg: RunConfig,
+    run_path: Path,
+    resume: bool = False,
+    on_step: Callable[[int, int], None] | None = None,
+    snapshots: bool = True,
+) -> TrainResult:
+    """Train `cfg` into `run_path`. `snapshots=False` runs the identical loop without recording (benchmarks)."""
+    t0 = time.perf_counter()
+    run = Run(run_path)
+    cfg = _prepare_folder(run, cfg, resume)
+    meta = run.read_meta() if resume else {}
+    if meta.get("status") == "complete":
+        return TrainResult(run, meta.get("steps", 0), meta.get("test_accuracy"), 0.0)
+
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    model = PulseNet(cfg.model, cfg.data).to(device)
+    opt = make_optimizer(cfg, model.parameters())
+    ds = make_dataset(cfg.data, cfg.seed)
+    x_tr, y_tr = torch.from_numpy(ds.x_train).to(device), torch.from_numpy(ds.y_train).to(device)
+    x_te, y_te = torch.from_numpy(ds.x_test).to(device), torch.from_numpy(ds.y_test).to(device)
+
+    n, bs = len(y_tr), cfg.train.batch_size
+    per_epoch = math.ceil(n / bs)
+    total = cfg.train.epochs * per_epoch
+    snap_at = set(snapshot_schedule(total, cfg.train.snapshots)) if snapshots else set()
+    eval_at = set(snapshot_schedule(total, EVAL_POINTS)) | {e * per_epoch for e in range(1, cfg.train.epochs + 1)}
+    meta = {
+        "name": cfg.name, "source": "train", "status": "running", "kind": cfg.data.kind,
+        "classes": list(ds.classes), "steps": total, "test_accuracy": None,
+        "layers": [{"name": li.name, "kind": li.kind, "shape": list(li.shape)} for li in layer_infos(model)],
+    }
+
+    def checkpoint(step: int) -> None:
+        run.write_snapshot(step, kernels_of(model))
+        run.write_metrics(rows)
+        state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict()}
+        atomic_write(run.resume_path, lambda fh: torch.save(state, fh))
+
+    start = 0
+    rows: list[dict[str, Any]] = []
+    if resume and run.resume_path.is_file():
+        try:
+            state = torch.load(run.resume_path, map_location=device, weights_only=True)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            start = int(state["step"])
+        except Exception as e:  # a truncated or foreign file: say so, do not guess
+            raise UserError(f"{run.resume_path}: cannot resume from this file ({type(e).__name__})") from None
+        rows = [{k: (int(v) if k == "step" and v is not None else v) for k, v in r.items()}
+                for r in run.read_metrics() if r["step"] is not None and r["step"] <= start]
+    else:
+        run.write_meta(meta)
+        atomic_write(run.config_path, lambda fh: fh.write(dumps_toml(to_dict(cfg))), binary=False)
+        rows.append({"step": 0, "epoch": 0, "test_accuracy": accuracy(model, x_te, y_te)})
+        if snapshots:
+            checkpoint(0)
+
+    model.train()
+    order = epoch_order(cfg.seed, start // per_epoch, n)
+    for step in range(start + 1, total + 1):
+        epoch, b = divmod(step - 1, per_epoch)
+        if b == 0:
+            order = epoch_order(cfg.seed, epoch, n)
+        idx = torch.from_numpy(order[b * bs : (b + 1) * bs]).to(device)
+        xb, yb = x_tr[idx], y_tr[idx]
+        for g in opt.param_groups:
+            g["lr"] = learning_rate(cfg, step, total)
+        logits = model(xb)
+        loss = loss_fn(cfg.train.loss, logits, yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise UserError(f"training diverged at step {step} (loss is {loss_value}): lower train.lr")
+        row: dict[str, Any] = {"step": step, "epoch": epoch + (b + 1) / per_epoch, "loss": loss_value,
+                               "train_accuracy": float((logits.argmax(1) == yb).float().mean())}
+        if step in eval_at:
+            row["test_accuracy"] = accuracy(model, x_te, y_te)
+        rows.append(row)
+        if step in snap_at:
+            checkpoint(step)
+        if on_step is not None:
+            on_step(step, total)
+
+    test_acc = accuracy(model, x_te, y_te)
+    if snapshots:
+        run.write_metrics(rows)
+        atomic_write(run.weights_path, lambda fh: torch.save(model.state_dict(), fh))
+        run.write_meta({**meta, "status": "complete", "test_accuracy": test_acc})
+        run.resume_path.unlink(missing_ok=True)
+    return TrainResult(run, total, test_acc, time.perf_counter() - t0)
