@@ -30,6 +30,8 @@ from .errors import UserError
 FORMAT_VERSION = 1
 METRIC_FIELDS = ("step", "epoch", "loss", "train_accuracy", "test_accuracy")
 _SNAPSHOT = re.compile(r"^step-(\d{8})\.npz$")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = True) -> None:
@@ -37,6 +39,7 @@ def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = True) 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes files private; ours are ordinary files
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as fh:
             write(fh)
         os.replace(tmp, path)

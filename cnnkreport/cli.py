@@ -1,0 +1,158 @@
+"""The command line: a few lines per command; the library does the work, UserError becomes exit code 2."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from . import __version__
+from .config import PRESETS, load_run_config, preset, quick
+from .errors import UserError
+from .progress import bars, item_callback, say, step_callback
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="See inside a convolutional network: train on synthetic lab waveforms, record every kernel, publish a gallery.",
+    pretty_exceptions_enable=False,
+)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file setting any option; options given here win.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")]
+QuickOpt = Annotated[bool | None, typer.Option("--quick/--full", help="Tiny data and one epoch: seconds, for a smoke test.")]
+
+
+def command(fn: Callable[..., None]) -> Callable[..., None]:
+    """Register a command whose UserError becomes one line on stderr and exit code 2 (never a traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            fn(*args, **kwargs)
+        except UserError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+
+    return app.command()(wrapper)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cnnkreport {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """cnnkreport: see inside a convolutional network."""
+
+
+@command
+def build(
+    config: ConfigOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Site folder [default: site].")] = None,
+    runs: Annotated[Path | None, typer.Option("--runs", help="Where the trained runs are kept [default: runs].")] = None,
+    quick_: QuickOpt = None,
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """The main job: data, training of the default presets, analysis, figures, animations and the site, in one go."""
+    from .pipeline import build as run_build
+    from .pipeline import load_build_config
+
+    cfg = load_build_config(config, out=None if out is None else str(out), runs=None if runs is None else str(runs),
+                            quick=quick_, seed=seed, device=device)
+    with bars() as progress:
+        def on_train(rc, reused):  # type: ignore[no-untyped-def]
+            if reused:
+                say(f"reusing {Path(cfg.runs) / rc.name}: finished, with the same config")
+                return None
+            return step_callback(progress, f"train {rc.name}")
+
+        views = run_build(cfg, on_train, item_callback(progress, "render", total=len(cfg.presets)))
+    for v in views:
+        say(f"{v.name}: test accuracy {100 * v.test_accuracy:.1f}%" if v.test_accuracy is not None else v.name)
+    say(f"site written to {cfg.out}/index.html")
+
+
+@command
+def data(
+    preset_: Annotated[str, typer.Option("--preset", help=f"One of: {', '.join(PRESETS)}.")] = "pulses-2d",
+    out: Annotated[Path, typer.Option("--out", help="Folder for the montage PNG and the data set (.npz).")] = Path("data"),
+    config: ConfigOpt = None,
+    seed: SeedOpt = None,
+    quick_: QuickOpt = None,
+) -> None:
+    """Generate a data set and preview it: a montage PNG of labelled samples, and the arrays as .npz."""
+    from .data import make_dataset
+    from .figures import data_montage, save
+    from .rundir import atomic_write
+
+    cfg = load_run_config(config, preset(preset_))
+    cfg = replace(cfg, seed=cfg.seed if seed is None else seed)
+    cfg = quick(cfg) if quick_ else cfg
+    _writable_dir(out)
+    ds = make_dataset(cfg.data, cfg.seed)
+    save(data_montage(ds), out / f"{cfg.name}-montage.png")
+    atomic_write(out / f"{cfg.name}.npz", lambda fh: np.savez_compressed(
+        fh, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test, classes=np.array(ds.classes)))
+    say(f"{len(ds.y_train)} train + {len(ds.y_test)} test samples of shape {ds.x_train.shape[1:]}")
+    say(f"wrote {out / f'{cfg.name}-montage.png'} and {out / f'{cfg.name}.npz'}")
+
+
+@command
+def train(
+    run: Annotated[Path, typer.Option("--run", help="Run folder to write, e.g. runs/my-run.")],
+    preset_: Annotated[str, typer.Option("--preset", help=f"One of: {', '.join(PRESETS)}.")] = "pulses-2d",
+    config: ConfigOpt = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last snapshot.")] = False,
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+    quick_: QuickOpt = None,
+) -> None:
+    """Train one model and record snapshots of its kernels."""
+    from .train import train as run_train
+
+    cfg = load_run_config(config, preset(preset_))
+    cfg = replace(cfg, name=run.name if config is None else cfg.name, seed=cfg.seed if seed is None else seed,
+                  device=cfg.device if device is None else device)
+    cfg = quick(cfg) if quick_ else cfg
+    with bars() as progress:
+        result = run_train(cfg, run, resume=resume, on_step=step_callback(progress, f"train {cfg.name}"))
+    acc = "n/a" if result.test_accuracy is None else f"{100 * result.test_accuracy:.1f}%"
+    say(f"{run}: {result.steps} steps, test accuracy {acc}")
+
+
+@command
+def render(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders to render.")],
+    out: Annotated[Path, typer.Option("--out", help="Site folder.")] = Path("site"),
+) -> None:
+    """Figures, animations and the site from recorded runs, without training."""
+    from .site import build_site
+
+    with bars() as progress:
+        build_site(list(runs), out, item_callback(progress, "render", total=len(runs)))
+    say(f"site written to {out}/index.html")
+
+
+def _writable_dir(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise UserError(f"output path {path} exists and is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create output folder {path}: {e.strerror}") from None
+
+
+def main() -> None:
+    app()

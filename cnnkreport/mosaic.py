@@ -1,0 +1,160 @@
+"""Kernel mosaics and their animations, drawn with numpy into palette images (no matplotlib per frame).
+
+Every picture here is an array of palette indices (uint8): 0..LEVELS-1 is the weight scale (zero = the middle
+level, mid-grey), and a few indices above it are fixed colours for gaps, ink and text. One palette serves all
+frames of an animation, which keeps GIFs small and fast to write.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .rundir import atomic_write
+
+LEVELS = 249  # odd, so that zero falls exactly on the middle level
+ZERO = LEVELS // 2
+GAP, PAPER, INK, AXIS, TEXT = range(LEVELS, LEVELS + 5)
+_FIXED = {GAP: (255, 255, 255), PAPER: (250, 250, 250), INK: (31, 78, 121), AXIS: (170, 170, 170), TEXT: (20, 20, 20)}
+
+
+def palette() -> list[int]:
+    """Flat RGB list of 256 entries: a black-to-white ramp for weights, then the fixed colours."""
+    ramp = np.linspace(0, 255, LEVELS).round().astype(int)
+    rgb = [(int(v), int(v), int(v)) for v in ramp] + [_FIXED[i] for i in sorted(_FIXED)]
+    rgb += [(0, 0, 0)] * (256 - len(rgb))
+    return [c for t in rgb for c in t]
+
+
+def to_levels(w: np.ndarray, vmax: np.ndarray | float) -> np.ndarray:
+    """Weights to palette levels, symmetric about zero: -vmax -> 0 (black), 0 -> mid-grey, +vmax -> white."""
+    vmax = np.where(np.asarray(vmax) > 0, vmax, 1.0)
+    v = np.clip(np.asarray(w) / vmax, -1.0, 1.0)
+    return np.rint((v + 1.0) * 0.5 * (LEVELS - 1)).astype(np.uint8)
+
+
+def tile_vmax(w: np.ndarray, scale: str = "tile") -> np.ndarray:
+    """Per-tile max |w| (shape (N, 1, ...), broadcastable), or one global value for `scale="global"`."""
+    if scale == "global":
+        return np.full((len(w),) + (1,) * (w.ndim - 1), np.abs(w).max())
+    return np.abs(w).reshape(len(w), -1).max(axis=1).reshape((len(w),) + (1,) * (w.ndim - 1))
+
+
+def grid(tiles: np.ndarray, cols: int | None = None, gap: int = 2, fill: int = GAP) -> np.ndarray:
+    """Lay out (N, h, w) tiles row by row with `gap` pixels between and around them."""
+    n, h, w = tiles.shape
+    cols = cols or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    out = np.full((rows * (h + gap) + gap, cols * (w + gap) + gap), fill, dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        y, x = gap + r * (h + gap), gap + c * (w + gap)
+        out[y : y + h, x : x + w] = tiles[i]
+    return out
+
+
+def enlarge(tiles: np.ndarray, zoom: int) -> np.ndarray:
+    """Nearest-neighbour enlargement of the last two axes."""
+    return tiles.repeat(zoom, axis=-2).repeat(zoom, axis=-1)
+
+
+def stem_tiles(w: np.ndarray, vmax: np.ndarray, height: int = 40, tap: int = 6) -> np.ndarray:
+    """1-D kernels (N, k) as stem plots (N, height, k*tap): a bar per tap up or down from a zero line."""
+    n, k = w.shape
+    tiles = np.full((n, height, k * tap), PAPER, dtype=np.uint8)
+    mid = height // 2
+    tiles[:, mid, :] = AXIS
+    v = np.clip(w / np.where(vmax > 0, vmax, 1.0).reshape(n, 1), -1, 1)  # (N, k)
+    ends = np.rint(mid - v * (mid - 2)).astype(int)  # row of each bar's tip
+    rows = np.arange(height)[None, :, None]  # (1, H, 1)
+    lo, hi = np.minimum(ends, mid)[:, None, :], np.maximum(ends, mid)[:, None, :]
+    bar = (rows >= lo) & (rows <= hi)  # (N, H, k)
+    bar_px = bar.repeat(tap, axis=2)
+    inner = np.zeros(k * tap, dtype=bool)
+    for t in range(k):  # leave a 1-px gap between neighbouring bars
+        inner[t * tap + 1 : (t + 1) * tap] = True
+    tiles[bar_px & inner[None, None, :]] = INK
+    return tiles
+
+
+def _default_vmax(w: np.ndarray, scale: str = "tile") -> np.ndarray:
+    """Symmetric scale per tile: per (kernel, channel) for Conv2d, per kernel for Conv1d."""
+    if w.ndim == 4:
+        return tile_vmax(w.reshape(-1, *w.shape[2:]), scale).reshape(*w.shape[:2], 1, 1)
+    return tile_vmax(w, scale)
+
+
+def layer_tiles(w: np.ndarray, vmax: np.ndarray | None = None, zoom: int = 8) -> tuple[np.ndarray, int]:
+    """The tiles of a conv layer, and the number of columns to lay them out in.
+
+    Conv2d (out, in, h, w): one grey tile per (kernel, input channel), a row per kernel when in > 1.
+    Conv1d (out, 1, k): a stem plot per kernel. Conv1d (out, in, k): an (in x k) grey tile per kernel."""
+    vmax = _default_vmax(w) if vmax is None else vmax
+    out_c, in_c = w.shape[:2]
+    if w.ndim == 4:
+        tiles = enlarge(to_levels(w, vmax), zoom).reshape(out_c * in_c, w.shape[2] * zoom, w.shape[3] * zoom)
+        cols = in_c if in_c > 1 else int(np.ceil(np.sqrt(out_c * 2)))
+        return tiles, min(cols, 32)
+    if in_c == 1:
+        return stem_tiles(w[:, 0], np.broadcast_to(vmax, (out_c, 1, 1)).reshape(out_c)), int(np.ceil(np.sqrt(out_c)))
+    return enlarge(to_levels(w, vmax), max(zoom // 2, 2)), int(np.ceil(np.sqrt(out_c)))
+
+
+def layer_mosaic(w: np.ndarray, scale: str = "tile", zoom: int = 8) -> np.ndarray:
+    """Krizhevsky 2012 Fig. 3 style: each tile scaled symmetrically (zero = mid-grey), thin gaps, enlarged.
+    `scale="global"` puts every tile on one scale instead, which shows which kernels are weak or dead."""
+    tiles, cols = layer_tiles(w, _default_vmax(w, scale), zoom)
+    return grid(tiles, cols)
+
+
+def to_image(indices: np.ndarray) -> Image.Image:
+    img = Image.fromarray(indices, mode="P")
+    img.putpalette(palette())
+    return img
+
+
+def write_png(path: Path, indices: np.ndarray) -> None:
+    atomic_write(path, lambda fh: to_image(indices).save(fh, format="PNG", optimize=True))
+
+
+def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    return ImageFont.load_default()
+
+
+def label_strip(width: int, text: str, height: int = 14) -> np.ndarray:
+    """A strip of paper with `text` written on it, as palette indices."""
+    img = to_image(np.full((height, width), PAPER, dtype=np.uint8))
+    ImageDraw.Draw(img).text((3, 1), text, fill=TEXT, font=_font())
+    return np.asarray(img)
+
+
+def evolution_frames(steps: Sequence[int], weights: np.ndarray, zoom: int = 8) -> list[np.ndarray]:
+    """One frame per snapshot of a layer (S, out, in, ...), all on one scale per kernel (its max |w| over the
+    whole run), so growth is visible and nothing flickers. Each frame carries its step above the mosaic."""
+    w_all = weights
+    vmax = np.abs(w_all).reshape(w_all.shape[0], w_all.shape[1], -1).max(axis=(0, 2))  # (out,)
+    vmax = vmax.reshape((-1,) + (1,) * (w_all.ndim - 2))
+    frames = []
+    last = int(steps[-1])
+    for step, w in zip(steps, w_all, strict=True):
+        tiles, cols = layer_tiles(w, vmax, zoom)
+        body = grid(tiles, cols)
+        strip = label_strip(body.shape[1], f"step {int(step):,} / {last:,}")
+        frames.append(np.concatenate([strip, body], axis=0))
+    return frames
+
+
+def write_gif(path: Path, frames: Sequence[np.ndarray], frame_ms: int = 60, hold_ms: int = 1500) -> None:
+    """An animated GIF from palette frames. Identical neighbouring frames are merged by Pillow."""
+    images = [to_image(f) for f in frames]
+    durations = [max(frame_ms, 20)] * len(images)
+    durations[-1] = hold_ms  # rest on the trained kernels before looping
+
+    def save(fh: io.BufferedIOBase) -> None:
+        images[0].save(fh, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+
+    atomic_write(path, save)

@@ -1,0 +1,43 @@
+"""Shared fixtures: tiny configs (seconds), and one quick site built once per session."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cnnkreport.cli import app
+from cnnkreport.config import PRESETS, DataConfig, RunConfig, TrainConfig
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def tiny(kind: str = "image", **train: object) -> RunConfig:
+    """A run that trains in about a second."""
+    base = PRESETS["pulses-2d" if kind == "image" else "pulses-1d"]
+    size = 16 if kind == "image" else 64
+    return replace(
+        base,
+        data=replace(base.data, size=size, n_train=256, n_test=64),
+        train=replace(base.train, **{"epochs": 2, "batch_size": 32, "snapshots": 10, **train}),
+    )
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def quick_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`cnnkreport build --quick` in an empty folder; returns that folder (site/ and runs/ inside)."""
+    root = tmp_path_factory.mktemp("quick")
+    result = CliRunner().invoke(app, ["build", "--quick", "--out", str(root / "site"), "--runs", str(root / "runs")])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+__all__ = ["tiny", "DataConfig", "TrainConfig"]

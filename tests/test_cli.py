@@ -1,0 +1,186 @@
+"""The command line end to end: a quick build makes a site whose pages parse and whose links and images resolve;
+bad input gives exit code 2 and one line on stderr."""
+
+from __future__ import annotations
+
+import html.parser
+import os
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from cnnkreport.cli import app
+
+
+class Page(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.images: list[dict[str, str | None]] = []
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"] or "")
+        if tag == "link" and a.get("href"):
+            self.links.append(a["href"] or "")
+        if tag == "img":
+            self.images.append(a)
+        self._in_title = tag == "title"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_title = False
+
+
+def parse(path: Path) -> Page:
+    p = Page()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p
+
+
+def test_quick_build_makes_a_complete_site(quick_site: Path) -> None:
+    site = quick_site / "site"
+    assert (site / ".nojekyll").is_file()
+    pages = sorted(site.rglob("*.html"))
+    assert {p.relative_to(site).as_posix() for p in pages} == {
+        "index.html", "runs/pulses-2d/index.html", "runs/pulses-1d/index.html"}
+    for page in pages:
+        doc = parse(page)
+        assert doc.title.strip()
+        for img in doc.images:
+            src = img["src"] or ""
+            assert not re.match(r"^[a-z]+:", src) and not src.startswith("/"), src  # relative only
+            target = page.parent / src
+            assert target.is_file(), f"{page}: missing image {src}"
+            with Image.open(target) as im:
+                im.verify()
+            assert (img.get("alt") or "").strip(), f"{page}: image {src} has no alt text"
+        for href in doc.links:
+            if href.startswith("data:"):
+                continue
+            assert not re.match(r"^[a-z]+:", href) and not href.startswith("/"), href
+            assert (page.parent / href.split("#")[0]).exists(), f"{page}: broken link {href}"
+
+
+def test_run_page_shows_the_figures_config_and_accuracy(quick_site: Path) -> None:
+    page = quick_site / "site" / "runs" / "pulses-2d" / "index.html"
+    text = page.read_text()
+    srcs = [i["src"] for i in parse(page).images]
+    for name in ["features.0-mosaic.png", "features.3-mosaic.png", "curves.png", "features.0-evolution.gif"]:
+        assert name in srcs
+    assert "Final test accuracy" in text and "%" in text
+    assert "cnnkreport train --config config.toml" in text
+    gif = Image.open(page.parent / "features.0-evolution.gif")
+    assert gif.n_frames > 5  # the kernels evolve from initialisation to the end
+
+
+def test_build_reuses_finished_runs(quick_site: Path) -> None:
+    runs = quick_site / "runs"
+    before = (runs / "pulses-2d" / "weights.pt").stat().st_mtime_ns
+    result = CliRunner().invoke(app, ["build", "--quick", "--out", str(quick_site / "site"), "--runs", str(runs)])
+    assert result.exit_code == 0, result.output
+    assert "reusing" in result.output
+    assert (runs / "pulses-2d" / "weights.pt").stat().st_mtime_ns == before
+
+
+def test_render_from_runs(quick_site: Path, tmp_path: Path, runner: CliRunner) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["render", str(quick_site / "runs" / "pulses-1d"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "runs" / "pulses-1d" / "features.0-evolution.gif").is_file()
+    assert "pulses-2d" not in (out / "index.html").read_text()
+
+
+def test_data_command_writes_a_montage(tmp_path: Path, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["data", "--preset", "pulses-1d", "--quick", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "pulses-1d-montage.png") as im:
+        assert im.width > 300 and im.height > 300
+
+
+def test_train_command_and_resume(tmp_path: Path, runner: CliRunner) -> None:
+    run = tmp_path / "r"
+    args = ["train", "--preset", "pulses-1d", "--quick", "--run", str(run)]
+    assert runner.invoke(app, args).exit_code == 0
+    assert (run / "weights.pt").is_file() and (run / "config.toml").is_file()
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "--resume" in again.output
+    assert runner.invoke(app, [*args, "--resume"]).exit_code == 0
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    if os.access(folder, os.W_OK):  # root ignores permissions: use a place no one can create folders in
+        return Path("/proc")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["build", "--quick", "--config", "{bad_config}"], "train.epochs must be between 1"),
+        (["train", "--preset", "nope", "--run", "{tmp}/r"], "unknown preset 'nope'"),
+        (["data", "--preset", "nope"], "unknown preset 'nope'"),
+        (["build", "--quick", "--out", "{file}"], "exists and is a file"),
+        (["build", "--quick", "--out", "{unwritable}/site"], "cannot write the site"),
+        (["build", "--quick", "--out", "{foreign}"], "not made by cnnkreport"),
+        (["build", "--quick", "--config", "{tmp}/missing.toml"], "config file not found"),
+        (["build", "--device", "tpu"], "device must be one of"),
+        (["train", "--run", "{tmp}/r", "--config", "{bad_config}"], "train.epochs must be between 1"),
+        (["render", "{tmp}"], "not a run folder"),
+        (["data", "--out", "{file}"], "exists and is a file"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.toml").write_text("[overrides.pulses-2d.train]\nepochs = 0\n")
+    if "train" in args:
+        (tmp_path / "bad.toml").write_text("[train]\nepochs = 0\n")
+    (tmp_path / "afile").write_text("keep me")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "thesis.tex").write_text("keep me")
+    subst = {"{tmp}": str(tmp_path), "{bad_config}": str(tmp_path / "bad.toml"), "{file}": str(tmp_path / "afile"),
+             "{foreign}": str(tmp_path / "foreign")}
+    if any("{unwritable}" in a for a in args):
+        subst["{unwritable}"] = str(_unwritable(tmp_path))
+    for k, v in subst.items():
+        args = [a.replace(k, v) for a in args]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.output
+    assert (tmp_path / "afile").read_text() == "keep me"
+    assert (tmp_path / "foreign" / "thesis.tex").read_text() == "keep me"
+    assert not (tmp_path / "runs").exists()  # bad input is caught before any training
+
+
+def test_a_failed_render_leaves_the_previous_site(quick_site: Path, tmp_path: Path, runner: CliRunner) -> None:
+    site = tmp_path / "site"
+    assert runner.invoke(app, ["render", str(quick_site / "runs" / "pulses-2d"), "--out", str(site)]).exit_code == 0
+    before = (site / "index.html").read_text()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "run.json").write_text("{not json")
+    result = runner.invoke(app, ["render", str(quick_site / "runs" / "pulses-2d"), str(broken), "--out", str(site)])
+    assert result.exit_code == 2 and "corrupt run.json" in result.stderr
+    assert (site / "index.html").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "site"]  # no temp folder left behind
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("cnnkreport ")

@@ -1,0 +1,94 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cnnkreport.errors import UserError
+from cnnkreport.model import PulseNet, conv_layers
+from cnnkreport.rundir import Run
+from cnnkreport.train import snapshot_schedule, train
+
+from .conftest import tiny
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_schedule_is_dense_early_and_covers_the_run() -> None:
+    s = snapshot_schedule(1000, 60)
+    assert s[0] == 0 and s[-1] == 1000 and s == sorted(set(s))
+    assert 40 <= len(s) <= 60
+    early = sum(1 for x in s if x <= 100)
+    late = sum(1 for x in s if x > 900)
+    assert early > 3 * late  # dense while kernels change fast
+    assert max(np.diff(s)) <= 1000 / 25  # and never a long gap later
+
+
+@pytest.mark.parametrize(("kind", "epochs"), [("image", 4), ("signal", 12)])
+def test_loss_goes_down_and_snapshots_round_trip(tmp_path: Path, kind: str, epochs: int) -> None:
+    cfg = tiny(kind, epochs=epochs)
+    result = train(cfg, tmp_path / "run")
+    run = Run(tmp_path / "run")
+    rows = [r for r in run.read_metrics() if r["loss"] is not None]
+    first, last = np.mean([r["loss"] for r in rows[:5]]), np.mean([r["loss"] for r in rows[-5:]])
+    assert last < 0.8 * first
+
+    meta = run.read_meta()
+    assert meta["status"] == "complete" and meta["source"] == "train"
+    assert meta["test_accuracy"] == result.test_accuracy and result.test_accuracy > 0.4
+    steps = run.snapshot_steps()
+    assert steps[0] == 0 and steps[-1] == result.steps and len(steps) >= 8
+
+    # step 0 is the initialisation: the same seed gives the same fresh model
+    torch.manual_seed(cfg.seed)
+    fresh = PulseNet(cfg.model, cfg.data)
+    init = run.read_snapshot(0)
+    final_state = torch.load(run.weights_path, weights_only=True)
+    final = run.read_snapshot(steps[-1])
+    assert [li.name for li in run.layers()] == list(conv_layers(fresh)) == sorted(init)
+    for name, conv in conv_layers(fresh).items():
+        assert np.array_equal(init[name], conv.weight.detach().numpy())
+        assert np.array_equal(final[name], final_state[f"{name}.weight"].numpy())
+        assert not np.array_equal(init[name], final[name])
+    assert not run.resume_path.exists()
+
+
+def test_resume_after_interruption_gives_the_uninterrupted_result(tmp_path: Path) -> None:
+    cfg = tiny("image", epochs=3)
+    reference = train(cfg, tmp_path / "ref")
+
+    def stop_at(step: int, total: int) -> None:
+        if step == 13:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(cfg, tmp_path / "cut", on_step=stop_at)
+    cut = Run(tmp_path / "cut")
+    assert cut.read_meta()["status"] == "running" and cut.resume_path.exists()
+    with pytest.raises(UserError, match="already exists"):
+        train(cfg, tmp_path / "cut")  # never silently overwrites
+
+    resumed = train(cfg, tmp_path / "cut", resume=True)
+    ref = Run(tmp_path / "ref")
+    assert resumed.test_accuracy == reference.test_accuracy
+    assert cut.snapshot_steps() == ref.snapshot_steps()
+    for step in ref.snapshot_steps():
+        a, b = ref.read_snapshot(step), cut.read_snapshot(step)
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert [r["loss"] for r in cut.read_metrics()] == [r["loss"] for r in ref.read_metrics()]
+    assert cut.read_meta()["status"] == "complete"
+    again = train(cfg, tmp_path / "cut", resume=True)  # resuming a finished run changes nothing
+    assert again.steps == reference.steps
+
+
+def test_resume_needs_a_run(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="nothing to resume"):
+        train(tiny(), tmp_path / "none", resume=True)
+
+
+@pytest.mark.parametrize("loss", ["l1", "mse"])
+def test_regression_losses_train(tmp_path: Path, loss: str) -> None:
+    result = train(tiny("signal", loss=loss, optimizer="sgd", lr=0.05), tmp_path / loss)
+    assert result.test_accuracy is not None and result.steps == 16
