@@ -12,21 +12,25 @@ import numpy as np
 import typer
 
 from . import __version__
-from .config import PRESETS, load_run_config, preset, quick
+from .config import PRESETS, RunConfig, load_run_config, preset, quick
 from .errors import UserError
 from .progress import bars, item_callback, say, step_callback
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="See inside a convolutional network: train on synthetic lab waveforms, record every kernel, publish a gallery.",
+    help="See inside a CNN: train on synthetic lab waveforms, record every kernel, publish a gallery.",
     pretty_exceptions_enable=False,
 )
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file setting any option; options given here win.")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="TOML file setting any option; options given here win.")
+]
 SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")]
-QuickOpt = Annotated[bool | None, typer.Option("--quick/--full", help="Tiny data and one epoch: seconds, for a smoke test.")]
+QuickOpt = Annotated[
+    bool | None, typer.Option("--quick/--full", help="Tiny data and one epoch: seconds, for a smoke test.")
+]
 
 
 def command(fn: Callable[..., None]) -> Callable[..., None]:
@@ -51,7 +55,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """cnnkreport: see inside a convolutional network."""
 
@@ -60,7 +66,9 @@ def _main(
 def build(
     config: ConfigOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Site folder [default: site].")] = None,
-    runs: Annotated[Path | None, typer.Option("--runs", help="Where the trained runs are kept [default: runs].")] = None,
+    runs: Annotated[
+        Path | None, typer.Option("--runs", help="Where the trained runs are kept [default: runs].")
+    ] = None,
     quick_: QuickOpt = None,
     seed: SeedOpt = None,
     device: DeviceOpt = None,
@@ -69,10 +77,17 @@ def build(
     from .pipeline import build as run_build
     from .pipeline import load_build_config
 
-    cfg = load_build_config(config, out=None if out is None else str(out), runs=None if runs is None else str(runs),
-                            quick=quick_, seed=seed, device=device)
+    cfg = load_build_config(
+        config,
+        out=None if out is None else str(out),
+        runs=None if runs is None else str(runs),
+        quick=quick_,
+        seed=seed,
+        device=device,
+    )
     with bars() as progress:
-        def on_train(rc, reused):  # type: ignore[no-untyped-def]
+
+        def on_train(rc: RunConfig, reused: bool) -> Callable[[int, int], None] | None:
             if reused:
                 say(f"reusing {Path(cfg.runs) / rc.name}: finished, with the same config")
                 return None
@@ -87,7 +102,9 @@ def build(
 @command
 def data(
     preset_: Annotated[str, typer.Option("--preset", help=f"One of: {', '.join(PRESETS)}.")] = "pulses-2d",
-    out: Annotated[Path, typer.Option("--out", help="Folder for the montage PNG and the data set (.npz).")] = Path("data"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the montage PNG and the data set (.npz).")] = Path(
+        "data"
+    ),
     config: ConfigOpt = None,
     seed: SeedOpt = None,
     quick_: QuickOpt = None,
@@ -103,8 +120,17 @@ def data(
     _writable_dir(out)
     ds = make_dataset(cfg.data, cfg.seed)
     save(data_montage(ds), out / f"{cfg.name}-montage.png")
-    atomic_write(out / f"{cfg.name}.npz", lambda fh: np.savez_compressed(
-        fh, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test, classes=np.array(ds.classes)))
+    atomic_write(
+        out / f"{cfg.name}.npz",
+        lambda fh: np.savez_compressed(
+            fh,
+            x_train=ds.x_train,
+            y_train=ds.y_train,
+            x_test=ds.x_test,
+            y_test=ds.y_test,
+            classes=np.array(ds.classes),
+        ),
+    )
     say(f"{len(ds.y_train)} train + {len(ds.y_test)} test samples of shape {ds.x_train.shape[1:]}")
     say(f"wrote {out / f'{cfg.name}-montage.png'} and {out / f'{cfg.name}.npz'}")
 
@@ -114,7 +140,9 @@ def train(
     run: Annotated[Path, typer.Option("--run", help="Run folder to write, e.g. runs/my-run.")],
     preset_: Annotated[str, typer.Option("--preset", help=f"One of: {', '.join(PRESETS)}.")] = "pulses-2d",
     config: ConfigOpt = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last snapshot.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted run from its last snapshot.")
+    ] = False,
     seed: SeedOpt = None,
     device: DeviceOpt = None,
     quick_: QuickOpt = None,
@@ -123,8 +151,12 @@ def train(
     from .train import train as run_train
 
     cfg = load_run_config(config, preset(preset_))
-    cfg = replace(cfg, name=run.name if config is None else cfg.name, seed=cfg.seed if seed is None else seed,
-                  device=cfg.device if device is None else device)
+    cfg = replace(
+        cfg,
+        name=run.name if config is None else cfg.name,
+        seed=cfg.seed if seed is None else seed,
+        device=cfg.device if device is None else device,
+    )
     cfg = quick(cfg) if quick_ else cfg
     with bars() as progress:
         result = run_train(cfg, run, resume=resume, on_step=step_callback(progress, f"train {cfg.name}"))

@@ -84,8 +84,7 @@ class ModelConfig:
         _check(1 <= len(self.channels) <= 6, "model.channels must list 1 to 6 conv layers")
         _check(
             len(self.kernel_size) == len(self.channels),
-            f"model.kernel_size must have one entry per conv layer ({len(self.channels)}), "
-            f"got {len(self.kernel_size)}",
+            f"model.kernel_size must have one entry per conv layer ({len(self.channels)}), got {len(self.kernel_size)}",
         )
         for c in self.channels:
             _check(1 <= c <= 1024, f"model.channels entries must be between 1 and 1024, got {c}")
@@ -120,8 +119,14 @@ class TrainConfig:
         _check(0.0 <= self.momentum < 1.0, f"train.momentum must be in [0, 1), got {self.momentum}")
         _check(0.0 <= self.weight_decay <= 1.0, f"train.weight_decay must be in [0, 1], got {self.weight_decay}")
         _check(1 <= self.epochs <= 10_000, f"train.epochs must be between 1 and 10000, got {self.epochs}")
-        _check(1 <= self.batch_size <= 65_536, f"train.batch_size must be between 1 and 65536, got {self.batch_size}")
-        _check(2 <= self.snapshots <= 100_000, f"train.snapshots must be between 2 and 100000, got {self.snapshots}")
+        _check(
+            1 <= self.batch_size <= 65_536,
+            f"train.batch_size must be between 1 and 65536, got {self.batch_size}",
+        )
+        _check(
+            2 <= self.snapshots <= 100_000,
+            f"train.snapshots must be between 2 and 100000, got {self.snapshots}",
+        )
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,9 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         _check(
-            bool(self.name) and len(self.name) <= 100 and all(c.isalnum() or c in "-_." for c in self.name)
+            bool(self.name)
+            and len(self.name) <= 100
+            and all(c.isalnum() or c in "-_." for c in self.name)
             and not self.name.startswith("."),
             f"name must be 1-100 letters, digits, '-', '_' or '.', not starting with '.', got {self.name!r}",
         )
@@ -184,7 +191,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         _check(isinstance(value, bool), f"{where} must be true or false, got {value!r}")
         return value
     if tp is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), f"{where} must be an integer, got {value!r}")
+        _check(
+            isinstance(value, int) and not isinstance(value, bool),
+            f"{where} must be an integer, got {value!r}",
+        )
         return value
     if tp is float:
         _check(

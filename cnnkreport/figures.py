@@ -42,12 +42,26 @@ def training_curves(metrics: list[dict[str, Any]]) -> Figure:
         loss = np.array([r["loss"] for r in train])
         acc = np.array([r["train_accuracy"] for r in train])
         n = max(1, len(steps) // 50)
-        ax_loss.plot(steps, loss, color="#bbbbbb", lw=0.6, label="per batch")
-        ax_loss.plot(steps, _smooth(loss, n), color="#1f4e79", lw=1.5, label=f"mean of {n} batches")
-        ax_acc.plot(steps, _smooth(acc, n), color="#1f4e79", lw=1.5, label=f"train (mean of {n} batches)")
+        ax_loss.plot(steps, loss, color="#bbbbbb" if n > 1 else "#1f4e79", lw=0.6, label="per batch")
+        if n > 1:
+            ax_loss.plot(steps, _smooth(loss, n), color="#1f4e79", lw=1.5, label=f"mean of {n} batches")
+        ax_acc.plot(
+            steps,
+            _smooth(acc, n),
+            color="#1f4e79",
+            lw=1.5,
+            label=f"train (mean of {n} batches)" if n > 1 else "train (per batch)",
+        )
     if test:
-        ax_acc.plot([r["step"] for r in test], [r["test_accuracy"] for r in test], "o-", color="#d55e00",
-                    ms=3, lw=1.2, label="test")
+        ax_acc.plot(
+            [r["step"] for r in test],
+            [r["test_accuracy"] for r in test],
+            "o-",
+            color="#d55e00",
+            ms=3,
+            lw=1.2,
+            label="test",
+        )
     ax_loss.set(xlabel="optimiser step", ylabel="loss", title="Training loss")
     ax_acc.set(xlabel="optimiser step", ylabel="accuracy", title="Accuracy", ylim=(0, 1.02))
     for ax in (ax_loss, ax_acc):

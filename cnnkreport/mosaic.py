@@ -7,9 +7,9 @@ frames of an animation, which keeps GIFs small and fast to write.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -19,7 +19,13 @@ from .rundir import atomic_write
 LEVELS = 249  # odd, so that zero falls exactly on the middle level
 ZERO = LEVELS // 2
 GAP, PAPER, INK, AXIS, TEXT = range(LEVELS, LEVELS + 5)
-_FIXED = {GAP: (255, 255, 255), PAPER: (250, 250, 250), INK: (31, 78, 121), AXIS: (170, 170, 170), TEXT: (20, 20, 20)}
+_FIXED = {
+    GAP: (255, 255, 255),
+    PAPER: (236, 239, 243),
+    INK: (31, 78, 121),
+    AXIS: (170, 170, 170),
+    TEXT: (20, 20, 20),
+}
 
 
 def palette() -> list[int]:
@@ -44,7 +50,7 @@ def tile_vmax(w: np.ndarray, scale: str = "tile") -> np.ndarray:
     return np.abs(w).reshape(len(w), -1).max(axis=1).reshape((len(w),) + (1,) * (w.ndim - 1))
 
 
-def grid(tiles: np.ndarray, cols: int | None = None, gap: int = 2, fill: int = GAP) -> np.ndarray:
+def grid(tiles: np.ndarray, cols: int | None = None, gap: int = 3, fill: int = GAP) -> np.ndarray:
     """Lay out (N, h, w) tiles row by row with `gap` pixels between and around them."""
     n, h, w = tiles.shape
     cols = cols or int(np.ceil(np.sqrt(n)))
@@ -88,23 +94,30 @@ def _default_vmax(w: np.ndarray, scale: str = "tile") -> np.ndarray:
     return tile_vmax(w, scale)
 
 
-def layer_tiles(w: np.ndarray, vmax: np.ndarray | None = None, zoom: int = 8) -> tuple[np.ndarray, int]:
+def auto_zoom(w: np.ndarray, target: int = 48) -> int:
+    """Enlargement that makes a kernel tile about `target` pixels across, whatever the kernel size."""
+    return int(np.clip(round(target / max(w.shape[-1], 1)), 2, 16))
+
+
+def layer_tiles(w: np.ndarray, vmax: np.ndarray | None = None, zoom: int | None = None) -> tuple[np.ndarray, int]:
     """The tiles of a conv layer, and the number of columns to lay them out in.
 
     Conv2d (out, in, h, w): one grey tile per (kernel, input channel), a row per kernel when in > 1.
     Conv1d (out, 1, k): a stem plot per kernel. Conv1d (out, in, k): an (in x k) grey tile per kernel."""
     vmax = _default_vmax(w) if vmax is None else vmax
+    zoom = auto_zoom(w) if zoom is None else zoom
     out_c, in_c = w.shape[:2]
     if w.ndim == 4:
         tiles = enlarge(to_levels(w, vmax), zoom).reshape(out_c * in_c, w.shape[2] * zoom, w.shape[3] * zoom)
         cols = in_c if in_c > 1 else int(np.ceil(np.sqrt(out_c * 2)))
         return tiles, min(cols, 32)
     if in_c == 1:
-        return stem_tiles(w[:, 0], np.broadcast_to(vmax, (out_c, 1, 1)).reshape(out_c)), int(np.ceil(np.sqrt(out_c)))
-    return enlarge(to_levels(w, vmax), max(zoom // 2, 2)), int(np.ceil(np.sqrt(out_c)))
+        vmax1 = np.broadcast_to(vmax, (out_c, 1, 1)).reshape(out_c)
+        return stem_tiles(w[:, 0], vmax1, height=56, tap=max(zoom, 8)), int(np.ceil(np.sqrt(out_c)))
+    return enlarge(to_levels(w, vmax), zoom), int(np.ceil(np.sqrt(out_c)))
 
 
-def layer_mosaic(w: np.ndarray, scale: str = "tile", zoom: int = 8) -> np.ndarray:
+def layer_mosaic(w: np.ndarray, scale: str = "tile", zoom: int | None = None) -> np.ndarray:
     """Krizhevsky 2012 Fig. 3 style: each tile scaled symmetrically (zero = mid-grey), thin gaps, enlarged.
     `scale="global"` puts every tile on one scale instead, which shows which kernels are weak or dead."""
     tiles, cols = layer_tiles(w, _default_vmax(w, scale), zoom)
@@ -132,7 +145,9 @@ def label_strip(width: int, text: str, height: int = 14) -> np.ndarray:
     return np.asarray(img)
 
 
-def evolution_frames(steps: Sequence[int], weights: np.ndarray, zoom: int = 8) -> list[np.ndarray]:
+def evolution_frames(
+    steps: Sequence[int] | np.ndarray, weights: np.ndarray, zoom: int | None = None
+) -> list[np.ndarray]:
     """One frame per snapshot of a layer (S, out, in, ...), all on one scale per kernel (its max |w| over the
     whole run), so growth is visible and nothing flickers. Each frame carries its step above the mosaic."""
     w_all = weights
@@ -154,7 +169,7 @@ def write_gif(path: Path, frames: Sequence[np.ndarray], frame_ms: int = 60, hold
     durations = [max(frame_ms, 20)] * len(images)
     durations[-1] = hold_ms  # rest on the trained kernels before looping
 
-    def save(fh: io.BufferedIOBase) -> None:
+    def save(fh: BinaryIO) -> None:
         images[0].save(fh, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
 
     atomic_write(path, save)

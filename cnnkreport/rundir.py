@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -34,13 +34,13 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = True) -> None:
-    """Write through `write(fh)` into a temp file beside `path`, then rename it over `path`."""
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write through `write(fh)` (a binary file) into a temp file beside `path`, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes files private; ours are ordinary files
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as fh:
+        with os.fdopen(fd, "wb") as fh:
             write(fh)
         os.replace(tmp, path)
     except BaseException:
@@ -49,7 +49,7 @@ def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = True) 
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda fh: fh.write(text), binary=False)
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Run:
         atomic_write_text(self.meta_path, json.dumps({"version": FORMAT_VERSION, **meta}, indent=2) + "\n")
 
     def write_snapshot(self, step: int, kernels: dict[str, np.ndarray]) -> None:
-        atomic_write(self.snapshot_path(step), lambda fh: np.savez(fh, **kernels))
+        atomic_write(self.snapshot_path(step), lambda fh: np.savez(fh, allow_pickle=False, **kernels))
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
         buf = io.StringIO()

@@ -94,13 +94,23 @@ def _run_figures(run: Run, cfg: RunConfig | None, folder: Path, meta: dict[str, 
     metrics = run.read_metrics()
     if metrics:
         figures.save(figures.training_curves(metrics), folder / "curves.png")
-        figs.append(Figure("curves.png", "Training loss and accuracy over optimiser steps",
-                           "Training loss (left) and accuracy (right); test accuracy as measured on held-out data."))
+        figs.append(
+            Figure(
+                "curves.png",
+                "Training loss and accuracy over optimiser steps",
+                "Training loss (left) and accuracy (right); test accuracy as measured on held-out data.",
+            )
+        )
     if cfg is not None:
         sample_cfg = replace(cfg.data, n_train=12 * len(cfg.data.classes), n_test=0)
         figures.save(figures.data_montage(make_dataset(sample_cfg, cfg.seed)), folder / "data.png", dpi=80)
-        figs.append(Figure("data.png", f"Sample {cfg.data.kind}s of each waveform class, one row per class",
-                           "Samples drawn with this run's data settings, one row per class."))
+        figs.append(
+            Figure(
+                "data.png",
+                f"Sample {cfg.data.kind}s of each waveform class, one row per class",
+                "Samples drawn with this run's data settings, one row per class.",
+            )
+        )
     return figs
 
 
@@ -109,27 +119,46 @@ def _layer_figures(run: Run, info: LayerInfo, lslug: str, folder: Path, first: b
     figs = []
     mosaic.write_png(folder / f"{lslug}-mosaic.png", mosaic.layer_mosaic(w[-1]))
     what = "stem plot" if info.kind == "conv1d" and info.shape[1] == 1 else "tile"
-    figs.append(Figure(
-        f"{lslug}-mosaic.png", f"Layer {info.name}: {_describe(info)}, after training, each {what} on its own scale",
-        f"After training (step {int(steps[-1]):,}). Each {what} is scaled to its own largest weight; "
-        + ("bars go up for positive weights." if what == "stem plot" else "mid-grey is zero, white positive, black negative."),
-        pixels=True,
-    ))
+    layout = ""
+    if info.shape[1] > 1:
+        layout = (
+            "A row per kernel, a column per input channel. "
+            if info.kind == "conv2d"
+            else "A tile per kernel: a row per input channel, a column per tap. "
+        )
+    figs.append(
+        Figure(
+            f"{lslug}-mosaic.png",
+            f"Layer {info.name}: {_describe(info)}, after training, each {what} on its own scale",
+            f"After training (step {int(steps[-1]):,}). {layout}Each {what} is scaled to its own largest weight; "
+            + (
+                "bars go up for positive weights."
+                if what == "stem plot"
+                else "mid-grey is zero, white positive, black negative."
+            ),
+            pixels=True,
+        )
+    )
     mosaic.write_png(folder / f"{lslug}-mosaic-global.png", mosaic.layer_mosaic(w[-1], scale="global"))
-    figs.append(Figure(
-        f"{lslug}-mosaic-global.png", f"Layer {info.name} after training, all kernels on one common scale",
-        "The same kernels on one common scale: weak kernels fade towards zero.",
-        pixels=True,
-    ))
+    figs.append(
+        Figure(
+            f"{lslug}-mosaic-global.png",
+            f"Layer {info.name} after training, all kernels on one common scale",
+            "The same kernels on one common scale: weak kernels fade towards zero.",
+            pixels=True,
+        )
+    )
     if first:
         mosaic.write_gif(folder / f"{lslug}-evolution.gif", mosaic.evolution_frames(steps, w))
-        figs.append(Figure(
-            f"{lslug}-evolution.gif",
-            f"Animation of layer {info.name}'s kernels from initialisation (step 0) to step {int(steps[-1]):,}",
-            f"The kernels at each of {len(steps)} snapshots, from initialisation to the end, each kernel on one "
-            "scale over the whole run so that growth is visible.",
-            pixels=True,
-        ))
+        figs.append(
+            Figure(
+                f"{lslug}-evolution.gif",
+                f"Animation of layer {info.name}'s kernels from initialisation (step 0) to step {int(steps[-1]):,}",
+                f"The kernels at each of {len(steps)} snapshots, from initialisation to the end, each kernel on one "
+                "scale over the whole run so that growth is visible.",
+                pixels=True,
+            )
+        )
     return figs
 
 
@@ -138,8 +167,12 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
     runs = [Run(p) for p in run_paths]
     metas = [r.read_meta() for r in runs]  # fail early, before any drawing, on a folder that is not a run
     views = []
-    for run, meta, rslug in zip(runs, metas, _unique_slugs([m.get("name") or r.path.name for r, m in
-                                                             zip(runs, metas, strict=True)]), strict=True):
+    for run, meta, rslug in zip(
+        runs,
+        metas,
+        _unique_slugs([m.get("name") or r.path.name for r, m in zip(runs, metas, strict=True)]),
+        strict=True,
+    ):
         name = meta.get("name") or run.path.name
         folder = out / "runs" / rslug
         folder.mkdir(parents=True, exist_ok=True)
@@ -152,8 +185,18 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
         infos = run.layers()
         for i, (info, lslug) in enumerate(zip(infos, _unique_slugs([li.name for li in infos]), strict=True)):
             layers.append(LayerView(info, lslug, _layer_figures(run, info, lslug, folder, first=(i == 0))))
-        views.append(RunView(name, rslug, meta, config_text, layers, _run_figures(run, cfg, folder, meta),
-                             len(run.snapshot_steps()), int(meta.get("steps") or 0)))
+        views.append(
+            RunView(
+                name,
+                rslug,
+                meta,
+                config_text,
+                layers,
+                _run_figures(run, cfg, folder, meta),
+                len(run.snapshot_steps()),
+                int(meta.get("steps") or 0),
+            )
+        )
         if on_run:
             on_run(name)
     return views

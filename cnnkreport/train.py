@@ -18,7 +18,7 @@ from .config import RunConfig, dumps_toml, load_run_config, to_dict
 from .data import make_dataset
 from .errors import UserError
 from .model import PulseNet, conv_layers
-from .rundir import LayerInfo, Run, atomic_write
+from .rundir import LayerInfo, Run, atomic_write, atomic_write_text
 
 EVAL_POINTS = 16  # test-set evaluations spread over training (plus one at every epoch end)
 EVAL_BATCH = 1024
@@ -86,8 +86,10 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float | None
     if len(y) == 0:
         return None
     model.eval()
-    correct = sum(int((model(x[i : i + EVAL_BATCH]).argmax(1) == y[i : i + EVAL_BATCH]).sum()) for i in
-                  range(0, len(y), EVAL_BATCH))
+    correct = sum(
+        int((model(x[i : i + EVAL_BATCH]).argmax(1) == y[i : i + EVAL_BATCH]).sum())
+        for i in range(0, len(y), EVAL_BATCH)
+    )
     model.train()
     return correct / len(y)
 
@@ -141,8 +143,13 @@ def train(
     snap_at = set(snapshot_schedule(total, cfg.train.snapshots)) if snapshots else set()
     eval_at = set(snapshot_schedule(total, EVAL_POINTS)) | {e * per_epoch for e in range(1, cfg.train.epochs + 1)}
     meta = {
-        "name": cfg.name, "source": "train", "status": "running", "kind": cfg.data.kind,
-        "classes": list(ds.classes), "steps": total, "test_accuracy": None,
+        "name": cfg.name,
+        "source": "train",
+        "status": "running",
+        "kind": cfg.data.kind,
+        "classes": list(ds.classes),
+        "steps": total,
+        "test_accuracy": None,
         "layers": [{"name": li.name, "kind": li.kind, "shape": list(li.shape)} for li in layer_infos(model)],
     }
 
@@ -162,11 +169,14 @@ def train(
             start = int(state["step"])
         except Exception as e:  # a truncated or foreign file: say so, do not guess
             raise UserError(f"{run.resume_path}: cannot resume from this file ({type(e).__name__})") from None
-        rows = [{k: (int(v) if k == "step" and v is not None else v) for k, v in r.items()}
-                for r in run.read_metrics() if r["step"] is not None and r["step"] <= start]
+        rows = [
+            {k: (int(v) if k == "step" and v is not None else v) for k, v in r.items()}
+            for r in run.read_metrics()
+            if r["step"] is not None and r["step"] <= start
+        ]
     else:
         run.write_meta(meta)
-        atomic_write(run.config_path, lambda fh: fh.write(dumps_toml(to_dict(cfg))), binary=False)
+        atomic_write_text(run.config_path, dumps_toml(to_dict(cfg)))
         rows.append({"step": 0, "epoch": 0, "test_accuracy": accuracy(model, x_te, y_te)})
         if snapshots:
             checkpoint(0)
@@ -189,8 +199,12 @@ def train(
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise UserError(f"training diverged at step {step} (loss is {loss_value}): lower train.lr")
-        row: dict[str, Any] = {"step": step, "epoch": epoch + (b + 1) / per_epoch, "loss": loss_value,
-                               "train_accuracy": float((logits.argmax(1) == yb).float().mean())}
+        row: dict[str, Any] = {
+            "step": step,
+            "epoch": epoch + (b + 1) / per_epoch,
+            "loss": loss_value,
+            "train_accuracy": float((logits.argmax(1) == yb).float().mean()),
+        }
         if step in eval_at:
             row["test_accuracy"] = accuracy(model, x_te, y_te)
         rows.append(row)

@@ -52,7 +52,10 @@ def test_quick_build_makes_a_complete_site(quick_site: Path) -> None:
     assert (site / ".nojekyll").is_file()
     pages = sorted(site.rglob("*.html"))
     assert {p.relative_to(site).as_posix() for p in pages} == {
-        "index.html", "runs/pulses-2d/index.html", "runs/pulses-1d/index.html"}
+        "index.html",
+        "runs/pulses-2d/index.html",
+        "runs/pulses-1d/index.html",
+    }
     for page in pages:
         doc = parse(page)
         assert doc.title.strip()
@@ -152,8 +155,12 @@ def test_bad_input_exits_2_with_one_line(
     (tmp_path / "afile").write_text("keep me")
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "thesis.tex").write_text("keep me")
-    subst = {"{tmp}": str(tmp_path), "{bad_config}": str(tmp_path / "bad.toml"), "{file}": str(tmp_path / "afile"),
-             "{foreign}": str(tmp_path / "foreign")}
+    subst = {
+        "{tmp}": str(tmp_path),
+        "{bad_config}": str(tmp_path / "bad.toml"),
+        "{file}": str(tmp_path / "afile"),
+        "{foreign}": str(tmp_path / "foreign"),
+    }
     if any("{unwritable}" in a for a in args):
         subst["{unwritable}"] = str(_unwritable(tmp_path))
     for k, v in subst.items():

@@ -3,7 +3,16 @@ from pathlib import Path
 
 import pytest
 
-from cnnkreport.config import PRESETS, RunConfig, dumps_toml, from_dict, load_run_config, preset, read_toml, to_dict
+from cnnkreport.config import (
+    PRESETS,
+    RunConfig,
+    dumps_toml,
+    from_dict,
+    load_run_config,
+    preset,
+    read_toml,
+    to_dict,
+)
 from cnnkreport.errors import UserError
 
 

@@ -51,8 +51,15 @@ def test_unit_waveforms() -> None:
 
 def test_trace_is_drawn_where_the_waveform_is() -> None:
     """Each column of an image is brightest at the row of the curve's height (no noise, no blur)."""
-    cfg = DataConfig(kind="image", size=32, n_train=20, n_test=0, noise=0.0, classes=("sine", "gaussian"),
-                     standardize=False)
+    cfg = DataConfig(
+        kind="image",
+        size=32,
+        n_train=20,
+        n_test=0,
+        noise=0.0,
+        classes=("sine", "gaussian"),
+        standardize=False,
+    )
     rng = np.random.default_rng(0)
     p = draw_params(cfg, 20, rng)
     img = render_images(cfg, p, rng)[:, 0]
