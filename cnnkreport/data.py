@@ -95,12 +95,12 @@ def _rasterise(cfg: DataConfig, p: Params) -> np.ndarray:
     s = cfg.size
     m = s * SUBCOLUMNS
     edges = np.arange(m + 1) / m  # sub-column edges in x
-    py = (0.5 - waveform(p, cfg.classes, edges)) * s  # (N, m+1) in pixel rows, 0 = top
+    py = ((0.5 - waveform(p, cfg.classes, edges)) * s).astype(np.float32)  # (N, m+1) in pixel rows, 0 = top
     lo = np.minimum(py[:, :-1], py[:, 1:])[:, None, :]  # (N, 1, m)
     hi = np.maximum(py[:, :-1], py[:, 1:])[:, None, :]
-    rows = (np.arange(s) + 0.5)[None, :, None]  # (1, S, 1) pixel-row centres
+    rows = (np.arange(s, dtype=np.float32) + 0.5)[None, :, None]  # (1, S, 1) pixel-row centres
     dist = np.maximum(np.maximum(lo - rows, rows - hi), 0.0)  # (N, S, m) distance to the lit span
-    img = np.clip(cfg.thickness / 2 + 0.5 - dist, 0.0, 1.0)
+    img = np.clip(np.float32(cfg.thickness / 2 + 0.5) - dist, 0.0, 1.0)
     if cfg.fill:
         mid = 0.5 * (lo + hi)
         img = np.maximum(img, np.clip(rows - mid + 0.5, 0.0, 1.0))  # everything below the curve

@@ -4,7 +4,8 @@ runs/NAME/
   run.json            what the run is: name, source, status, classes, conv layers, final test accuracy
   config.toml         the resolved config (reproduces the run)
   metrics.csv         step, epoch, loss, train_accuracy (of that step's batch), test_accuracy (where evaluated)
-  snapshots/step-00000042.npz   the weights of every conv layer after 42 optimiser steps (0 = initialisation)
+  snapshots/00000000-00000042.npz   a chunk of snapshots: `steps` (n,) and, per conv layer, its weights at those
+                      steps (n, out, in, *k); step 0 is the initialisation. Chunks never overlap.
   weights.pt          final weights, a plain state_dict (torch.load(..., weights_only=True))
   resume.pt           training state at the last snapshot, while the run is unfinished
 """
@@ -29,7 +30,8 @@ from .errors import UserError
 
 FORMAT_VERSION = 1
 METRIC_FIELDS = ("step", "epoch", "loss", "train_accuracy", "test_accuracy")
-_SNAPSHOT = re.compile(r"^step-(\d{8})\.npz$")
+LAYER_PREFIX = "layer:"  # npz member names are "steps" and "layer:<conv layer name>"
+_CHUNK = re.compile(r"^(\d{8})-(\d{8})\.npz$")
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
@@ -50,6 +52,10 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def _layer_keys(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {LAYER_PREFIX + name: a for name, a in arrays.items()}
 
 
 @dataclass(frozen=True)
@@ -89,16 +95,35 @@ class Run:
     def resume_path(self) -> Path:
         return self.path / "resume.pt"
 
-    def snapshot_path(self, step: int) -> Path:
-        return self.snapshot_dir / f"step-{step:08d}.npz"
+    def chunk_path(self, first: int, last: int) -> Path:
+        return self.snapshot_dir / f"{first:08d}-{last:08d}.npz"
+
+    def chunks(self) -> list[tuple[int, int, Path]]:
+        """(first step, last step, path) of every snapshot chunk, in step order."""
+        if not self.snapshot_dir.is_dir():
+            return []
+        found = [
+            (int(m.group(1)), int(m.group(2)), p) for p in self.snapshot_dir.iterdir() if (m := _CHUNK.match(p.name))
+        ]
+        return sorted(found)
 
     # --- writing -------------------------------------------------------------------------------------------
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         atomic_write_text(self.meta_path, json.dumps({"version": FORMAT_VERSION, **meta}, indent=2) + "\n")
 
-    def write_snapshot(self, step: int, kernels: dict[str, np.ndarray]) -> None:
-        atomic_write(self.snapshot_path(step), lambda fh: np.savez(fh, allow_pickle=False, **kernels))
+    def write_snapshots(self, snapshots: list[tuple[int, dict[str, np.ndarray]]]) -> None:
+        """One chunk file holding several (step, {layer: weights}) snapshots, in step order."""
+        steps = [step for step, _ in snapshots]
+        arrays = {name: np.stack([k[name] for _, k in snapshots]) for name in snapshots[0][1]}
+        path = self.chunk_path(steps[0], steps[-1])
+        atomic_write(path, lambda fh: np.savez(fh, allow_pickle=False, steps=np.asarray(steps), **_layer_keys(arrays)))
+
+    def drop_snapshots_after(self, step: int) -> None:
+        """Remove chunks past `step`: written after the state a run resumes from, they will be written again."""
+        for _, last, path in self.chunks():
+            if last > step:
+                path.unlink()
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
         buf = io.StringIO()
@@ -124,27 +149,34 @@ class Run:
     def layers(self) -> list[LayerInfo]:
         return [LayerInfo(d["name"], d["kind"], tuple(d["shape"])) for d in self.read_meta()["layers"]]
 
-    def snapshot_steps(self) -> list[int]:
-        if not self.snapshot_dir.is_dir():
-            return []
-        steps = [int(m.group(1)) for p in self.snapshot_dir.iterdir() if (m := _SNAPSHOT.match(p.name))]
-        return sorted(steps)
-
-    def read_snapshot(self, step: int) -> dict[str, np.ndarray]:
-        path = self.snapshot_path(step)
+    def _read_chunk(self, path: Path, layers: list[str] | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(steps, {layer: weights}) of one chunk, for the given layers (None: all of them)."""
         try:
             with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError) as e:
-            raise UserError(f"{path}: corrupt snapshot ({e})") from None
+                names = [k[len(LAYER_PREFIX) :] for k in z.files if k.startswith(LAYER_PREFIX)]
+                return z["steps"], {n: z[LAYER_PREFIX + n] for n in (names if layers is None else layers)}
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            raise UserError(f"{path}: corrupt snapshot file ({e})") from None
+
+    def snapshot_steps(self) -> list[int]:
+        return [int(s) for _, _, path in self.chunks() for s in self._read_chunk(path, [])[0]]
+
+    def read_snapshot(self, step: int) -> dict[str, np.ndarray]:
+        """{layer: weights} at one step."""
+        for first, last, path in self.chunks():
+            if first <= step <= last:
+                steps, arrays = self._read_chunk(path, None)
+                i = np.flatnonzero(steps == step)
+                if len(i):
+                    return {name: w[i[0]] for name, w in arrays.items()}
+        raise UserError(f"{self.path}: no snapshot at step {step}")
 
     def read_kernels(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps (S,), weights (S, *shape)) of one layer over all snapshots."""
-        steps = self.snapshot_steps()
-        if not steps:
+        parts = [self._read_chunk(path, [layer]) for _, _, path in self.chunks()]
+        if not parts:
             raise UserError(f"{self.path}: run has no kernel snapshots")
-        w = np.stack([self.read_snapshot(s)[layer] for s in steps])
-        return np.asarray(steps), w
+        return np.concatenate([s for s, _ in parts]), np.concatenate([a[layer] for _, a in parts])
 
     def read_metrics(self) -> list[dict[str, float | None]]:
         if not self.metrics_path.is_file():

@@ -22,6 +22,9 @@ from .rundir import LayerInfo, Run, atomic_write, atomic_write_text
 
 EVAL_POINTS = 16  # test-set evaluations spread over training (plus one at every epoch end)
 EVAL_BATCH = 1024
+CHECKPOINTS = 10  # evenly spaced checkpoints per run (resume state, metrics, buffered snapshots)...
+CHECKPOINT_SECONDS = 30.0  # ...and one at least this often, so a long run loses little when killed
+CHECKPOINT_BYTES = 64 * 2**20  # ...or when the buffered snapshots grow this large
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ def train(
     per_epoch = math.ceil(n / bs)
     total = cfg.train.epochs * per_epoch
     snap_at = set(snapshot_schedule(total, cfg.train.snapshots)) if snapshots else set()
+    checkpoint_at = set(np.linspace(0, total, CHECKPOINTS + 1).round().astype(int).tolist())
     eval_at = set(snapshot_schedule(total, EVAL_POINTS)) | {e * per_epoch for e in range(1, cfg.train.epochs + 1)}
     meta = {
         "name": cfg.name,
@@ -153,11 +157,21 @@ def train(
         "layers": [{"name": li.name, "kind": li.kind, "shape": list(li.shape)} for li in layer_infos(model)],
     }
 
+    pending: list[tuple[int, dict[str, np.ndarray]]] = []  # snapshots taken since the last checkpoint
+    snapshot_bytes = sum(4 * math.prod(li.shape) for li in layer_infos(model))
+    last_checkpoint = time.perf_counter()
+
     def checkpoint(step: int) -> None:
-        run.write_snapshot(step, kernels_of(model))
+        """Write the buffered snapshots, the metrics and the state to resume from, in that order: a kill between
+        two writes leaves a state that is older than the snapshots, never newer, and resume redoes the rest."""
+        nonlocal last_checkpoint
+        if pending:
+            run.write_snapshots(pending)
+            pending.clear()
         run.write_metrics(rows)
         state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict()}
         atomic_write(run.resume_path, lambda fh: torch.save(state, fh))
+        last_checkpoint = time.perf_counter()
 
     start = 0
     rows: list[dict[str, Any]] = []
@@ -169,16 +183,19 @@ def train(
             start = int(state["step"])
         except Exception as e:  # a truncated or foreign file: say so, do not guess
             raise UserError(f"{run.resume_path}: cannot resume from this file ({type(e).__name__})") from None
+        run.drop_snapshots_after(start)
         rows = [
             {k: (int(v) if k == "step" and v is not None else v) for k, v in r.items()}
             for r in run.read_metrics()
             if r["step"] is not None and r["step"] <= start
         ]
     else:
+        run.drop_snapshots_after(-1)
         run.write_meta(meta)
         atomic_write_text(run.config_path, dumps_toml(to_dict(cfg)))
         rows.append({"step": 0, "epoch": 0, "test_accuracy": accuracy(model, x_te, y_te)})
         if snapshots:
+            pending.append((0, kernels_of(model)))
             checkpoint(0)
 
     model.train()
@@ -209,12 +226,24 @@ def train(
             row["test_accuracy"] = accuracy(model, x_te, y_te)
         rows.append(row)
         if step in snap_at:
+            pending.append((step, kernels_of(model)))
+        if (
+            snapshots
+            and step < total
+            and (
+                step in checkpoint_at
+                or time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS
+                or len(pending) * snapshot_bytes > CHECKPOINT_BYTES
+            )
+        ):
             checkpoint(step)
         if on_step is not None:
             on_step(step, total)
 
     test_acc = accuracy(model, x_te, y_te)
     if snapshots:
+        if pending:
+            run.write_snapshots(pending)
         run.write_metrics(rows)
         atomic_write(run.weights_path, lambda fh: torch.save(model.state_dict(), fh))
         run.write_meta({**meta, "status": "complete", "test_accuracy": test_acc})

@@ -92,3 +92,33 @@ def test_resume_needs_a_run(tmp_path: Path) -> None:
 def test_regression_losses_train(tmp_path: Path, loss: str) -> None:
     result = train(tiny("signal", loss=loss, optimizer="sgd", lr=0.05), tmp_path / loss)
     assert result.test_accuracy is not None and result.steps == 16
+
+
+def test_crash_between_snapshot_and_state_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots newer than the resume state (a kill after the chunk was written, before resume.pt) are dropped
+    and written again, so the resumed run has each snapshot exactly once."""
+    import cnnkreport.train as train_module
+
+    cfg = tiny("signal", epochs=3)
+    train(cfg, tmp_path / "ref")
+    real = train_module.atomic_write
+    calls = {"n": 0}
+
+    def failing(path: Path, write: object) -> None:
+        if path.name == "resume.pt":
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise Interrupt
+        real(path, write)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(train_module, "atomic_write", failing)
+    with pytest.raises(Interrupt):
+        train(cfg, tmp_path / "cut")
+    monkeypatch.setattr(train_module, "atomic_write", real)
+    cut, ref = Run(tmp_path / "cut"), Run(tmp_path / "ref")
+    state_step = torch.load(cut.resume_path, weights_only=True)["step"]
+    assert max(cut.snapshot_steps()) > state_step  # the chunk outran the state
+    train(cfg, tmp_path / "cut", resume=True)
+    assert cut.snapshot_steps() == ref.snapshot_steps()
+    for layer in ref.layers():
+        assert np.array_equal(cut.read_kernels(layer.name)[1], ref.read_kernels(layer.name)[1])
