@@ -18,8 +18,7 @@ from .rundir import atomic_write  # noqa: E402
 
 def save(fig: Figure, path: Path, dpi: int = 100) -> None:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    fig.clear()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # layout is set when the figure is made
     atomic_write(path, lambda fh: fh.write(buf.getvalue()))
 
 
@@ -95,4 +94,85 @@ def data_montage(ds: Dataset, per_class: int = 6) -> Figure:
             if j == 0:
                 ax.set_ylabel(name, fontsize=9)
     fig.tight_layout(pad=0.3)
+    return fig
+
+
+def score_histogram(trained: np.ndarray, init: np.ndarray | None, null: np.ndarray, threshold: float) -> Figure:
+    """Distribution of the best-match score r*: trained kernels, the same kernels at initialisation, random kernels."""
+    fig = Figure(figsize=(5.5, 3.2))
+    ax = fig.subplots()
+    bins = np.linspace(0, 1, 41).tolist()
+    ax.hist(null, bins=bins, density=True, color="#bbbbbb", label=f"random kernels (null, n={len(null)})")
+    if init is not None:
+        ax.hist(init, bins=bins, density=True, histtype="step", lw=1.8, color="#e69f00", label="at initialisation")
+    ax.hist(trained, bins=bins, density=True, histtype="step", lw=2.2, color="#0072b2", label="trained")
+    ax.axvline(threshold, color="#d55e00", ls="--", lw=1.2, label=f"null 99th percentile {threshold:.2f}")
+    ax.set(xlabel="best-match score r* (|cos| with the closest detector)", ylabel="density", xlim=(0, 1))
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def score_over_training(steps: np.ndarray, scores: np.ndarray, null: np.ndarray, threshold: float) -> Figure:
+    """Median r* (with its interquartile band) and the hit rate at each snapshot, against the null."""
+    fig = Figure(figsize=(9, 3.2))
+    ax_s, ax_h = fig.subplots(1, 2)
+    q25, q50, q75 = np.quantile(scores, [0.25, 0.5, 0.75], axis=1)
+    x = np.maximum(steps, 0)
+    ax_s.axhspan(float(np.quantile(null, 0.01)), threshold, color="#dddddd", label="null, 1st-99th percentile")
+    ax_s.axhline(float(np.median(null)), color="#999999", lw=1, label="null median")
+    ax_s.fill_between(x, q25, q75, color="#0072b2", alpha=0.2, lw=0, label="kernels, interquartile")
+    ax_s.plot(x, q50, color="#0072b2", lw=1.8, label="kernels, median")
+    ax_s.set(xlabel="optimiser step", ylabel="best-match score r*", ylim=(0, 1), title="Score over training")
+    ax_h.plot(x, (scores > threshold).mean(axis=1), color="#0072b2", lw=1.8, label="trained kernels")
+    ax_h.axhline(1 - 0.99, color="#999999", lw=1, ls="--", label="expected by chance (1%)")
+    ax_h.set(
+        xlabel="optimiser step",
+        ylabel="share above the null threshold",
+        ylim=(-0.02, 1.02),
+        title="Hit rate over training",
+    )
+    for ax in (ax_s, ax_h):
+        if len(x) > 2 and x[1] > 0:
+            ax.set_xscale("symlog", linthresh=max(1.0, float(x[1])))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def best_matches(
+    kernels: np.ndarray, templates: np.ndarray, labels: list[list[str]], scores: np.ndarray, names: list[str]
+) -> Figure:
+    """Each kernel (N, *k) beside its best-matching detectors (N, top, *k) with their scores, as Lee et al. 2009
+    Fig. 2 placed next to the bank. Each template is shown with the sign that matches the kernel. Drawn as one
+    image of tiles (fast for large layers), labelled with text."""
+    from .mosaic import grid, layer_tiles, palette
+
+    n, top = templates.shape[:2]
+    k = kernels.reshape(n, -1) - kernels.reshape(n, -1).mean(axis=1, keepdims=True)
+    t = templates.reshape(n, top, -1) - templates.reshape(n, top, -1).mean(axis=2, keepdims=True)
+    signs = np.sign(np.einsum("nd,ntd->nt", k, t))
+    signs[signs == 0] = 1.0
+    rows = np.concatenate([kernels[:, None], templates * signs.reshape(n, top, *([1] * (kernels.ndim - 1)))], axis=1)
+    tiles, _ = layer_tiles(rows.reshape(n * (top + 1), 1, *kernels.shape[1:]))
+    th, tw = tiles.shape[1:]
+    gap, label_h, cell_w = 3, 26, max(tiles.shape[2], 92)
+    padded = np.full((len(tiles), th + label_h, cell_w), 250, dtype=np.uint8)  # room for the label, centred tile
+    left = (cell_w - tw) // 2
+    padded[:, label_h:, left : left + tw] = tiles
+    tw = cell_w
+    img = grid(padded, top + 1, gap=gap)
+    rgb = np.asarray(palette(), dtype=np.uint8).reshape(256, 3)[img]
+    dpi = 100
+    fig = Figure(figsize=(max(img.shape[1], 300) / dpi, img.shape[0] / dpi), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(rgb, interpolation="nearest")
+    ax.set_axis_off()
+    for i in range(n):
+        for j in range(top + 1):
+            x = gap + j * (tw + gap) + tw / 2
+            y = gap + i * (th + label_h + gap) + label_h - 2
+            text = names[i] if j == 0 else f"{labels[i][j - 1]}\n{scores[i, j - 1]:.2f}"
+            ax.text(x, y, text, ha="center", va="bottom", fontsize=6.5, weight="bold" if j == 0 else "normal")
     return fig

@@ -124,6 +124,42 @@ def layer_mosaic(w: np.ndarray, scale: str = "tile", zoom: int | None = None) ->
     return grid(tiles, cols)
 
 
+def projection(kernels: np.ndarray, templates: np.ndarray) -> np.ndarray:
+    """The part of each kernel (N, *k) that its template (N, *k) explains: the template, zero-mean and scaled by its
+    dot product with the zero-mean kernel (so it carries the matching sign and the kernel's strength)."""
+    n = len(kernels)
+    k = kernels.reshape(n, -1) - kernels.reshape(n, -1).mean(axis=1, keepdims=True)
+    t = templates.reshape(n, -1) - templates.reshape(n, -1).mean(axis=1, keepdims=True)
+    t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
+    return ((k * t).sum(axis=1, keepdims=True) * t).reshape(kernels.shape)
+
+
+def match_frames(steps: Sequence[int] | np.ndarray, kernels: np.ndarray, matches: np.ndarray) -> list[np.ndarray]:
+    """Frames of kernels (S, N, *k) each followed by its current best match (S, N, *k, already projected): pairs
+    side by side, kernel on the left."""
+    s, n = kernels.shape[:2]
+    pairs = np.stack([kernels, matches], axis=2).reshape(s, 2 * n, 1, *kernels.shape[2:])
+    per_row = max(1, int(np.ceil(np.sqrt(n / 2))))
+    return evolution_frames(steps, pairs, cols=2 * per_row)
+
+
+def bank_mosaic(weights: np.ndarray, limit: int = 96) -> tuple[np.ndarray, int]:
+    """Templates (M, *k) as a mosaic, each on its own scale; at most `limit`, evenly sampled. (image, shown)."""
+    pick = np.unique(np.linspace(0, len(weights) - 1, min(limit, len(weights))).round().astype(int))
+    chosen = weights[pick][:, None]  # (m, 1, *k)
+    tiles, _ = layer_tiles(chosen, zoom=auto_zoom(chosen, target=32))
+    return grid(tiles, min(len(pick), 16)), len(pick)
+
+
+def channel_grid(w: np.ndarray) -> np.ndarray:
+    """A Conv1d layer (out, in, k) as a grid of stem plots: a row per input channel, a column per filter, all on one
+    scale (as seed document 001 draws it, without 128 matplotlib axes)."""
+    out_c, in_c, k = w.shape
+    by_channel = w.transpose(1, 0, 2).reshape(in_c * out_c, k)
+    vmax = np.full(len(by_channel), np.abs(w).max())
+    return grid(stem_tiles(by_channel, vmax, height=40, tap=max(3, 36 // k)), out_c)
+
+
 def to_image(indices: np.ndarray) -> Image.Image:
     img = Image.fromarray(indices, mode="P")
     img.putpalette(palette())
@@ -146,7 +182,7 @@ def label_strip(width: int, text: str, height: int = 14) -> np.ndarray:
 
 
 def evolution_frames(
-    steps: Sequence[int] | np.ndarray, weights: np.ndarray, zoom: int | None = None
+    steps: Sequence[int] | np.ndarray, weights: np.ndarray, zoom: int | None = None, cols: int | None = None
 ) -> list[np.ndarray]:
     """One frame per snapshot of a layer (S, out, in, ...), all on one scale per kernel (its max |w| over the
     whole run), so growth is visible and nothing flickers. Each frame carries its step above the mosaic."""
@@ -156,8 +192,8 @@ def evolution_frames(
     frames = []
     last = int(steps[-1])
     for step, w in zip(steps, w_all, strict=True):
-        tiles, cols = layer_tiles(w, vmax, zoom)
-        body = grid(tiles, cols)
+        tiles, auto_cols = layer_tiles(w, vmax, zoom)
+        body = grid(tiles, cols or auto_cols)
         strip = label_strip(body.shape[1], f"step {int(step):,} / {last:,}")
         frames.append(np.concatenate([strip, body], axis=0))
     return frames

@@ -1,8 +1,11 @@
-"""The static site: gather every run's figures and facts, then write HTML, into a temp folder swapped in at the end.
+"""The static site: gather every run's analysis, figures and facts, then write HTML and JSON, into a temp folder that
+is swapped in at the end.
 
 Layout of the output (all links relative, so it works from file://, a local server, or a sub-path):
-  index.html, .nojekyll, static/style.css
-  runs/<slug>/index.html and the run's figures, GIFs and config.toml
+  index.html, methods.html, summary.json, .nojekyll, static/style.css
+  runs/<run>/index.html            the run: curves, data, each layer's headline and mosaic, config
+  runs/<run>/<layer>/index.html    the layer: every view of its kernels, and layer.json
+  banks/<shape>/index.html         the detector bank at that kernel size
 """
 
 from __future__ import annotations
@@ -18,14 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 
-from . import __version__, figures, mosaic
+from . import __version__, analysis, figures, filter_figures, filters, mosaic, report
+from .analysis import LayerAnalysis
+from .bank import FAMILY_ORDER, Bank
 from .config import RunConfig, from_dict, read_toml
 from .data import make_dataset
 from .errors import UserError
 from .rundir import LayerInfo, Run, atomic_write_text
 
 MARKER = ".cnnkreport-site"  # marks a folder as ours, so we never replace a folder we did not make
+MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
 
 
 def templates_dir() -> Path:
@@ -39,19 +46,43 @@ def slug(name: str) -> str:
     return s or "x"
 
 
+def bank_slug(kshape: tuple[int, ...]) -> str:
+    return f"{len(kshape)}d-" + "x".join(map(str, kshape))
+
+
 @dataclass(frozen=True)
 class Figure:
-    src: str  # relative to the run page
+    src: str  # relative to the page that shows it
     alt: str
     caption: str
     pixels: bool = False  # kernel pictures: enlarge with hard pixel edges, never smooth them
+
+    def under(self, prefix: str) -> Figure:
+        return replace(self, src=prefix + self.src)
+
+
+@dataclass
+class Section:
+    title: str
+    anchor: str
+    text: str = ""
+    figures: list[Figure] = field(default_factory=list)
 
 
 @dataclass
 class LayerView:
     info: LayerInfo
     slug: str
-    figures: list[Figure] = field(default_factory=list)
+    analysis: LayerAnalysis | None
+    summary: dict[str, Any] | None
+    headline: str
+    mosaic: Figure  # relative to the layer page
+    sections: list[Section]
+    rows: list[dict[str, Any]]  # the kernel table
+
+    @property
+    def describe(self) -> str:
+        return describe(self.info)
 
 
 @dataclass
@@ -70,26 +101,31 @@ class RunView:
         return self.meta.get("test_accuracy")
 
     @property
-    def first_mosaic(self) -> str | None:
-        return self.layers[0].figures[0].src if self.layers and self.layers[0].figures else None
+    def first(self) -> LayerView | None:
+        return self.layers[0] if self.layers else None
 
 
-def _unique_slugs(names: list[str]) -> list[str]:
+def _unique_slugs(names: list[str], taken: set[str] | None = None) -> list[str]:
     seen: dict[str, int] = {}
     out = []
     for n in names:
         s = slug(n)
+        while s in (taken or set()):
+            s += "-"
         seen[s] = seen.get(s, 0) + 1
         out.append(s if seen[s] == 1 else f"{s}-{seen[s]}")
     return out
 
 
-def _describe(info: LayerInfo) -> str:
+def describe(info: LayerInfo) -> str:
     out_c, in_c, *k = info.shape
     return f"{out_c} kernels of {' x '.join(map(str, k))}, {in_c} input channel{'s' if in_c != 1 else ''}"
 
 
-def _run_figures(run: Run, cfg: RunConfig | None, folder: Path, meta: dict[str, Any]) -> list[Figure]:
+# --- phase 1: gather ------------------------------------------------------------------------------------------------
+
+
+def _run_figures(run: Run, cfg: RunConfig | None, folder: Path) -> list[Figure]:
     figs = []
     metrics = run.read_metrics()
     if metrics:
@@ -114,10 +150,7 @@ def _run_figures(run: Run, cfg: RunConfig | None, folder: Path, meta: dict[str, 
     return figs
 
 
-def _layer_figures(run: Run, info: LayerInfo, lslug: str, folder: Path, first: bool) -> list[Figure]:
-    steps, w = run.read_kernels(info.name)  # (S,), (S, out, in, *k)
-    figs = []
-    mosaic.write_png(folder / f"{lslug}-mosaic.png", mosaic.layer_mosaic(w[-1]))
+def _kernels_section(info: LayerInfo, steps: np.ndarray, w: np.ndarray, folder: Path) -> tuple[Figure, Section]:
     what = "stem plot" if info.kind == "conv1d" and info.shape[1] == 1 else "tile"
     layout = ""
     if info.shape[1] > 1:
@@ -126,54 +159,271 @@ def _layer_figures(run: Run, info: LayerInfo, lslug: str, folder: Path, first: b
             if info.kind == "conv2d"
             else "A tile per kernel: a row per input channel, a column per tap. "
         )
-    figs.append(
-        Figure(
-            f"{lslug}-mosaic.png",
-            f"Layer {info.name}: {_describe(info)}, after training, each {what} on its own scale",
-            f"After training (step {int(steps[-1]):,}). {layout}Each {what} is scaled to its own largest weight; "
-            + (
-                "bars go up for positive weights."
-                if what == "stem plot"
-                else "mid-grey is zero, white positive, black negative."
-            ),
-            pixels=True,
-        )
+    sign = (
+        "bars go up for positive weights."
+        if what == "stem plot"
+        else "mid-grey is zero, white positive, black negative."
     )
-    mosaic.write_png(folder / f"{lslug}-mosaic-global.png", mosaic.layer_mosaic(w[-1], scale="global"))
-    figs.append(
+    mosaic.write_png(folder / "mosaic.png", mosaic.layer_mosaic(w[-1]))
+    main = Figure(
+        "mosaic.png",
+        f"Layer {info.name}: {describe(info)}, after training, each {what} on its own scale",
+        f"After training (step {int(steps[-1]):,}). {layout}Each {what} is scaled to its own largest weight; {sign}",
+        pixels=True,
+    )
+    mosaic.write_png(folder / "mosaic-global.png", mosaic.layer_mosaic(w[-1], scale="global"))
+    figs = [
+        main,
         Figure(
-            f"{lslug}-mosaic-global.png",
+            "mosaic-global.png",
             f"Layer {info.name} after training, all kernels on one common scale",
             "The same kernels on one common scale: weak kernels fade towards zero.",
             pixels=True,
-        )
-    )
-    if first:
-        mosaic.write_gif(folder / f"{lslug}-evolution.gif", mosaic.evolution_frames(steps, w))
+        ),
+    ]
+    if info.shape[1] == 1:
+        mosaic.write_gif(folder / "evolution.gif", mosaic.evolution_frames(steps, w))
         figs.append(
             Figure(
-                f"{lslug}-evolution.gif",
+                "evolution.gif",
                 f"Animation of layer {info.name}'s kernels from initialisation (step 0) to step {int(steps[-1]):,}",
                 f"The kernels at each of {len(steps)} snapshots, from initialisation to the end, each kernel on one "
                 "scale over the whole run so that growth is visible.",
                 pixels=True,
             )
         )
-    return figs
+    return main, Section("Kernels", "kernels", figures=figs)
+
+
+def _analysis_section(a: LayerAnalysis, summed: np.ndarray, steps: np.ndarray, folder: Path) -> Section:
+    """Scores, baselines and the views that show them. summed: (S, out, *k) channel-summed kernels."""
+    init_scores = None if a.init is None else a.init.score
+    figures.save(figures.score_histogram(a.final.score, init_scores, a.null, a.threshold), folder / "scores.png")
+    figures.save(figures.score_over_training(a.steps, a.scores, a.null, a.threshold), folder / "over-training.png")
+    n = min(len(a.final.score), MAX_MATCH_ROWS)
+    tops = a.final.top[:n]
+    labels = [[a.bank.templates[t].short() for t in row] for row in tops]
+    fig = figures.best_matches(
+        summed[-1, :n], a.bank.weights[tops], labels, a.final.top_scores[:n], [f"kernel {i}" for i in range(n)]
+    )
+    figures.save(fig, folder / "matches.png", dpi=80)
+    best = a.bank.weights[a.best]  # (S, N, *k): the best template at each snapshot
+    proj = mosaic.projection(summed.reshape(-1, *a.kshape), best.reshape(-1, *a.kshape)).reshape(summed.shape)
+    mosaic.write_gif(folder / "matches.gif", mosaic.match_frames(steps, summed, proj))
+    summed_note = " (each kernel summed over its input channels)" if a.shape[1] > 1 else ""
+    figs = [
+        Figure(
+            "scores.png",
+            f"Histogram of best-match scores for {a.name}: trained, at initialisation, and random kernels",
+            "How well each kernel matches its closest classical detector (r*, 1 = a perfect match), after training, "
+            "at initialisation, and for random kernels of the same shape. Right of the dashed line lies the top 1% "
+            "of random kernels.",
+        ),
+        Figure(
+            "over-training.png",
+            f"Median best-match score and hit rate of {a.name} at each snapshot, against the null band",
+            "Left: median r* of the kernels at each snapshot (band: middle half of the kernels) against random "
+            "kernels (grey band up to the threshold). Right: share of kernels above the threshold.",
+        ),
+        Figure(
+            "matches.png",
+            f"Each kernel of {a.name}{summed_note} beside its three best-matching classical detectors, with scores",
+            f"Each kernel{summed_note} beside its three best matches from the detector bank, with |cos|; templates "
+            "are shown with the sign that matches the kernel."
+            + (f" The first {n} of {len(a.final.score)} kernels." if n < len(a.final.score) else ""),
+        ),
+        Figure(
+            "matches.gif",
+            f"Animation of {a.name}'s kernels, each beside its best-matching detector, over training",
+            "Each kernel (left of each pair) beside the part of it that its current best-matching detector explains "
+            "(right), at every snapshot.",
+            pixels=True,
+        ),
+    ]
+    text = ""
+    if a.added is not None:
+        added = a.final.top.shape[0]
+        text += (
+            "What training added (the kernel now minus at initialisation) matches a detector above the threshold "
+            f"for {int((a.added.score > a.threshold).sum())} of {added} kernels "
+            f"(median r* {np.median(a.added.score):.2f})."
+        )
+    return Section("How detector-like", "scores", text=text, figures=figs)
+
+
+def _filter_section(
+    info: LayerInfo, a: LayerAnalysis, summed: np.ndarray, folder: Path
+) -> tuple[Section, dict[str, Any] | None]:
+    """Frequency responses (and, for single-channel 1-D layers, responses to test signals)."""
+    last = summed[-1]  # (out, *k)
+    figs: list[Figure] = []
+    freq: dict[str, Any] | None = None
+    if len(a.kshape) == 1:
+        responses = [filters.frequency_response_1d(k) for k in last]
+        freq = {
+            "freq": responses[0].freq,
+            "magnitude_db": np.stack([r.magnitude_db for r in responses]),
+            "phase": np.stack([r.phase for r in responses]),
+        }
+        figures.save(filter_figures.frequency_response_1d_figure(last), folder / "frequency.png", dpi=80)
+        figs.append(
+            Figure(
+                "frequency.png",
+                f"Frequency response of each kernel of {info.name}: magnitude in dB and phase, 0 to 0.5 cycles/sample",
+                "Magnitude (dB, each kernel normalised to its own peak) and phase over 0-0.5 cycles/sample, as the "
+                "layer applies the kernel; dashed: the first and second difference, for reference.",
+            )
+        )
+        if info.shape[1] == 1:
+            fig = filter_figures.signal_responses_figure(last, filters.test_signals())
+            figures.save(fig, folder / "signals.png", dpi=80)
+            shown = min(len(last), filter_figures.MAX_PANELS)
+            figs.append(
+                Figure(
+                    "signals.png",
+                    f"Each kernel of {info.name} applied to a sine, square, triangle, sawtooth and gaussian pulses",
+                    "Each kernel applied to synthetic test signals exactly as PyTorch applies it (cross-correlation, "
+                    "'same' padding): input and output overlaid, a row per kernel"
+                    + (f", the first {shown} of {len(last)}." if shown < len(last) else "."),
+                )
+            )
+    else:
+        figures.save(filter_figures.frequency_response_2d_figure(last), folder / "frequency.png", dpi=80)
+        figs.append(
+            Figure(
+                "frequency.png",
+                f"2-D frequency response magnitude of each kernel of {info.name}",
+                "Magnitude of each kernel's 2-D Fourier transform (zero-padded, zero frequency at the centre): a "
+                "vertical-edge detector shows two lobes left and right of the centre.",
+            )
+        )
+    return Section("As filters", "filters", figures=figs), freq
+
+
+def _extra_sections(
+    info: LayerInfo, w_last: np.ndarray, prev: np.ndarray | None, cfg: RunConfig | None, folder: Path
+) -> list[Section]:
+    """Feature maps (first 2-D layer), channel views (multi-channel 1-D), and layer 2 in input space (Lee 2009)."""
+    sections = []
+    if info.kind == "conv2d" and info.shape[1] == 1 and prev is None and cfg is not None and cfg.data.kind == "image":
+        sample = make_dataset(replace(cfg.data, n_train=10 * len(cfg.data.classes), n_test=0), cfg.seed)
+        idx = [int(np.flatnonzero(sample.y_train == c)[0]) for c in range(len(sample.classes))]
+        images = sample.x_train[idx]
+        maps = filters.feature_maps_2d(w_last, images)
+        figures.save(
+            filter_figures.feature_maps_figure(maps, images, list(sample.classes)), folder / "feature-maps.png", dpi=70
+        )
+        sections.append(
+            Section(
+                "Feature maps",
+                "feature-maps",
+                "Each first-layer kernel applied to one sample of each class, as the layer applies it (before bias "
+                "and ReLU): which parts of each waveform light up.",
+                [
+                    Figure(
+                        "feature-maps.png",
+                        f"Feature maps of {info.name} for one sample of each waveform class",
+                        "Rows: one sample per class (left: the input). Columns: kernels; red positive, blue negative.",
+                    )
+                ],
+            )
+        )
+    if info.kind == "conv1d" and info.shape[1] > 1:
+        mosaic.write_png(folder / "channels.png", mosaic.channel_grid(w_last))
+        figures.save(filter_figures.channel_combined_figure(w_last), folder / "channels-combined.png", dpi=80)
+        sections.append(
+            Section(
+                "Input channels",
+                "channels",
+                "Multi-channel 1-D kernels: each filter's weights per input channel, and the channels combined.",
+                [
+                    Figure(
+                        "channels.png",
+                        f"Weights of each filter of {info.name} per input channel, as stem plots",
+                        "Rows: input channels; columns: filters; all on one scale.",
+                        pixels=True,
+                    ),
+                    Figure(
+                        "channels-combined.png",
+                        f"Filters of {info.name} summed and averaged over input channels",
+                        "Each filter summed (left) and averaged (right) over its input channels.",
+                    ),
+                ],
+            )
+        )
+    if prev is not None and prev.ndim == w_last.ndim and prev.shape[0] == w_last.shape[1]:
+        project = filters.input_space_2d if w_last.ndim == 4 else filters.input_space_1d
+        v = project(w_last, prev, stride=2)
+        figures.save(filter_figures.input_space_figure(v), folder / "input-space.png", dpi=80)
+        sections.append(
+            Section(
+                "In input space",
+                "input-space",
+                "Each kernel of this layer drawn as the weighted combination of the previous layer's kernels that "
+                "feed it, each placed where its tap sees the input through the 2x pooling, as Lee et al. (2009) drew "
+                "their second layer. A linear picture: the ReLU between the layers is ignored.",
+                [
+                    Figure(
+                        "input-space.png",
+                        f"Kernels of {info.name} drawn in input space as combinations of the previous layer's kernels",
+                        "Second-layer kernels in input space (zero is mid-grey).",
+                        pixels=True,
+                    )
+                ],
+            )
+        )
+    return sections
+
+
+def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(len(a.final.score)):
+        t = a.bank.templates[a.final.top[i, 0]]
+        rows.append(
+            {
+                "index": i,
+                "score": a.final.score[i],
+                "init": None if a.init is None else a.init.score[i],
+                "hit": bool(a.hits[i]),
+                "match": t.label(),
+                "family": t.family,
+                "surrogate_p": a.surrogate_p[i],
+                "dc": a.dc_fraction[i],
+            }
+        )
+    return rows
+
+
+def _layer_view(
+    run: Run, info: LayerInfo, lslug: str, folder: Path, cfg: RunConfig | None, prev: np.ndarray | None
+) -> tuple[LayerView, np.ndarray]:
+    """Everything about one layer: its figures under folder/, its numbers, its page. Returns the view and the
+    layer's final weights (the next layer's `prev`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    steps, w = run.read_kernels(info.name)  # (S,), (S, out, in, *k)
+    mosaic_fig, kernels_section = _kernels_section(info, steps, w, folder)
+    sections = [kernels_section]
+    a = analysis.analyse_layer(info.name, info.kind, steps, w)
+    summary, headline, rows = None, f"The kernels of {info.name} are too small to compare with detectors.", []
+    if a is not None:
+        summed = w.sum(axis=2).reshape(len(steps), info.shape[0], *a.kshape)
+        sections.append(_analysis_section(a, summed, steps, folder))
+        filter_section, freq = _filter_section(info, a, summed, folder)
+        sections.append(filter_section)
+        summary, headline, rows = report.layer_summary(a), report.headline(a), _kernel_rows(a)
+        detail = report.layer_detail(a, w[-1], freq)
+        atomic_write_text(folder / "layer.json", report.dumps(detail))
+    sections += _extra_sections(info, w[-1], prev, cfg, folder)
+    return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows), w[-1]
 
 
 def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | None = None) -> list[RunView]:
-    """Phase 1: read every run and write its figures under `out/runs/<slug>/`; `on_run(name)` after each."""
+    """Phase 1: read every run, analyse it, and write its figures under `out/runs/<run>/`; `on_run(name)` after each."""
     runs = [Run(p) for p in run_paths]
     metas = [r.read_meta() for r in runs]  # fail early, before any drawing, on a folder that is not a run
+    names = [m.get("name") or r.path.name for r, m in zip(runs, metas, strict=True)]
     views = []
-    for run, meta, rslug in zip(
-        runs,
-        metas,
-        _unique_slugs([m.get("name") or r.path.name for r, m in zip(runs, metas, strict=True)]),
-        strict=True,
-    ):
-        name = meta.get("name") or run.path.name
+    for run, meta, name, rslug in zip(runs, metas, names, _unique_slugs(names), strict=True):
         folder = out / "runs" / rslug
         folder.mkdir(parents=True, exist_ok=True)
         cfg, config_text = None, None
@@ -183,8 +433,14 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
             shutil.copyfile(run.config_path, folder / "config.toml")
         layers = []
         infos = run.layers()
-        for i, (info, lslug) in enumerate(zip(infos, _unique_slugs([li.name for li in infos]), strict=True)):
-            layers.append(LayerView(info, lslug, _layer_figures(run, info, lslug, folder, first=(i == 0))))
+        prev = None
+        for info, lslug in zip(
+            infos,
+            _unique_slugs([li.name for li in infos], {"index.html", "curves.png", "data.png", "config.toml"}),
+            strict=True,
+        ):
+            view, prev = _layer_view(run, info, lslug, folder / lslug, cfg, prev)
+            layers.append(view)
         views.append(
             RunView(
                 name,
@@ -192,7 +448,7 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
                 meta,
                 config_text,
                 layers,
-                _run_figures(run, cfg, folder, meta),
+                _run_figures(run, cfg, folder),
                 len(run.snapshot_steps()),
                 int(meta.get("steps") or 0),
             )
@@ -200,6 +456,9 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
         if on_run:
             on_run(name)
     return views
+
+
+# --- phase 2: write -------------------------------------------------------------------------------------------------
 
 
 def _env() -> jinja2.Environment:
@@ -210,21 +469,82 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["pct"] = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"
-    env.filters["describe"] = _describe
+    env.filters["num"] = lambda v, d=2: "n/a" if v is None else f"{v:.{d}f}"
+    env.filters["describe"] = describe
     return env
 
 
+def _banks(views: list[RunView]) -> dict[str, Bank]:
+    return {bank_slug(lv.analysis.kshape): lv.analysis.bank for v in views for lv in v.layers if lv.analysis}
+
+
+def _write_bank(b: Bank, folder: Path) -> list[dict[str, Any]]:
+    """One mosaic per family; returns what the bank page lists."""
+    folder.mkdir(parents=True, exist_ok=True)
+    families = []
+    for fam in sorted({t.family for t in b.templates}, key=FAMILY_ORDER.index):
+        idx = [i for i, t in enumerate(b.templates) if t.family == fam]
+        img, shown = mosaic.bank_mosaic(b.weights[idx])
+        mosaic.write_png(folder / f"{fam}.png", img)
+        names = sorted({b.templates[i].name for i in idx})
+        families.append({"family": fam, "count": len(idx), "shown": shown, "names": names, "src": f"{fam}.png"})
+    return families
+
+
 def write_pages(views: list[RunView], out: Path) -> None:
-    """Phase 2: the HTML pages and static files."""
+    """Phase 2: the HTML pages, JSON and static files."""
     env = _env()
-    common = {"version": __version__, "runs": views}
-    atomic_write_text(out / "index.html", env.get_template("index.html").render(root="", page="index", **common))
+    banks = _banks(views)
+    common = {"version": __version__, "runs": views, "banks": sorted(banks)}
+
+    def page(template: str, path: Path, root: str, **kw: Any) -> None:
+        atomic_write_text(out / path, env.get_template(template).render(root=root, **common, **kw))
+
+    page("index.html", Path("index.html"), "")
+    page("methods.html", Path("methods.html"), "", constants=_constants())
     for v in views:
-        html = env.get_template("run.html").render(root="../../", page="run", run=v, **common)
-        atomic_write_text(out / "runs" / v.slug / "index.html", html)
+        page("run.html", Path("runs", v.slug, "index.html"), "../../", run=v)
+        for lv in v.layers:
+            bank_href = f"../../../banks/{bank_slug(lv.analysis.kshape)}/index.html" if lv.analysis else None
+            page(
+                "layer.html",
+                Path("runs", v.slug, lv.slug, "index.html"),
+                "../../../",
+                run=v,
+                layer=lv,
+                bank_href=bank_href,
+            )
+    for bslug, b in banks.items():
+        families = _write_bank(b, out / "banks" / bslug)
+        page("bank.html", Path("banks", bslug, "index.html"), "../../", bank=b, bslug=bslug, families=families)
+    summary = {
+        "version": report.SUMMARY_VERSION,
+        "runs": [
+            {
+                "name": v.name,
+                "source": v.meta.get("source", "train"),
+                "test_accuracy": v.test_accuracy,
+                "layers": [lv.summary for lv in v.layers if lv.summary is not None],
+            }
+            for v in views
+        ],
+    }
+    atomic_write_text(out / "summary.json", report.dumps(summary))
     shutil.copytree(templates_dir() / "static", out / "static", dirs_exist_ok=True)
     (out / ".nojekyll").write_text("")
     (out / MARKER).write_text(f"made by cnnkreport {__version__}\n")
+
+
+def _constants() -> dict[str, Any]:
+    return {
+        "null_samples": analysis.NULL_SAMPLES,
+        "quantile": int(100 * analysis.THRESHOLD_QUANTILE),
+        "surrogates": analysis.SURROGATES,
+        "alpha": analysis.SURROGATE_ALPHA,
+    }
+
+
+# --- the swap -------------------------------------------------------------------------------------------------------
 
 
 def check_out_dir(out: Path) -> None:

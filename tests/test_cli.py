@@ -4,10 +4,12 @@ bad input gives exit code 2 and one line on stderr."""
 from __future__ import annotations
 
 import html.parser
+import json
 import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -53,8 +55,15 @@ def test_quick_build_makes_a_complete_site(quick_site: Path) -> None:
     pages = sorted(site.rglob("*.html"))
     assert {p.relative_to(site).as_posix() for p in pages} == {
         "index.html",
+        "methods.html",
         "runs/pulses-2d/index.html",
+        "runs/pulses-2d/features.0/index.html",
+        "runs/pulses-2d/features.3/index.html",
         "runs/pulses-1d/index.html",
+        "runs/pulses-1d/features.0/index.html",
+        "runs/pulses-1d/features.3/index.html",
+        "banks/2d-5x5/index.html",
+        "banks/1d-9/index.html",
     }
     for page in pages:
         doc = parse(page)
@@ -74,16 +83,76 @@ def test_quick_build_makes_a_complete_site(quick_site: Path) -> None:
             assert (page.parent / href.split("#")[0]).exists(), f"{page}: broken link {href}"
 
 
-def test_run_page_shows_the_figures_config_and_accuracy(quick_site: Path) -> None:
+def test_run_page_shows_the_layers_config_and_accuracy(quick_site: Path) -> None:
     page = quick_site / "site" / "runs" / "pulses-2d" / "index.html"
     text = page.read_text()
     srcs = [i["src"] for i in parse(page).images]
-    for name in ["features.0-mosaic.png", "features.3-mosaic.png", "curves.png", "features.0-evolution.gif"]:
+    for name in ["features.0/mosaic.png", "features.3/mosaic.png", "curves.png", "data.png"]:
         assert name in srcs
     assert "Final test accuracy" in text and "%" in text
     assert "cnnkreport train --config config.toml" in text
-    gif = Image.open(page.parent / "features.0-evolution.gif")
+
+
+@pytest.mark.parametrize("run", ["pulses-2d", "pulses-1d"])
+def test_layer_pages_show_every_view(quick_site: Path, run: str) -> None:
+    folder = quick_site / "site" / "runs" / run
+    first = [i["src"] for i in parse(folder / "features.0" / "index.html").images]
+    second = [i["src"] for i in parse(folder / "features.3" / "index.html").images]
+    common = ["mosaic.png", "scores.png", "over-training.png", "matches.png", "matches.gif", "frequency.png"]
+    for name in common + ["evolution.gif"]:
+        assert name in first
+    for name in common + ["input-space.png"]:
+        assert name in second
+    if run == "pulses-2d":
+        assert "feature-maps.png" in first
+    else:
+        assert "signals.png" in first and "channels.png" in second and "channels-combined.png" in second
+    gif = Image.open(folder / "features.0" / "evolution.gif")
     assert gif.n_frames > 5  # the kernels evolve from initialisation to the end
+    text = (folder / "features.0" / "index.html").read_text()
+    assert "random kernels" in text and "at initialisation" in text  # every claim beside its baselines
+
+
+def test_summary_json_follows_the_contract(quick_site: Path) -> None:
+    summary = json.loads((quick_site / "site" / "summary.json").read_text())
+    assert summary["version"] == 1
+    assert [r["name"] for r in summary["runs"]] == ["pulses-2d", "pulses-1d"]
+    for run in summary["runs"]:
+        assert run["source"] == "train" and 0 <= run["test_accuracy"] <= 1
+        assert [layer["name"] for layer in run["layers"]] == ["features.0", "features.3"]
+        for layer in run["layers"]:
+            for key in [
+                "kind",
+                "shape",
+                "null_threshold",
+                "hit_rate",
+                "hit_rate_at_init",
+                "median_score",
+                "median_score_at_init",
+                "kappa",
+                "match_claims_possible",
+                "kernels",
+            ]:
+                assert key in layer
+            assert layer["kind"] in ("conv1d", "conv2d")
+            assert 0 < layer["null_threshold"] < 1 and 0 <= layer["hit_rate"] <= 1
+            assert len(layer["kernels"]) == layer["shape"][0]
+            k = layer["kernels"][0]
+            assert set(k) == {"index", "score", "score_at_init", "best_match"}
+            assert set(k["best_match"]) == {"name", "family", "orientation_deg", "scale"}
+    detail = json.loads((quick_site / "site" / "runs" / "pulses-1d" / "features.0" / "layer.json").read_text())
+    kernel = detail["kernels"][0]
+    assert np.array(kernel["weights"]).shape == (1, 9)
+    assert len(kernel["best_matches"]) == 3 and len(kernel["score_over_snapshots"]) == len(detail["steps"])
+    assert len(kernel["frequency_response"]["magnitude_db"]) == len(detail["frequency_response_axis"])
+
+
+def test_methods_and_bank_pages(quick_site: Path) -> None:
+    methods = (quick_site / "site" / "methods.html").read_text()
+    assert "99th percentile" in methods and "phase-randomised" in methods and "kappa" in methods
+    bank_page = quick_site / "site" / "banks" / "2d-5x5" / "index.html"
+    srcs = [i["src"] for i in parse(bank_page).images]
+    assert "edge.png" in srcs and "line.png" in srcs and "blob.png" in srcs
 
 
 def test_build_reuses_finished_runs(quick_site: Path) -> None:
@@ -99,7 +168,7 @@ def test_render_from_runs(quick_site: Path, tmp_path: Path, runner: CliRunner) -
     out = tmp_path / "out"
     result = runner.invoke(app, ["render", str(quick_site / "runs" / "pulses-1d"), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert (out / "runs" / "pulses-1d" / "features.0-evolution.gif").is_file()
+    assert (out / "runs" / "pulses-1d" / "features.0" / "evolution.gif").is_file()
     assert "pulses-2d" not in (out / "index.html").read_text()
 
 

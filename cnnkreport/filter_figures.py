@@ -1,0 +1,286 @@
+"""Figures of what the kernels do (see filters.py for the numbers): one function per figure, returning the Figure.
+
+Write them with `figures.save`, which also clears them. Small multiples throughout, capped so that a figure stays
+readable; a capped figure says so in its title.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .filters import (  # noqa: E402
+    channel_views_1d,
+    frequency_response_1d,
+    frequency_response_2d,
+    reference_responses_1d,
+    respond_1d,
+)
+
+MAX_PANELS = 16  # kernels per small-multiples figure (frequency responses, feature-map columns)
+MAX_TILES = 64  # tiles per input-space figure
+DB_RANGE = 40.0  # dB shown below each kernel's peak in the 1-D frequency responses
+INK = "#1f4e79"  # the kernel / output colour (as in figures.py)
+ACCENT = "#d55e00"  # a second colour, distinct from INK for colour-blind readers
+REF = "#888888"  # reference curves and inputs
+
+
+def _stack(kernels: np.ndarray, ndim: int) -> np.ndarray:
+    """Kernels as (N, ...) with `ndim` kernel dimensions; a single kernel becomes N = 1."""
+    a = np.asarray(kernels, dtype=np.float64)
+    if a.ndim == ndim:
+        a = a[None]
+    if a.ndim != ndim + 1:
+        raise ValueError(f"expected ({'N, ' if ndim else ''}{ndim}-D kernels), got shape {a.shape}")
+    return a
+
+
+def _capped(n: int, cap: int, what: str) -> tuple[int, str]:
+    """How many of n to show, and a title suffix that says when some are left out."""
+    return (n, "") if n <= cap else (cap, f" (first {cap} of {n} {what})")
+
+
+def _grid(n: int, max_cols: int) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return math.ceil(n / cols), cols
+
+
+def _bare(ax: Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None = None) -> Figure:
+    """Magnitude (dB, each kernel normalised to its own peak, over the 1st/2nd-difference references dashed grey)
+    and phase (below, where the magnitude is within 60 dB of the peak) of 1-D kernels (N, k), a panel pair each."""
+    w = _stack(kernels, 1)
+    n, note = _capped(len(w), MAX_PANELS, "kernels")
+    labels = labels if labels is not None else [f"kernel {i}" for i in range(len(w))]
+    rows, cols = _grid(n, 4)
+    fig = Figure(figsize=(2.5 * cols, 2.9 * rows + 0.5))
+    axes = fig.subplots(
+        2 * rows, cols, squeeze=False, sharex=True, gridspec_kw={"height_ratios": [2.0, 1.0] * rows}
+    )  # (2 rows, cols): magnitude above phase for each kernel
+    refs = reference_responses_1d()
+    ref_styles = {"1st difference": (0, (4, 2)), "2nd difference": (0, (1, 1.5))}
+    for i in range(rows * cols):
+        ax_m, ax_p = axes[2 * (i // cols), i % cols], axes[2 * (i // cols) + 1, i % cols]
+        if i >= n:
+            fig.delaxes(ax_m)
+            fig.delaxes(ax_p)
+            continue
+        r = frequency_response_1d(w[i])
+        peak = float(r.magnitude.max())
+        rel = r.magnitude / peak if peak > 0 else r.magnitude
+        for name, mag in refs.items():
+            ax_m.plot(r.freq, 20 * np.log10(np.maximum(mag, 1e-6)), color=REF, lw=0.8, ls=ref_styles[name], label=name)
+        ax_m.plot(r.freq, 20 * np.log10(np.maximum(rel, 1e-6)), color=INK, lw=1.5, label="kernel / its peak")
+        ax_m.set_ylim(-DB_RANGE, 3)
+        ax_m.set_title(f"{labels[i]}  (peak gain {peak:.3g})", fontsize=8)
+        phase = np.where(rel > 1e-3, r.phase / np.pi, np.nan)
+        ax_p.plot(r.freq, phase, color=ACCENT, lw=1.2)
+        lo, hi = np.nanmin(phase, initial=0.0), np.nanmax(phase, initial=0.0)
+        ax_p.set_ylim(min(-1.0, math.floor(lo)) - 0.2, max(1.0, math.ceil(hi)) + 0.2)
+        for ax in (ax_m, ax_p):
+            ax.set_xlim(0, 0.5)
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+        if i % cols == 0:
+            ax_m.set_ylabel("gain (dB re peak)", fontsize=8)
+            ax_p.set_ylabel("phase (π rad)", fontsize=8)
+        if i + cols >= n:
+            ax_p.set_xlabel("frequency (cycles/sample)", fontsize=8)
+            ax_p.xaxis.set_tick_params(labelbottom=True)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper right", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle("Frequency response as the layer applies it" + note, x=0.01, ha="left", fontsize=10)
+    fig.tight_layout(h_pad=0.3)  # makes room for the suptitle; the legend sits on the same line
+    return fig
+
+
+def frequency_response_2d_figure(kernels: np.ndarray) -> Figure:
+    """|DFT| of 2-D kernels (N, kh, kw), zero-padded to 32 x 32, DC at the centre, +fy up; each panel scaled to
+    its own peak (written in its title), with one colour bar. One axes per kernel, plus the colour bar."""
+    w = _stack(kernels, 2)
+    n, note = _capped(len(w), MAX_PANELS, "kernels")
+    rows, cols = _grid(n, 4)
+    fig = Figure(figsize=(1.9 * cols + 0.9, 2.0 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    im = None
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            fig.delaxes(ax)
+            continue
+        r = frequency_response_2d(w[i])
+        peak = float(r.magnitude.max())
+        d = r.fx[1] - r.fx[0]
+        extent = (r.fx[0] - d / 2, r.fx[-1] + d / 2, r.fy[0] - d / 2, r.fy[-1] + d / 2)
+        im = ax.imshow(
+            r.magnitude / (peak if peak > 0 else 1.0),
+            origin="lower",  # row 0 of `magnitude` is the most negative fy: +fy up
+            extent=extent,
+            cmap="viridis",
+            vmin=0,
+            vmax=1,
+            interpolation="nearest",
+        )
+        ax.set_title(f"kernel {i}  (peak {peak:.3g})", fontsize=8)
+        ax.set_xticks([-0.5, 0, 0.5])
+        ax.set_yticks([-0.5, 0, 0.5])
+        ax.tick_params(labelsize=7)
+        if i % cols == 0:
+            ax.set_ylabel("fy (cycles/pixel, up)", fontsize=8)
+        if i + cols >= n:
+            ax.set_xlabel("fx (cycles/pixel)", fontsize=8)
+            ax.xaxis.set_tick_params(labelbottom=True)
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist()[:n], shrink=0.8, label="|H| / kernel's peak")
+    fig.suptitle("Kernel spectra, DC at the centre" + note, fontsize=10)
+    return fig
+
+
+def signal_response_figure(w: np.ndarray, signals: dict[str, np.ndarray]) -> Figure:
+    """One 1-D kernel (k,) on each test signal: the input (grey) and the layer's output (padding="same", no bias,
+    no ReLU) scaled to the input's peak by the factor in the panel title; first panel: the kernel as stems, plotted
+    at its offset from the output sample (tap j multiplies x[n + j - (k - 1) // 2])."""
+    w = np.asarray(w, dtype=np.float64).ravel()
+    rows, cols = _grid(len(signals) + 1, 3)
+    fig = Figure(figsize=(3.2 * cols, 2.1 * rows + 0.3))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    ax = axes[0, 0]
+    offsets = np.arange(len(w)) - (len(w) - 1) // 2
+    ax.stem(offsets, w, linefmt=INK, markerfmt="o", basefmt=REF)
+    ax.set_title("kernel", fontsize=9)
+    ax.set_xlabel("tap offset (samples)", fontsize=8)
+    ax.set_ylabel("weight", fontsize=8)
+    for i, (name, x) in enumerate(signals.items(), start=1):
+        ax = axes.flat[i]
+        y = respond_1d(w, x)
+        top = float(np.abs(y).max())
+        scale = float(np.abs(x).max()) / top if top > 0 else 1.0
+        ax.plot(x, color=REF, lw=1.0, label="input")
+        ax.plot(y * scale, color=INK, lw=1.3, label="output, scaled to the input's peak (factor in the title)")
+        ax.set_title(f"{name}   (output × {scale:.2g})", fontsize=9)
+        ax.set_xlim(0, len(x) - 1)
+        if i // cols == rows - 1:
+            ax.set_xlabel("sample", fontsize=8)
+    for ax in axes.flat:
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    for ax in axes.flat[len(signals) + 1 :]:
+        fig.delaxes(ax)
+    if signals:
+        fig.legend(*axes.flat[1].get_legend_handles_labels(), loc="upper center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(pad=0.4, rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
+    return fig
+
+
+def signal_responses_figure(kernels: np.ndarray, signals: dict[str, np.ndarray]) -> Figure:
+    """Every kernel of a layer (N, k) on each test signal, in one figure: a panel per signal, a row per kernel with
+    the input (grey) and the layer's output (padding="same", no bias, no ReLU) scaled to the input's peak."""
+    kernels = np.asarray(kernels, dtype=np.float64)[:MAX_PANELS]
+    n = len(kernels)
+    fig = Figure(figsize=(2.6 * len(signals), 0.55 * n + 1.0), layout="constrained")
+    axes = fig.subplots(1, len(signals), squeeze=False, sharey=True)[0]
+    for ax, (name, x) in zip(axes, signals.items(), strict=True):
+        peak = float(np.abs(x).max()) or 1.0
+        for i, w in enumerate(kernels):
+            y = respond_1d(w, x)
+            top = float(np.abs(y).max())
+            offset = -2.4 * i
+            ax.plot(x / peak + offset, color=REF, lw=0.7)
+            ax.plot((y / top if top > 0 else y) + offset, color=INK, lw=1.0)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlim(0, len(x) - 1)
+        ax.set_xlabel("sample", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].set_yticks([-2.4 * i for i in range(n)], [f"kernel {i}" for i in range(n)], fontsize=7)
+    fig.suptitle("input (grey) and output (blue), each scaled to its own peak", fontsize=8)
+    return fig
+
+
+def feature_maps_figure(maps: np.ndarray, images: np.ndarray, class_names: list[str]) -> Figure:
+    """First-layer feature maps (B, out, H, W) of images (B, in, H, W), one row per image labelled with
+    class_names[b]: the input (grey, mean over its channels), then a column per kernel in a diverging map
+    centred at zero, the colour scale symmetric and shared down each column."""
+    maps = np.asarray(maps)
+    images = np.asarray(images)
+    b = len(maps)
+    n, note = _capped(maps.shape[1], MAX_PANELS, "kernels")
+    fig = Figure(figsize=(1.05 * (n + 1), 1.1 * b + 0.4))
+    axes = fig.subplots(b, n + 1, squeeze=False)
+    lims = np.abs(maps[:, :n]).reshape(b, n, -1).max(axis=(0, 2))  # (n,) per kernel column
+    for r in range(b):
+        ax = axes[r, 0]
+        ax.imshow(images[r].mean(axis=0), cmap="gray", interpolation="nearest")
+        _bare(ax)
+        ax.set_ylabel(class_names[r], fontsize=8)
+        if r == 0:
+            ax.set_title("input", fontsize=8)
+        for j in range(n):
+            ax = axes[r, j + 1]
+            lim = float(lims[j]) or 1.0
+            ax.imshow(maps[r, j], cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+            _bare(ax)
+            if r == 0:
+                ax.set_title(f"kernel {j}", fontsize=8)
+    fig.suptitle(
+        "Feature maps before ReLU: red > 0 > blue, scale symmetric per kernel column" + note, fontsize=9, y=0.995
+    )
+    fig.tight_layout(pad=0.2, h_pad=0.1, w_pad=0.1)
+    return fig
+
+
+def channel_combined_figure(w: np.ndarray) -> Figure:
+    """A Conv1d layer (out, in, k) summed and averaged over its input channels: two panels, a line per filter."""
+    views = channel_views_1d(np.asarray(w, dtype=np.float64))
+    n = len(views.sum)
+    fig = Figure(figsize=(9, 3.4))
+    axes = fig.subplots(1, 2)
+    cmap = matplotlib.colormaps["tab20" if n > 10 else "tab10"]
+    taps = np.arange(views.sum.shape[1])
+    for ax, data, name in ((axes[0], views.sum, "sum"), (axes[1], views.mean, "mean")):
+        ax.axhline(0, color=REF, lw=0.6)
+        for f in range(n):
+            ax.plot(taps, data[f], "o-", color=cmap(f % cmap.N), lw=1.0, ms=2.5, label=f"filter {f}")
+        ax.set(title=f"{name} over {views.weights.shape[1]} input channels", xlabel="tap", ylabel=f"{name} of weights")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5), ncol=1 + n // 17)
+    fig.tight_layout()
+    return fig
+
+
+def input_space_figure(v: np.ndarray) -> Figure:
+    """Second-layer kernels projected to input space (filters.input_space_2d/1d): (out2, H, W) as grey tiles with
+    zero at mid-grey, each scaled symmetrically to its own largest |value|; (out2, L) as small line plots."""
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim not in (2, 3):
+        raise ValueError(f"expected (out2, L) or (out2, H, W), got shape {v.shape}")
+    n, note = _capped(len(v), MAX_TILES, "kernels")
+    image = v.ndim == 3
+    rows, cols = _grid(n, 8)
+    fig = Figure(figsize=(1.15 * cols, (1.35 if image else 1.1) * rows + 0.4))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            fig.delaxes(ax)
+            continue
+        lim = float(np.abs(v[i]).max()) or 1.0
+        if image:
+            ax.imshow(v[i], cmap="gray", vmin=-lim, vmax=lim, interpolation="nearest")
+        else:
+            ax.axhline(0, color=REF, lw=0.5)
+            ax.plot(v[i], color=INK, lw=1.0)
+            ax.set_ylim(-1.1 * lim, 1.1 * lim)
+        _bare(ax)
+        ax.set_title(f"kernel {i}", fontsize=7, pad=2)
+    kind = "grey = 0, scaled per tile" if image else "scaled per panel"
+    fig.suptitle(f"Layer-2 kernels in input space (linear, pooling as stride; {kind})" + note, fontsize=8)
+    fig.tight_layout(pad=0.2, h_pad=0.6, w_pad=0.2)
+    return fig

@@ -1,0 +1,128 @@
+"""The analysis as data and as sentences: summary.json, the per-layer JSON, and the headline a page states.
+
+Nothing here computes a score; it only reports what `analysis` measured, rounded, with every baseline beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from .analysis import SURROGATE_ALPHA, THRESHOLD_QUANTILE, LayerAnalysis
+from .bank import Template
+
+SUMMARY_VERSION = 1
+DIGITS = 4  # floats in JSON are rounded, so that the same numbers give the same bytes
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(float(x), DIGITS)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def template_dict(t: Template) -> dict[str, Any]:
+    return {"name": t.name, "family": t.family, "orientation_deg": t.orientation_deg, "scale": t.scale}
+
+
+def layer_summary(a: LayerAnalysis) -> dict[str, Any]:
+    """The layer's entry in summary.json (the schema of SPEC.md, plus the extra baselines)."""
+    median_change, p = a.paired or (None, None)
+    init = a.init
+    return {
+        "name": a.name,
+        "kind": a.kind,
+        "shape": list(a.shape),
+        "analysed_as": "x".join(map(str, a.kshape)) + (" (1-D)" if len(a.kshape) == 1 else ""),
+        "bank_size": len(a.bank),
+        "null_threshold": _r(a.threshold),
+        "null_median": _r(float(np.median(a.null))),
+        "hit_rate": _r(a.hit_rate),
+        "hit_rate_at_init": _r(a.hit_rate_at_init),
+        "hit_rate_phase_controlled": _r(float(a.controlled_hits.mean())),
+        "median_score": _r(a.median_score),
+        "median_score_at_init": _r(a.median_score_at_init),
+        "kappa": _r(a.kappa),
+        "paired_change": {"test": "wilcoxon signed-rank", "median_change": _r(median_change), "p_value": _r(p)},
+        "dc_fraction_median": _r(float(np.median(a.dc_fraction))),
+        "dc_fraction_null_median": _r(a.dc_fraction_null),
+        "training_added": None
+        if a.added is None
+        else {
+            "hit_rate": _r(float((a.added.score > a.threshold).mean())),
+            "median_score": _r(float(np.median(a.added.score))),
+        },
+        "match_claims_possible": a.claims_possible,
+        "match_claims_note": a.claims_note or None,
+        "kernels": [
+            {
+                "index": i,
+                "score": _r(a.final.score[i]),
+                "score_at_init": None if init is None else _r(init.score[i]),
+                "best_match": template_dict(a.bank.templates[a.final.top[i, 0]]),
+            }
+            for i in range(len(a.final.score))
+        ],
+    }
+
+
+def layer_detail(a: LayerAnalysis, weights: np.ndarray, freq: dict[str, Any] | None) -> dict[str, Any]:
+    """The per-layer JSON: every kernel's weights at the last snapshot, its best matches, its score over the
+    snapshots, the controls, and (when given) its frequency response samples."""
+    kernels = []
+    for i in range(len(a.final.score)):
+        entry: dict[str, Any] = {
+            "index": i,
+            "weights": np.round(weights[i], 6).tolist(),
+            "score": _r(a.final.score[i]),
+            "score_at_init": None if a.init is None else _r(a.init.score[i]),
+            "above_threshold": bool(a.hits[i]),
+            "best_matches": [
+                {**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail, "score": _r(s)}
+                for t, s in zip(a.final.top[i], a.final.top_scores[i], strict=True)
+            ],
+            "best_match_over_snapshots": [a.bank.templates[t].label() for t in a.best[:, i]],
+            "score_over_snapshots": [_r(s) for s in a.scores[:, i]],
+            "phase_surrogate_p": _r(a.surrogate_p[i]),
+            "dc_fraction": _r(a.dc_fraction[i]),
+            "per_channel_scores": None if a.per_channel is None else [_r(s) for s in a.per_channel[i]],
+            "training_added": None
+            if a.added is None
+            else {"score": _r(a.added.score[i]), "best_match": template_dict(a.bank.templates[a.added.top[i, 0]])},
+        }
+        if freq is not None:
+            entry["frequency_response"] = {k: np.round(v[i], 5).tolist() for k, v in freq.items() if k != "freq"}
+        kernels.append(entry)
+    out = {**layer_summary(a), "steps": [int(s) for s in a.steps], "kernels": kernels}
+    if freq is not None:
+        out["frequency_response_axis"] = np.round(freq["freq"], 5).tolist()
+    return out
+
+
+def pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def headline(a: LayerAnalysis) -> str:
+    """One sentence with the numbers: how many kernels match a detector, against initialisation and the null."""
+    n = len(a.final.score)
+    if not a.claims_possible:
+        return f"No match claim is made for {a.name}: {a.claims_note}."
+    hits = int(a.hits.sum())
+    text = (
+        f"{hits} of {n} kernels of {a.name} match a classical detector better than "
+        f"{100 * THRESHOLD_QUANTILE:.0f}% of random kernels (r* > {a.threshold:.2f})"
+    )
+    if a.init is not None:
+        init_hits = int((a.init.score > a.threshold).sum())
+        text += f", against {init_hits} of {n} at initialisation"
+    controlled = int(a.controlled_hits.sum())
+    text += (
+        f"; {controlled} of those also beat their own phase-randomised surrogates "
+        f"(p < {SURROGATE_ALPHA:g}), so their shape, not only their smoothness, is what matches."
+    )
+    return text
