@@ -142,7 +142,8 @@ class LayerAnalysis:
     bank: Bank
     steps: np.ndarray  # (S,)
     scores: np.ndarray  # (S, N) r* of each kernel (channel sum) at each snapshot
-    best: np.ndarray  # (S, N) index of the best template at each snapshot
+    top: np.ndarray  # (S, N, TOP) indices of the best templates at each snapshot, best first
+    top_scores: np.ndarray  # (S, N, TOP)
     final: Matches  # at the last snapshot
     init: Matches | None  # at step 0, when the run has it
     per_channel: np.ndarray | None  # (N, in) r* of each input channel at the last snapshot, when in > 1
@@ -153,6 +154,11 @@ class LayerAnalysis:
     added: Matches | None  # the learned change (last minus init), scored like a kernel
     claims_possible: bool
     claims_note: str
+
+    @property
+    def best(self) -> np.ndarray:
+        """(S, N) index of the best template at each snapshot."""
+        return self.top[:, :, 0]
 
     @property
     def threshold(self) -> float:
@@ -205,11 +211,10 @@ def analyse_layer(name: str, kind: str, steps: np.ndarray, weights: np.ndarray) 
     b = bank(kshape)
     all_matches = match(summed.reshape(s * out, *kshape), b, top=TOP)
     scores = all_matches.score.reshape(s, out)
-    best = all_matches.top[:, 0].reshape(s, out)
+    top, top_scores = all_matches.top.reshape(s, out, TOP), all_matches.top_scores.reshape(s, out, TOP)
 
     def at(i: int) -> Matches:
-        top = all_matches.top.reshape(s, out, TOP)[i]
-        return Matches(scores[i], top, all_matches.top_scores.reshape(s, out, TOP)[i])
+        return Matches(scores[i], top[i], top_scores[i])
 
     final = at(-1)
     init = at(0) if int(steps[0]) == 0 and s > 1 else None
@@ -225,7 +230,8 @@ def analyse_layer(name: str, kind: str, steps: np.ndarray, weights: np.ndarray) 
         bank=b,
         steps=np.asarray(steps),
         scores=scores,
-        best=best,
+        top=top,
+        top_scores=top_scores,
         final=final,
         init=init,
         per_channel=per_channel,

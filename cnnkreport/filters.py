@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from scipy import signal
 
 DB_FLOOR = -120.0  # dB: magnitudes below 1e-6 are shown as this, instead of -inf
@@ -154,11 +152,14 @@ def respond_1d(w: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def feature_maps_2d(weights: np.ndarray, images: np.ndarray) -> np.ndarray:
     """First-layer feature maps (B, out, H, W) float32: kernels (out, in, kh, kw) on images (B, in, H, W) as
-    F.conv2d(images, weights, padding="same") computes them, before bias and ReLU."""
-    with torch.no_grad():
-        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-        k = torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32))
-        return F.conv2d(x, k, padding="same").numpy()
+    F.conv2d(images, weights, padding="same") computes them, before bias and ReLU. Plain numpy (no torch), so
+    that it is safe in forked worker processes."""
+    w = np.asarray(weights, dtype=np.float64)
+    x = np.asarray(images, dtype=np.float64)
+    (top, bottom), (left, right) = _same_padding(w.shape[2]), _same_padding(w.shape[3])
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, w.shape[2:], axis=(2, 3))  # (B, in, H, W, kh, kw)
+    return np.einsum("bihwyx,oiyx->bohw", windows, w).astype(np.float32)
 
 
 def channel_views_1d(w: np.ndarray) -> ChannelViews:
@@ -168,16 +169,21 @@ def channel_views_1d(w: np.ndarray) -> ChannelViews:
 
 
 def _input_space(w2: np.ndarray, w1: np.ndarray, stride: int, dims: int) -> np.ndarray:
-    """Shared body of input_space_1d/2d: transposed convolution of the second layer by the first."""
+    """Shared body of input_space_1d/2d: out[j, stride*p + q] = sum_c w2[j, c, p] * w1[c, :, q], summed over the
+    first layer's input channels. Plain numpy (no torch), so that it is safe in forked worker processes."""
     w1 = np.asarray(w1, dtype=np.float64)
     w2 = np.asarray(w2, dtype=np.float64)
     if w1.ndim != dims + 2 or w2.ndim != dims + 2 or w2.shape[1] != w1.shape[0]:
         raise ValueError(f"need w1 (c, in, k...) and w2 (out2, c, k...), {dims}-D kernels; got {w1.shape}, {w2.shape}")
-    transpose = F.conv_transpose1d if dims == 1 else F.conv_transpose2d
-    with torch.no_grad():
-        # conv_transpose: out[j, i, stride*p + q] = sum_c w2[j, c, p] * w1[c, i, q] -- no flips
-        v = transpose(torch.from_numpy(w2), torch.from_numpy(w1), stride=stride)  # (out2, in1, K...)
-    return v.sum(dim=1).numpy()
+    k1, k2 = w1.shape[2:], w2.shape[2:]
+    size = tuple((b - 1) * stride + a for a, b in zip(k1, k2, strict=True))
+    out = np.zeros((w2.shape[0], *size))
+    base = w1.sum(axis=1)  # (c, *k1): summed over the first layer's input channels
+    for p in np.ndindex(*k2):  # each tap of the second layer places the first-layer kernels it weights
+        placed = np.tensordot(w2[(slice(None), slice(None), *p)], base, axes=(1, 0))  # (out2, *k1)
+        region = tuple(slice(stride * pi, stride * pi + ki) for pi, ki in zip(p, k1, strict=True))
+        out[(slice(None), *region)] += placed
+    return out
 
 
 def input_space_2d(w2: np.ndarray, w1: np.ndarray, stride: int = 2) -> np.ndarray:

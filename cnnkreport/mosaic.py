@@ -134,9 +134,18 @@ def projection(kernels: np.ndarray, templates: np.ndarray) -> np.ndarray:
     return ((k * t).sum(axis=1, keepdims=True) * t).reshape(kernels.shape)
 
 
-def match_frames(steps: Sequence[int] | np.ndarray, kernels: np.ndarray, matches: np.ndarray) -> list[np.ndarray]:
+def frame_subset(count: int, limit: int) -> np.ndarray:
+    """Indices of at most `limit` of `count` frames, evenly spread, always the first and the last."""
+    return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int))
+
+
+def match_frames(
+    steps: Sequence[int] | np.ndarray, kernels: np.ndarray, matches: np.ndarray, limit: int = 60
+) -> list[np.ndarray]:
     """Frames of kernels (S, N, *k) each followed by its current best match (S, N, *k, already projected): pairs
-    side by side, kernel on the left."""
+    side by side, kernel on the left; at most `limit` frames (the best match changes often, so frames are costly)."""
+    keep = frame_subset(len(kernels), limit)
+    steps, kernels, matches = np.asarray(steps)[keep], kernels[keep], matches[keep]
     s, n = kernels.shape[:2]
     pairs = np.stack([kernels, matches], axis=2).reshape(s, 2 * n, 1, *kernels.shape[2:])
     per_row = max(1, int(np.ceil(np.sqrt(n / 2))))

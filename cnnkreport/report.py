@@ -72,7 +72,10 @@ def layer_summary(a: LayerAnalysis) -> dict[str, Any]:
 
 def layer_detail(a: LayerAnalysis, weights: np.ndarray, freq: dict[str, Any] | None) -> dict[str, Any]:
     """The per-layer JSON: every kernel's weights at the last snapshot, its best matches, its score over the
-    snapshots, the controls, and (when given) its frequency response samples."""
+    snapshots (with its three best templates at each, as indices into `templates`), the controls, and (when given)
+    its frequency response samples."""
+    used_ids = sorted(set(a.top.ravel().tolist()))
+    used = {t: i for i, t in enumerate(used_ids)}
     kernels = []
     for i in range(len(a.final.score)):
         entry: dict[str, Any] = {
@@ -85,7 +88,10 @@ def layer_detail(a: LayerAnalysis, weights: np.ndarray, freq: dict[str, Any] | N
                 {**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail, "score": _r(s)}
                 for t, s in zip(a.final.top[i], a.final.top_scores[i], strict=True)
             ],
-            "best_match_over_snapshots": [a.bank.templates[t].label() for t in a.best[:, i]],
+            "top_templates_over_snapshots": [[used[t] for t in a.top[j, i]] for j in range(len(a.steps))],
+            "top_scores_over_snapshots": [
+                [round(float(x), 3) for x in a.top_scores[j, i]] for j in range(len(a.steps))
+            ],
             "score_over_snapshots": [_r(s) for s in a.scores[:, i]],
             "phase_surrogate_p": _r(a.surrogate_p[i]),
             "dc_fraction": _r(a.dc_fraction[i]),
@@ -97,7 +103,8 @@ def layer_detail(a: LayerAnalysis, weights: np.ndarray, freq: dict[str, Any] | N
         if freq is not None:
             entry["frequency_response"] = {k: np.round(v[i], 5).tolist() for k, v in freq.items() if k != "freq"}
         kernels.append(entry)
-    out = {**layer_summary(a), "steps": [int(s) for s in a.steps], "kernels": kernels}
+    templates = [{**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail} for t in used_ids]
+    out = {**layer_summary(a), "steps": [int(s) for s in a.steps], "templates": templates, "kernels": kernels}
     if freq is not None:
         out["frequency_response_axis"] = np.round(freq["freq"], 5).tolist()
     return out

@@ -10,11 +10,13 @@ Layout of the output (all links relative, so it works from file://, a local serv
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -33,6 +35,7 @@ from .rundir import LayerInfo, Run, atomic_write_text
 
 MARKER = ".cnnkreport-site"  # marks a folder as ours, so we never replace a folder we did not make
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
+MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
 
 
 def templates_dir() -> Path:
@@ -211,6 +214,18 @@ def _analysis_section(a: LayerAnalysis, summed: np.ndarray, steps: np.ndarray, f
     proj = mosaic.projection(summed.reshape(-1, *a.kshape), best.reshape(-1, *a.kshape)).reshape(summed.shape)
     mosaic.write_gif(folder / "matches.gif", mosaic.match_frames(steps, summed, proj))
     summed_note = " (each kernel summed over its input channels)" if a.shape[1] > 1 else ""
+    added_figs = []
+    if a.added is not None:
+        mosaic.write_png(folder / "added.png", mosaic.layer_mosaic((summed[-1] - summed[0])[:, None]))
+        added_figs.append(
+            Figure(
+                "added.png",
+                f"What training added to each kernel of {a.name}: the kernel after training minus at initialisation",
+                "What training added: each kernel after training minus the same kernel at initialisation, each on its "
+                "own scale. Scored like a kernel in the text above.",
+                pixels=True,
+            )
+        )
     figs = [
         Figure(
             "scores.png",
@@ -239,6 +254,7 @@ def _analysis_section(a: LayerAnalysis, summed: np.ndarray, steps: np.ndarray, f
             "(right), at every snapshot.",
             pixels=True,
         ),
+        *added_figs,
     ]
     text = ""
     if a.added is not None:
@@ -395,10 +411,10 @@ def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
 
 
 def _layer_view(
-    run: Run, info: LayerInfo, lslug: str, folder: Path, cfg: RunConfig | None, prev: np.ndarray | None
-) -> tuple[LayerView, np.ndarray]:
-    """Everything about one layer: its figures under folder/, its numbers, its page. Returns the view and the
-    layer's final weights (the next layer's `prev`)."""
+    run: Run, info: LayerInfo, lslug: str, folder: Path, cfg: RunConfig | None, prev_name: str | None
+) -> LayerView:
+    """Everything about one layer: its figures under folder/, its numbers, its page. `prev_name` names the conv
+    layer before it (for the input-space picture)."""
     folder.mkdir(parents=True, exist_ok=True)
     steps, w = run.read_kernels(info.name)  # (S,), (S, out, in, *k)
     mosaic_fig, kernels_section = _kernels_section(info, steps, w, folder)
@@ -413,17 +429,30 @@ def _layer_view(
         summary, headline, rows = report.layer_summary(a), report.headline(a), _kernel_rows(a)
         detail = report.layer_detail(a, w[-1], freq)
         atomic_write_text(folder / "layer.json", report.dumps(detail))
+    prev = None if prev_name is None else run.read_snapshot(int(steps[-1]))[prev_name]
     sections += _extra_sections(info, w[-1], prev, cfg, folder)
-    return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows), w[-1]
+    return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows)
+
+
+def _pool(jobs: int) -> Executor | None:
+    """Worker processes for the drawing, one per core (forked: the workers import nothing, and never call torch,
+    whose thread pool does not survive a fork). None where one process is all there is."""
+    workers = min(jobs, os.cpu_count() or 1, MAX_WORKERS)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
 
 def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | None = None) -> list[RunView]:
-    """Phase 1: read every run, analyse it, and write its figures under `out/runs/<run>/`; `on_run(name)` after each."""
+    """Phase 1: read every run, analyse it, and write its figures under `out/runs/<run>/`, layers in parallel;
+    `on_run(name)` as each run is done."""
     runs = [Run(p) for p in run_paths]
     metas = [r.read_meta() for r in runs]  # fail early, before any drawing, on a folder that is not a run
     names = [m.get("name") or r.path.name for r, m in zip(runs, metas, strict=True)]
-    views = []
-    for run, meta, name, rslug in zip(runs, metas, names, _unique_slugs(names), strict=True):
+    slugs = _unique_slugs(names)
+    jobs: list[tuple[int, Callable[..., Any], tuple[Any, ...]]] = []  # (run index, function, arguments)
+    config_texts: list[str | None] = []
+    for i, (run, rslug) in enumerate(zip(runs, slugs, strict=True)):
         folder = out / "runs" / rslug
         folder.mkdir(parents=True, exist_ok=True)
         cfg, config_text = None, None
@@ -431,30 +460,39 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
             config_text = run.config_path.read_text(encoding="utf-8")
             cfg = from_dict(RunConfig, read_toml(run.config_path))
             shutil.copyfile(run.config_path, folder / "config.toml")
-        layers = []
+        config_texts.append(config_text)
         infos = run.layers()
-        prev = None
-        for info, lslug in zip(
-            infos,
-            _unique_slugs([li.name for li in infos], {"index.html", "curves.png", "data.png", "config.toml"}),
-            strict=True,
-        ):
-            view, prev = _layer_view(run, info, lslug, folder / lslug, cfg, prev)
-            layers.append(view)
-        views.append(
-            RunView(
-                name,
-                rslug,
-                meta,
-                config_text,
-                layers,
-                _run_figures(run, cfg, folder),
-                len(run.snapshot_steps()),
-                int(meta.get("steps") or 0),
-            )
-        )
-        if on_run:
-            on_run(name)
+        lslugs = _unique_slugs([li.name for li in infos], {"index.html", "curves.png", "data.png", "config.toml"})
+        for j, (info, lslug) in enumerate(zip(infos, lslugs, strict=True)):
+            prev_name = infos[j - 1].name if j > 0 else None
+            jobs.append((i, _layer_view, (run, info, lslug, folder / lslug, cfg, prev_name)))
+        jobs.append((i, _run_figures, (run, cfg, folder)))
+
+    results: list[Any] = [None] * len(jobs)
+    remaining = [sum(1 for r, _, _ in jobs if r == i) for i in range(len(runs))]
+
+    def done(k: int, result: Any) -> None:
+        results[k] = result
+        remaining[jobs[k][0]] -= 1
+        if on_run and remaining[jobs[k][0]] == 0:
+            on_run(names[jobs[k][0]])
+
+    pool = _pool(len(jobs))
+    if pool is None:
+        for k, (_, fn, args) in enumerate(jobs):
+            done(k, fn(*args))
+    else:
+        with pool:
+            futures = {pool.submit(fn, *args): k for k, (_, fn, args) in enumerate(jobs)}
+            for future in as_completed(futures):
+                done(futures[future], future.result())
+
+    views = []
+    for i, (run, meta, name, rslug) in enumerate(zip(runs, metas, names, slugs, strict=True)):
+        mine = [results[k] for k, (r, _, _) in enumerate(jobs) if r == i]
+        layers, run_figs = mine[:-1], mine[-1]
+        steps = int(meta.get("steps") or 0)
+        views.append(RunView(name, rslug, meta, config_texts[i], layers, run_figs, len(run.snapshot_steps()), steps))
     return views
 
 
