@@ -11,15 +11,20 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from .data import Dataset  # noqa: E402
 from .rundir import atomic_write  # noqa: E402
 
 
 def save(fig: Figure, path: Path, dpi: int = 100) -> None:
+    """Write a figure as PNG, quantised to an adaptive palette of 128 colours: plots have few colours, and this
+    makes their files about three times smaller with no visible change."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # layout is set when the figure is made
-    atomic_write(path, lambda fh: fh.write(buf.getvalue()))
+    with Image.open(buf) as im:
+        small = im.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    atomic_write(path, lambda fh: small.save(fh, format="PNG", optimize=True))
 
 
 def _smooth(y: np.ndarray, n: int) -> np.ndarray:

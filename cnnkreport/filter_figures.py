@@ -258,7 +258,8 @@ def channel_combined_figure(w: np.ndarray) -> Figure:
 
 def input_space_figure(v: np.ndarray) -> Figure:
     """Second-layer kernels projected to input space (filters.input_space_2d/1d): (out2, H, W) as grey tiles with
-    zero at mid-grey, each scaled symmetrically to its own largest |value|; (out2, L) as small line plots."""
+    zero white (RdBu_r, as the mosaics), each scaled symmetrically to its own largest |value|; (out2, L) as small
+    line plots."""
     v = np.asarray(v, dtype=np.float64)
     if v.ndim not in (2, 3):
         raise ValueError(f"expected (out2, L) or (out2, H, W), got shape {v.shape}")
@@ -273,7 +274,7 @@ def input_space_figure(v: np.ndarray) -> Figure:
             continue
         lim = float(np.abs(v[i]).max()) or 1.0
         if image:
-            ax.imshow(v[i], cmap="gray", vmin=-lim, vmax=lim, interpolation="nearest")
+            ax.imshow(v[i], cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
         else:
             ax.axhline(0, color=REF, lw=0.5)
             ax.plot(v[i], color=INK, lw=1.0)

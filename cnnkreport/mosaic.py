@@ -1,12 +1,14 @@
 """Kernel mosaics and their animations, drawn with numpy into palette images (no matplotlib per frame).
 
-Every picture here is an array of palette indices (uint8): 0..LEVELS-1 is the weight scale (zero = the middle
-level, mid-grey), and a few indices above it are fixed colours for gaps, ink and text. One palette serves all
-frames of an animation, which keeps GIFs small and fast to write.
+Every picture here is an array of palette indices (uint8): 0..LEVELS-1 is the weight scale, a colour-blind-safe
+diverging map (ColorBrewer RdBu: blue negative, near-white zero, red positive), and a few indices above it are fixed
+colours for gaps, ink and text. One palette serves all frames of an animation, which keeps GIFs small and fast to
+write.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -19,8 +21,11 @@ from .rundir import atomic_write
 LEVELS = 249  # odd, so that zero falls exactly on the middle level
 ZERO = LEVELS // 2
 GAP, PAPER, INK, AXIS, TEXT = range(LEVELS, LEVELS + 5)
+# ColorBrewer RdBu (11 classes), from most negative (dark blue) through zero (near-white) to most positive (dark red)
+DIVERGING = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
+             "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"]  # fmt: skip
 _FIXED = {
-    GAP: (255, 255, 255),
+    GAP: (110, 110, 110),
     PAPER: (236, 239, 243),
     INK: (31, 78, 121),
     AXIS: (170, 170, 170),
@@ -28,16 +33,29 @@ _FIXED = {
 }
 
 
-def palette() -> list[int]:
-    """Flat RGB list of 256 entries: a black-to-white ramp for weights, then the fixed colours."""
-    ramp = np.linspace(0, 255, LEVELS).round().astype(int)
-    rgb = [(int(v), int(v), int(v)) for v in ramp] + [_FIXED[i] for i in sorted(_FIXED)]
+def _hex(c: str) -> tuple[int, int, int]:
+    return int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
+
+
+def weight_colours() -> np.ndarray:
+    """(LEVELS, 3) uint8: the diverging map, interpolated; the middle level is zero."""
+    stops = np.array([_hex(c) for c in DIVERGING], dtype=float)
+    x = np.linspace(0, len(stops) - 1, LEVELS)
+    rgb = np.stack([np.interp(x, np.arange(len(stops)), stops[:, ch]) for ch in range(3)], axis=1)
+    return rgb.round().astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def palette() -> tuple[int, ...]:
+    """Flat RGB list of 256 entries: the weight colours, then the fixed colours."""
+    rgb = [tuple(int(v) for v in c) for c in weight_colours()] + [_FIXED[i] for i in sorted(_FIXED)]
     rgb += [(0, 0, 0)] * (256 - len(rgb))
-    return [c for t in rgb for c in t]
+    return tuple(c for t in rgb for c in t)
 
 
 def to_levels(w: np.ndarray, vmax: np.ndarray | float) -> np.ndarray:
-    """Weights to palette levels, symmetric about zero: -vmax -> 0 (black), 0 -> mid-grey, +vmax -> white."""
+    """Weights to palette levels, symmetric about zero: -vmax -> 0 (dark blue), 0 -> the middle level (near-white),
+    +vmax -> the top level (dark red)."""
     vmax = np.where(np.asarray(vmax) > 0, vmax, 1.0)
     v = np.clip(np.asarray(w) / vmax, -1.0, 1.0)
     return np.rint((v + 1.0) * 0.5 * (LEVELS - 1)).astype(np.uint8)
@@ -53,7 +71,7 @@ def tile_vmax(w: np.ndarray, scale: str = "tile") -> np.ndarray:
 def grid(tiles: np.ndarray, cols: int | None = None, gap: int = 3, fill: int = GAP) -> np.ndarray:
     """Lay out (N, h, w) tiles row by row with `gap` pixels between and around them."""
     n, h, w = tiles.shape
-    cols = cols or int(np.ceil(np.sqrt(n)))
+    cols = max(1, min(cols or int(np.ceil(np.sqrt(n))), n))
     rows = int(np.ceil(n / cols))
     out = np.full((rows * (h + gap) + gap, cols * (w + gap) + gap), fill, dtype=np.uint8)
     for i in range(n):
@@ -118,7 +136,8 @@ def layer_tiles(w: np.ndarray, vmax: np.ndarray | None = None, zoom: int | None 
 
 
 def layer_mosaic(w: np.ndarray, scale: str = "tile", zoom: int | None = None) -> np.ndarray:
-    """Krizhevsky 2012 Fig. 3 style: each tile scaled symmetrically (zero = mid-grey), thin gaps, enlarged.
+    """Krizhevsky 2012 Fig. 3 style: each tile scaled symmetrically (zero = the middle colour), thin gaps,
+    enlarged.
     `scale="global"` puts every tile on one scale instead, which shows which kernels are weak or dead."""
     tiles, cols = layer_tiles(w, _default_vmax(w, scale), zoom)
     return grid(tiles, cols)
@@ -140,7 +159,7 @@ def frame_subset(count: int, limit: int) -> np.ndarray:
 
 
 def match_frames(
-    steps: Sequence[int] | np.ndarray, kernels: np.ndarray, matches: np.ndarray, limit: int = 60
+    steps: Sequence[int] | np.ndarray, kernels: np.ndarray, matches: np.ndarray, limit: int = 30
 ) -> list[np.ndarray]:
     """Frames of kernels (S, N, *k) each followed by its current best match (S, N, *k, already projected): pairs
     side by side, kernel on the left; at most `limit` frames (the best match changes often, so frames are costly)."""
@@ -169,9 +188,27 @@ def channel_grid(w: np.ndarray) -> np.ndarray:
     return grid(stem_tiles(by_channel, vmax, height=40, tap=max(3, 36 // k)), out_c)
 
 
+def filmstrip(frames: Sequence[np.ndarray], count: int = 6, cols: int = 3) -> np.ndarray:
+    """A few frames of an animation side by side (first and last included), for print, where GIFs cannot move."""
+    keep = frame_subset(len(frames), count)
+    return grid(np.stack([frames[i] for i in keep]), min(cols, len(keep)), gap=6)
+
+
+def write_heatmap(path: Path, values: np.ndarray, zoom: int = 4) -> None:
+    """A non-negative map (H, W) in viridis, row 0 at the bottom (for spectra with +fy up), enlarged."""
+    import matplotlib
+
+    colours = (matplotlib.colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+    top = float(values.max()) or 1.0
+    idx = np.rint(np.clip(values / top, 0, 1) * 255).astype(np.uint8)[::-1]
+    img = Image.fromarray(enlarge(idx, zoom), mode="P")
+    img.putpalette(colours.ravel().tolist())
+    atomic_write(path, lambda fh: img.save(fh, format="PNG", optimize=True))
+
+
 def to_image(indices: np.ndarray) -> Image.Image:
     img = Image.fromarray(indices, mode="P")
-    img.putpalette(palette())
+    img.putpalette(list(palette()))
     return img
 
 
@@ -179,6 +216,7 @@ def write_png(path: Path, indices: np.ndarray) -> None:
     atomic_write(path, lambda fh: to_image(indices).save(fh, format="PNG", optimize=True))
 
 
+@functools.lru_cache(maxsize=1)
 def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default()
 

@@ -89,9 +89,6 @@ def layer_detail(a: LayerAnalysis, weights: np.ndarray, freq: dict[str, Any] | N
                 for t, s in zip(a.final.top[i], a.final.top_scores[i], strict=True)
             ],
             "top_templates_over_snapshots": [[used[t] for t in a.top[j, i]] for j in range(len(a.steps))],
-            "top_scores_over_snapshots": [
-                [round(float(x), 3) for x in a.top_scores[j, i]] for j in range(len(a.steps))
-            ],
             "score_over_snapshots": [_r(s) for s in a.scores[:, i]],
             "phase_surrogate_p": _r(a.surrogate_p[i]),
             "dc_fraction": _r(a.dc_fraction[i]),

@@ -31,11 +31,14 @@ from .bank import FAMILY_ORDER, Bank
 from .config import RunConfig, from_dict, read_toml
 from .data import make_dataset
 from .errors import UserError
+from .kernel_view import KernelView, kernel_views
 from .rundir import LayerInfo, Run, atomic_write_text
 
 MARKER = ".cnnkreport-site"  # marks a folder as ours, so we never replace a folder we did not make
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
 MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
+TABLE_PAGE = 64  # kernels per page of a layer's kernel table
+LAYER_GIF_FRAMES = 60  # frames of a layer's evolution GIF (every snapshot stays in layer.json)
 
 
 def templates_dir() -> Path:
@@ -59,9 +62,13 @@ class Figure:
     alt: str
     caption: str
     pixels: bool = False  # kernel pictures: enlarge with hard pixel edges, never smooth them
+    colourbar: bool = False  # drawn in the diverging weight colours: show the colour scale under it
+    print_src: str | None = None  # an animation's filmstrip, shown in print instead of the GIF
 
     def under(self, prefix: str) -> Figure:
-        return replace(self, src=prefix + self.src)
+        return replace(
+            self, src=prefix + self.src, print_src=None if self.print_src is None else prefix + self.print_src
+        )
 
 
 @dataclass
@@ -82,6 +89,12 @@ class LayerView:
     mosaic: Figure  # relative to the layer page
     sections: list[Section]
     rows: list[dict[str, Any]]  # the kernel table
+    kernels: list[KernelView] = field(default_factory=list)
+
+    @property
+    def table_pages(self) -> list[list[dict[str, Any]]]:
+        """The kernel table in pages of TABLE_PAGE rows: the first on the layer page, the rest in kernels/."""
+        return [self.rows[i : i + TABLE_PAGE] for i in range(0, len(self.rows), TABLE_PAGE)] or [[]]
 
     @property
     def describe(self) -> str:
@@ -153,6 +166,13 @@ def _run_figures(run: Run, cfg: RunConfig | None, folder: Path) -> list[Figure]:
     return figs
 
 
+def _animation(folder: Path, name: str, frames: list[np.ndarray]) -> str:
+    """Write frames as name.gif and, for print, a filmstrip name-filmstrip.png; returns the filmstrip's file name."""
+    mosaic.write_gif(folder / f"{name}.gif", frames)
+    mosaic.write_png(folder / f"{name}-filmstrip.png", mosaic.filmstrip(frames))
+    return f"{name}-filmstrip.png"
+
+
 def _kernels_section(info: LayerInfo, steps: np.ndarray, w: np.ndarray, folder: Path) -> tuple[Figure, Section]:
     what = "stem plot" if info.kind == "conv1d" and info.shape[1] == 1 else "tile"
     layout = ""
@@ -165,7 +185,7 @@ def _kernels_section(info: LayerInfo, steps: np.ndarray, w: np.ndarray, folder: 
     sign = (
         "bars go up for positive weights."
         if what == "stem plot"
-        else "mid-grey is zero, white positive, black negative."
+        else "near-white is zero, red positive, blue negative (colour scale below)."
     )
     mosaic.write_png(folder / "mosaic.png", mosaic.layer_mosaic(w[-1]))
     main = Figure(
@@ -173,6 +193,7 @@ def _kernels_section(info: LayerInfo, steps: np.ndarray, w: np.ndarray, folder: 
         f"Layer {info.name}: {describe(info)}, after training, each {what} on its own scale",
         f"After training (step {int(steps[-1]):,}). {layout}Each {what} is scaled to its own largest weight; {sign}",
         pixels=True,
+        colourbar=what == "tile",
     )
     mosaic.write_png(folder / "mosaic-global.png", mosaic.layer_mosaic(w[-1], scale="global"))
     figs = [
@@ -182,17 +203,21 @@ def _kernels_section(info: LayerInfo, steps: np.ndarray, w: np.ndarray, folder: 
             f"Layer {info.name} after training, all kernels on one common scale",
             "The same kernels on one common scale: weak kernels fade towards zero.",
             pixels=True,
+            colourbar=what == "tile",
         ),
     ]
     if info.shape[1] == 1:
-        mosaic.write_gif(folder / "evolution.gif", mosaic.evolution_frames(steps, w))
+        keep = mosaic.frame_subset(len(steps), LAYER_GIF_FRAMES)
+        filmstrip = _animation(folder, "evolution", mosaic.evolution_frames(steps[keep], w[keep]))
         figs.append(
             Figure(
                 "evolution.gif",
                 f"Animation of layer {info.name}'s kernels from initialisation (step 0) to step {int(steps[-1]):,}",
-                f"The kernels at each of {len(steps)} snapshots, from initialisation to the end, each kernel on one "
-                "scale over the whole run so that growth is visible.",
+                f"The kernels at {len(keep)} of the {len(steps)} snapshots, from initialisation to the end, each "
+                "kernel on one scale over the whole run so that growth is visible.",
                 pixels=True,
+                colourbar=what == "tile",
+                print_src=filmstrip,
             )
         )
     return main, Section("Kernels", "kernels", figures=figs)
@@ -212,7 +237,8 @@ def _analysis_section(a: LayerAnalysis, summed: np.ndarray, steps: np.ndarray, f
     figures.save(fig, folder / "matches.png", dpi=80)
     best = a.bank.weights[a.best]  # (S, N, *k): the best template at each snapshot
     proj = mosaic.projection(summed.reshape(-1, *a.kshape), best.reshape(-1, *a.kshape)).reshape(summed.shape)
-    mosaic.write_gif(folder / "matches.gif", mosaic.match_frames(steps, summed, proj))
+    filmstrip = _animation(folder, "matches", mosaic.match_frames(steps, summed, proj))
+    tiles = len(a.kshape) == 2  # 2-D kernels are coloured tiles; 1-D channel sums are stem plots
     summed_note = " (each kernel summed over its input channels)" if a.shape[1] > 1 else ""
     added_figs = []
     if a.added is not None:
@@ -224,6 +250,7 @@ def _analysis_section(a: LayerAnalysis, summed: np.ndarray, steps: np.ndarray, f
                 "What training added: each kernel after training minus the same kernel at initialisation, each on its "
                 "own scale. Scored like a kernel in the text above.",
                 pixels=True,
+                colourbar=tiles,
             )
         )
     figs = [
@@ -253,6 +280,8 @@ def _analysis_section(a: LayerAnalysis, summed: np.ndarray, steps: np.ndarray, f
             "Each kernel (left of each pair) beside the part of it that its current best-matching detector explains "
             "(right), at every snapshot.",
             pixels=True,
+            colourbar=tiles,
+            print_src=filmstrip,
         ),
         *added_figs,
     ]
@@ -316,19 +345,28 @@ def _filter_section(
     return Section("As filters", "filters", figures=figs), freq
 
 
+def _class_samples(info: LayerInfo, first: bool, cfg: RunConfig | None) -> tuple[np.ndarray, list[str]] | None:
+    """One image of each class from the run's data settings (B, 1, H, W), for a first Conv2d layer on images."""
+    if not (first and info.kind == "conv2d" and info.shape[1] == 1 and cfg is not None and cfg.data.kind == "image"):
+        return None
+    sample = make_dataset(replace(cfg.data, n_train=10 * len(cfg.data.classes), n_test=0), cfg.seed)
+    idx = [int(np.flatnonzero(sample.y_train == c)[0]) for c in range(len(sample.classes))]
+    return sample.x_train[idx], list(sample.classes)
+
+
 def _extra_sections(
-    info: LayerInfo, w_last: np.ndarray, prev: np.ndarray | None, cfg: RunConfig | None, folder: Path
+    info: LayerInfo,
+    w_last: np.ndarray,
+    prev: np.ndarray | None,
+    samples: tuple[np.ndarray, list[str]] | None,
+    folder: Path,
 ) -> list[Section]:
     """Feature maps (first 2-D layer), channel views (multi-channel 1-D), and layer 2 in input space (Lee 2009)."""
     sections = []
-    if info.kind == "conv2d" and info.shape[1] == 1 and prev is None and cfg is not None and cfg.data.kind == "image":
-        sample = make_dataset(replace(cfg.data, n_train=10 * len(cfg.data.classes), n_test=0), cfg.seed)
-        idx = [int(np.flatnonzero(sample.y_train == c)[0]) for c in range(len(sample.classes))]
-        images = sample.x_train[idx]
+    if samples is not None:
+        images, classes = samples
         maps = filters.feature_maps_2d(w_last, images)
-        figures.save(
-            filter_figures.feature_maps_figure(maps, images, list(sample.classes)), folder / "feature-maps.png", dpi=70
-        )
+        figures.save(filter_figures.feature_maps_figure(maps, images, classes), folder / "feature-maps.png", dpi=70)
         sections.append(
             Section(
                 "Feature maps",
@@ -382,7 +420,7 @@ def _extra_sections(
                     Figure(
                         "input-space.png",
                         f"Kernels of {info.name} drawn in input space as combinations of the previous layer's kernels",
-                        "Second-layer kernels in input space (zero is mid-grey).",
+                        "Second-layer kernels in input space: red positive, blue negative, white zero.",
                         pixels=True,
                     )
                 ],
@@ -413,14 +451,20 @@ def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
 def _layer_view(
     run: Run, info: LayerInfo, lslug: str, folder: Path, cfg: RunConfig | None, prev_name: str | None
 ) -> LayerView:
-    """Everything about one layer: its figures under folder/, its numbers, its page. `prev_name` names the conv
-    layer before it (for the input-space picture)."""
+    """Everything about one layer: its figures under folder/, its numbers, its page and its kernels' pages.
+    `prev_name` names the conv layer before it (for the input-space picture)."""
     folder.mkdir(parents=True, exist_ok=True)
     steps, w = run.read_kernels(info.name)  # (S,), (S, out, in, *k)
     mosaic_fig, kernels_section = _kernels_section(info, steps, w, folder)
     sections = [kernels_section]
+    samples = _class_samples(info, prev_name is None, cfg)
     a = analysis.analyse_layer(info.name, info.kind, steps, w)
-    summary, headline, rows = None, f"The kernels of {info.name} are too small to compare with detectors.", []
+    summary, headline, rows, kernels = (
+        None,
+        f"The kernels of {info.name} are too small to compare with detectors.",
+        [],
+        [],
+    )
     if a is not None:
         summed = w.sum(axis=2).reshape(len(steps), info.shape[0], *a.kshape)
         sections.append(_analysis_section(a, summed, steps, folder))
@@ -429,9 +473,11 @@ def _layer_view(
         summary, headline, rows = report.layer_summary(a), report.headline(a), _kernel_rows(a)
         detail = report.layer_detail(a, w[-1], freq)
         atomic_write_text(folder / "layer.json", report.dumps(detail))
+        maps = None if samples is None else (filters.feature_maps_2d(w[-1], samples[0]), samples[1])
+        kernels = kernel_views(info, a, steps, w, folder / "kernels", maps)
     prev = None if prev_name is None else run.read_snapshot(int(steps[-1]))[prev_name]
-    sections += _extra_sections(info, w[-1], prev, cfg, folder)
-    return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows)
+    sections += _extra_sections(info, w[-1], prev, samples, folder)
+    return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows, kernels)
 
 
 def _pool(jobs: int) -> Executor | None:
@@ -509,6 +555,9 @@ def _env() -> jinja2.Environment:
     env.filters["pct"] = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"
     env.filters["num"] = lambda v, d=2: "n/a" if v is None else f"{v:.{d}f}"
     env.filters["describe"] = describe
+    stops = ", ".join(f"{c} {100 * i / (len(mosaic.DIVERGING) - 1):.0f}%" for i, c in enumerate(mosaic.DIVERGING))
+    env.globals["colourbar_css"] = f"linear-gradient(to right, {stops})"
+    env.globals["table_page"] = TABLE_PAGE
     return env
 
 
@@ -544,14 +593,30 @@ def write_pages(views: list[RunView], out: Path) -> None:
         page("run.html", Path("runs", v.slug, "index.html"), "../../", run=v)
         for lv in v.layers:
             bank_href = f"../../../banks/{bank_slug(lv.analysis.kshape)}/index.html" if lv.analysis else None
-            page(
-                "layer.html",
-                Path("runs", v.slug, lv.slug, "index.html"),
-                "../../../",
-                run=v,
-                layer=lv,
-                bank_href=bank_href,
-            )
+            folder = Path("runs", v.slug, lv.slug)
+            page("layer.html", folder / "index.html", "../../../", run=v, layer=lv, bank_href=bank_href)
+            for n, rows in enumerate(lv.table_pages[1:], start=2):
+                page(
+                    "kernel_table.html",
+                    folder / "kernels" / f"page-{n}.html",
+                    "../../../../",
+                    run=v,
+                    layer=lv,
+                    rows=rows,
+                    page_index=n - 1,
+                )
+            for i, k in enumerate(lv.kernels):
+                prev, nxt = (lv.kernels[i - 1] if i else None), (lv.kernels[i + 1] if i + 1 < len(lv.kernels) else None)
+                page(
+                    "kernel.html",
+                    folder / "kernels" / f"{k.index}.html",
+                    "../../../../",
+                    run=v,
+                    layer=lv,
+                    k=k,
+                    prev=prev,
+                    next=nxt,
+                )
     for bslug, b in banks.items():
         families = _write_bank(b, out / "banks" / bslug)
         page("bank.html", Path("banks", bslug, "index.html"), "../../", bank=b, bslug=bslug, families=families)

@@ -1,0 +1,190 @@
+"""One page per kernel: its evolution, its best matches, its numbers, and what it does as a filter.
+
+Pictures are numpy-drawn PNG/GIF tiles and inline SVG charts (a few KB each), so a layer of hundreds of kernels
+stays light and quick to render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from markupsafe import Markup
+
+from . import filters, mosaic, svg
+from .analysis import SURROGATE_ALPHA, LayerAnalysis
+from .rundir import LayerInfo
+
+GIF_FRAMES = 24  # frames of a single kernel's evolution GIF
+
+
+@dataclass(frozen=True)
+class Picture:
+    src: str  # relative to the kernel page
+    alt: str
+    print_src: str | None = None  # a filmstrip to print in place of an animation
+
+
+@dataclass
+class KernelView:
+    index: int
+    href: str  # relative to the layer page
+    picture: Picture
+    evolution: Picture | None
+    matches: list[dict[str, Any]]
+    numbers: dict[str, Any]
+    charts: list[Markup] = field(default_factory=list)
+    pictures: list[tuple[Picture, str]] = field(default_factory=list)  # (picture, caption)
+    weights: list[tuple[str, list[list[float]]]] = field(default_factory=list)  # (channel label, rows)
+    colourbar: bool = True  # its tiles use the diverging weight colours (not stem plots)
+
+
+def _weights_tables(w: np.ndarray) -> list[tuple[str, list[list[float]]]]:
+    """A kernel (in, *k) as tables of numbers: one per input channel, a 1-D kernel as one row."""
+    tables = []
+    for c, ch in enumerate(w):
+        rows = ch.tolist() if ch.ndim == 2 else [ch.tolist()]
+        tables.append((f"input channel {c}" if len(w) > 1 else "weights", rows))
+    return tables
+
+
+def _charts_1d(kernel: np.ndarray, name: str, single_channel: bool) -> list[Markup]:
+    fr = filters.frequency_response_1d(kernel, n=128)
+    refs = filters.reference_responses_1d(len(fr.freq))
+    peak = float(fr.magnitude.max()) or 1.0
+    db = 20 * np.log10(np.maximum(fr.magnitude / peak, 1e-6))
+    ref_series = [
+        svg.Series(20 * np.log10(np.maximum(v, 1e-6)), fr.freq, "#999999", 1.0, "4 3" if i == 0 else "1 2", label)
+        for i, (label, v) in enumerate(refs.items())
+    ]
+    charts = [
+        svg.line_chart(
+            [svg.Series(db, fr.freq, label="this kernel"), *ref_series],
+            f"Frequency response of {name}: gain in dB relative to its peak ({peak:.3g})",
+            "frequency (cycles/sample)",
+            "gain (dB re peak)",
+            ylim=(-40, 3),
+        ),
+        svg.line_chart(
+            [svg.Series(fr.phase / np.pi, fr.freq, "#d55e00")],
+            f"Phase response of {name}, in units of pi",
+            "frequency (cycles/sample)",
+            "phase (π rad)",
+        ),
+    ]
+    if single_channel:
+        for signal_name, x in filters.test_signals().items():
+            y = filters.respond_1d(kernel, x)
+            top = float(np.abs(y).max()) or 1.0
+            scale = float(np.abs(x).max()) / top
+            charts.append(
+                svg.line_chart(
+                    [
+                        svg.Series(x, colour="#999999", width=1.0, label="input"),
+                        svg.Series(y * scale, label=f"output × {scale:.2g}"),
+                    ],
+                    f"{name} applied to a {signal_name}: input and output (scaled to the input's peak)",
+                    "sample",
+                    signal_name,
+                    width=300,
+                    height=150,
+                )
+            )
+    return [Markup(c) for c in charts]  # noqa: S704 - generated here from numbers, names escaped in svg.py
+
+
+def kernel_views(
+    info: LayerInfo,
+    a: LayerAnalysis,
+    steps: np.ndarray,
+    w: np.ndarray,
+    folder: Path,
+    maps: tuple[np.ndarray, list[str]] | None = None,
+) -> list[KernelView]:
+    """Pages' contents and pictures for every kernel of a layer: w (S, out, in, *k) raw snapshots, written under
+    folder/ (the layer's `kernels/` folder). `maps`: (first-layer feature maps (B, out, H, W), class names)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    s, out, in_c = w.shape[:3]
+    w = w.reshape(s, out, in_c, *a.kshape)
+    summed = w.sum(axis=2)  # (S, out, *k)
+    colourbar = not (len(a.kshape) == 1 and in_c == 1)
+    views = []
+    for i in range(out):
+        name = f"kernel {i} of {info.name}"
+        mosaic.write_png(folder / f"{i}-kernel.png", mosaic.layer_mosaic(w[-1, i : i + 1], zoom=None))
+        picture = Picture(f"{i}-kernel.png", f"{name} after training" + (", per input channel" if in_c > 1 else ""))
+        evolution = None
+        if s > 1:  # the kernel as the analysis sees it: summed over input channels
+            keep = mosaic.frame_subset(s, GIF_FRAMES)
+            frames = mosaic.evolution_frames(steps[keep], summed[keep, i : i + 1, None])
+            mosaic.write_gif(folder / f"{i}-evolution.gif", frames)
+            mosaic.write_png(folder / f"{i}-filmstrip.png", mosaic.filmstrip(frames))
+            evolution = Picture(
+                f"{i}-evolution.gif",
+                f"Animation of {name} from initialisation to step {int(steps[-1]):,}",
+                f"{i}-filmstrip.png",
+            )
+        matches = []
+        for rank, (t, score) in enumerate(zip(a.final.top[i], a.final.top_scores[i], strict=True)):
+            template = a.bank.templates[t]
+            proj = mosaic.projection(summed[-1, i][None], a.bank.weights[t][None])[0]
+            mosaic.write_png(folder / f"{i}-match-{rank}.png", mosaic.layer_mosaic(proj[None, None]))
+            matches.append({"template": template, "score": float(score), "src": f"{i}-match-{rank}.png"})
+        numbers = {
+            "score": float(a.final.score[i]),
+            "init": None if a.init is None else float(a.init.score[i]),
+            "threshold": a.threshold,
+            "hit": bool(a.hits[i]),
+            "surrogate_p": float(a.surrogate_p[i]),
+            "passes_control": bool(a.surrogate_p[i] < SURROGATE_ALPHA),
+            "dc": float(a.dc_fraction[i]),
+            "added": None if a.added is None else float(a.added.score[i]),
+            "added_match": None if a.added is None else a.bank.templates[a.added.top[i, 0]].label(),
+            "per_channel": None if a.per_channel is None else [float(x) for x in a.per_channel[i]],
+        }
+        view = KernelView(i, f"kernels/{i}.html", picture, evolution, matches, numbers, colourbar=colourbar)
+        score_chart = svg.line_chart(
+            [
+                svg.Series(a.scores[:, i], steps.astype(float), label="r*"),
+                svg.Series(
+                    np.full(len(steps), a.threshold), steps.astype(float), "#d55e00", 1.0, "4 3", "null 99th pct"
+                ),
+            ],
+            f"Best-match score of {name} at each snapshot, against the null threshold {a.threshold:.2f}",
+            "optimiser step",
+            "r*",
+            ylim=(0, 1),
+        )
+        view.charts.append(Markup(score_chart))  # noqa: S704 - generated from numbers
+        if len(a.kshape) == 1:
+            view.charts += _charts_1d(summed[-1, i], name, in_c == 1)
+        else:
+            mosaic.write_heatmap(folder / f"{i}-spectrum.png", filters.frequency_response_2d(summed[-1, i]).magnitude)
+            view.pictures.append(
+                (
+                    Picture(
+                        f"{i}-spectrum.png", f"2-D frequency response magnitude of {name}, zero frequency at the centre"
+                    ),
+                    "Magnitude of the 2-D Fourier transform (zero-padded, zero frequency at the centre, +fy up; "
+                    "viridis, brightest = largest gain).",
+                )
+            )
+        if maps is not None:
+            m, classes = maps
+            vmax = float(np.abs(m[:, i]).max()) or 1.0
+            tiles = mosaic.enlarge(mosaic.to_levels(m[:, i], vmax), 3)
+            mosaic.write_png(folder / f"{i}-maps.png", mosaic.grid(tiles, len(classes)))
+            view.pictures.append(
+                (
+                    Picture(
+                        f"{i}-maps.png", f"Feature maps of {name} for one sample of each class: {', '.join(classes)}"
+                    ),
+                    f"The kernel applied to one sample of each class ({', '.join(classes)}, left to right), before "
+                    "bias and ReLU: red positive, blue negative.",
+                )
+            )
+        view.weights = _weights_tables(np.round(w[-1, i], 4))
+        views.append(view)
+    return views
