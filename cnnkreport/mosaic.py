@@ -25,7 +25,7 @@ GAP, PAPER, INK, AXIS, TEXT = range(LEVELS, LEVELS + 5)
 DIVERGING = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
              "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"]  # fmt: skip
 _FIXED = {
-    GAP: (110, 110, 110),
+    GAP: (190, 190, 190),
     PAPER: (236, 239, 243),
     INK: (31, 78, 121),
     AXIS: (170, 170, 170),

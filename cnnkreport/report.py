@@ -125,8 +125,14 @@ def headline(a: LayerAnalysis) -> str:
         init_hits = int((a.init.score > a.threshold).sum())
         text += f", against {init_hits} of {n} at initialisation"
     controlled = int(a.controlled_hits.sum())
-    text += (
-        f"; {controlled} of those also beat their own phase-randomised surrogates "
-        f"(p < {SURROGATE_ALPHA:g}), so their shape, not only their smoothness, is what matches."
+    if hits == 0:
+        return text + "."
+    if controlled == 0:
+        return text + (
+            "; none of those beats its own phase-randomised surrogates, so their smoothness alone may explain the "
+            "match."
+        )
+    return text + (
+        f"; {controlled} of those also beat{'s' if controlled == 1 else ''} their own phase-randomised surrogates "
+        f"(p < {SURROGATE_ALPHA:g}): their shape, not only their smoothness, is what matches."
     )
-    return text

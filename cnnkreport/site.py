@@ -38,6 +38,8 @@ MARKER = ".cnnkreport-site"  # marks a folder as ours, so we never replace a fol
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
 MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
 TABLE_PAGE = 64  # kernels per page of a layer's kernel table
+RUN_FILES = {"index.html", "config.html", "curves.png", "data.png", "config.toml", "metrics.csv", "weights.pt"}
+MAX_WEIGHTS_DOWNLOAD = 20 * 2**20  # bytes of final weights copied into the site for download
 LAYER_GIF_FRAMES = 60  # frames of a layer's evolution GIF (every snapshot stays in layer.json)
 
 
@@ -111,6 +113,7 @@ class RunView:
     figures: list[Figure]  # run-level: curves, data samples
     snapshots: int
     steps: int
+    downloads: list[tuple[str, str]] = field(default_factory=list)  # (file name in the run folder, what it is)
 
     @property
     def test_accuracy(self) -> float | None:
@@ -119,6 +122,16 @@ class RunView:
     @property
     def first(self) -> LayerView | None:
         return self.layers[0] if self.layers else None
+
+    @property
+    def lee_figure(self) -> tuple[LayerView, Figure] | None:
+        """The second layer drawn in input space (Lee et al. 2009 Fig. 3 style), if the run has one."""
+        for lv in self.layers[1:]:
+            for section in lv.sections:
+                for fig in section.figures:
+                    if fig.src == "input-space.png":
+                        return lv, fig
+        return None
 
 
 def _unique_slugs(names: list[str], taken: set[str] | None = None) -> list[str]:
@@ -480,6 +493,21 @@ def _layer_view(
     return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows, kernels)
 
 
+def _copy_downloads(run: Run, folder: Path) -> list[tuple[str, str]]:
+    """Copy the run's metrics and final weights into the site, for download (weights only up to a size that a
+    static site can carry)."""
+    out = []
+    if run.config_path.is_file():
+        out.append(("config.toml", "the resolved config"))
+    if run.metrics_path.is_file():
+        shutil.copyfile(run.metrics_path, folder / "metrics.csv")
+        out.append(("metrics.csv", "loss and accuracy at every step"))
+    if run.weights_path.is_file() and run.weights_path.stat().st_size <= MAX_WEIGHTS_DOWNLOAD:
+        shutil.copyfile(run.weights_path, folder / "weights.pt")
+        out.append(("weights.pt", "final weights, a plain state_dict: torch.load(path, weights_only=True)"))
+    return out
+
+
 def _pool(jobs: int) -> Executor | None:
     """Worker processes for the drawing, one per core (forked: the workers import nothing, and never call torch,
     whose thread pool does not survive a fork). None where one process is all there is."""
@@ -498,6 +526,7 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
     slugs = _unique_slugs(names)
     jobs: list[tuple[int, Callable[..., Any], tuple[Any, ...]]] = []  # (run index, function, arguments)
     config_texts: list[str | None] = []
+    downloads: list[list[tuple[str, str]]] = []
     for i, (run, rslug) in enumerate(zip(runs, slugs, strict=True)):
         folder = out / "runs" / rslug
         folder.mkdir(parents=True, exist_ok=True)
@@ -507,8 +536,9 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
             cfg = from_dict(RunConfig, read_toml(run.config_path))
             shutil.copyfile(run.config_path, folder / "config.toml")
         config_texts.append(config_text)
+        downloads.append(_copy_downloads(run, folder))
         infos = run.layers()
-        lslugs = _unique_slugs([li.name for li in infos], {"index.html", "curves.png", "data.png", "config.toml"})
+        lslugs = _unique_slugs([li.name for li in infos], RUN_FILES)
         for j, (info, lslug) in enumerate(zip(infos, lslugs, strict=True)):
             prev_name = infos[j - 1].name if j > 0 else None
             jobs.append((i, _layer_view, (run, info, lslug, folder / lslug, cfg, prev_name)))
@@ -538,7 +568,11 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
         mine = [results[k] for k, (r, _, _) in enumerate(jobs) if r == i]
         layers, run_figs = mine[:-1], mine[-1]
         steps = int(meta.get("steps") or 0)
-        views.append(RunView(name, rslug, meta, config_texts[i], layers, run_figs, len(run.snapshot_steps()), steps))
+        views.append(
+            RunView(
+                name, rslug, meta, config_texts[i], layers, run_figs, len(run.snapshot_steps()), steps, downloads[i]
+            )
+        )
     return views
 
 
@@ -591,6 +625,7 @@ def write_pages(views: list[RunView], out: Path) -> None:
     page("methods.html", Path("methods.html"), "", constants=_constants())
     for v in views:
         page("run.html", Path("runs", v.slug, "index.html"), "../../", run=v)
+        page("config.html", Path("runs", v.slug, "config.html"), "../../", run=v)
         for lv in v.layers:
             bank_href = f"../../../banks/{bank_slug(lv.analysis.kshape)}/index.html" if lv.analysis else None
             folder = Path("runs", v.slug, lv.slug)
