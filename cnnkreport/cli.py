@@ -177,6 +177,42 @@ def render(
     say(f"site written to {out}/index.html")
 
 
+@command
+def serve(
+    directory: Annotated[Path, typer.Argument(help="Site folder to preview.")] = Path("site"),
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")] = 8000,
+    open_: Annotated[bool, typer.Option("--open", help="Open it in the web browser.")] = False,
+) -> None:
+    """Preview the site on 127.0.0.1 until Ctrl-C."""
+    from .publish import serve as run_server
+
+    run_server(directory, port=port, open_browser=open_, on_ready=lambda url: say(f"serving {directory} at {url}"))
+
+
+@command
+def pack(
+    directory: Annotated[Path, typer.Argument(help="Site folder to pack.")] = Path("site"),
+    format_: Annotated[
+        str, typer.Option("--format", help="html: one self-contained file; zip: the whole site.")
+    ] = "html",
+    out: Annotated[Path | None, typer.Option("--out", help="Output file [default: site.html or site.zip].")] = None,
+) -> None:
+    """One self-contained HTML file (images inlined, GIFs still animate) or a zip of the site, for coursework."""
+    from .publish import pack_html, pack_zip
+
+    if format_ not in ("html", "zip"):
+        raise UserError(f"--format must be html or zip, got {format_!r}")
+    target = out or directory.with_name(f"{directory.resolve().name}.{format_}")
+    if format_ == "zip":
+        path = pack_zip(directory, target)
+        say(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
+        return
+    result = pack_html(directory, target)
+    say(f"wrote {result.path}: {result.pages} pages, {result.images} images, {result.size / 2**20:.1f} MB")
+    for line in result.skipped:
+        say(f"  left out: {line}")
+
+
 def _writable_dir(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise UserError(f"output path {path} exists and is a file, not a folder")

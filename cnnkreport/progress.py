@@ -12,7 +12,7 @@ console = Console(stderr=True, highlight=False)
 
 
 def say(message: str) -> None:
-    console.print(message, markup=False)
+    console.print(message, markup=False, soft_wrap=True)
 
 
 @contextmanager

@@ -268,3 +268,31 @@ def test_a_failed_render_leaves_the_previous_site(quick_site: Path, tmp_path: Pa
 def test_version(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("cnnkreport ")
+
+
+def test_pack_commands(quick_site: Path, tmp_path: Path, runner: CliRunner) -> None:
+    site = str(quick_site / "site")
+    result = runner.invoke(app, ["pack", site, "--out", str(tmp_path / "hand-in.html")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "hand-in.html").read_text()
+    assert text.count('class="pack-page"') >= 10 and "data:image/gif;base64," in text
+    assert runner.invoke(app, ["pack", site, "--format", "zip", "--out", str(tmp_path / "s.zip")]).exit_code == 0
+    assert (tmp_path / "s.zip").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["pack", "{site}", "--format", "tar"], "--format must be html or zip"),
+        (["pack", "{tmp}/nope"], "does not exist"),
+        (["pack", "{tmp}"], "not a site made by cnnkreport"),
+        (["serve", "{tmp}/nope"], "does not exist"),
+        (["serve", "{site}", "--port", "70000"], "65535"),
+    ],
+)
+def test_pack_and_serve_bad_input(
+    quick_site: Path, tmp_path: Path, runner: CliRunner, args: list[str], message: str
+) -> None:
+    args = [a.replace("{site}", str(quick_site / "site")).replace("{tmp}", str(tmp_path)) for a in args]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and message in result.output, result.output
