@@ -32,9 +32,9 @@ from .config import RunConfig, from_dict, read_toml
 from .data import make_dataset
 from .errors import UserError
 from .kernel_view import KernelView, kernel_views
+from .publish import MARKER
 from .rundir import LayerInfo, Run, atomic_write_text
 
-MARKER = ".cnnkreport-site"  # marks a folder as ours, so we never replace a folder we did not make
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
 MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
 TABLE_PAGE = 64  # kernels per page of a layer's kernel table
