@@ -1,0 +1,59 @@
+"""The site for runs that are not the default presets: a large layer paginates, and pages stay consistent."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cnnkreport.rundir import Run
+from cnnkreport.site import TABLE_PAGE, build_site
+
+
+def fake_run(path: Path, out_channels: int, snapshots: int = 3, kshape: tuple[int, ...] = (5, 5)) -> Run:
+    """A run folder as a recorder would write it: one conv layer, a few snapshots, no config."""
+    run = Run(path)
+    rng = np.random.default_rng(0)
+    shape = (out_channels, 1, *kshape)
+    run.write_meta(
+        {
+            "name": path.name,
+            "source": "recorder",
+            "status": "complete",
+            "steps": 10 * snapshots,
+            "test_accuracy": None,
+            "classes": [],
+            "layers": [{"name": "conv", "kind": "conv2d" if len(kshape) == 2 else "conv1d", "shape": list(shape)}],
+        }
+    )
+    run.write_snapshots([(10 * s, {"conv": rng.normal(size=shape).astype(np.float32)}) for s in range(snapshots)])
+    return run
+
+
+def test_a_large_layer_paginates_and_stays_fast(tmp_path: Path) -> None:
+    n = 2 * TABLE_PAGE + 10
+    fake_run(tmp_path / "big", n)
+    t0 = time.perf_counter()
+    build_site([tmp_path / "big"], tmp_path / "site")
+    elapsed = time.perf_counter() - t0
+    layer = tmp_path / "site" / "runs" / "big" / "conv"
+    assert (layer / "kernels" / "page-2.html").is_file() and (layer / "kernels" / "page-3.html").is_file()
+    assert not (layer / "kernels" / "page-4.html").exists()
+    first = (layer / "index.html").read_text()
+    assert first.count('href="kernels/') >= TABLE_PAGE and 'href="kernels/page-2.html"' in first
+    assert 'href="kernels/130.html"' not in first  # later kernels are on later pages
+    assert 'href="130.html"' in (layer / "kernels" / "page-3.html").read_text()
+    assert all((layer / "kernels" / f"{i}.html").is_file() for i in range(n))
+    last = (layer / "kernels" / f"{n - 1}.html").read_text()
+    assert f'href="{n - 2}.html"' in last and 'rel="next"' not in last
+    assert elapsed < 60  # a few hundred kernels render in seconds, not minutes
+
+
+def test_a_run_without_config_or_metrics(tmp_path: Path) -> None:
+    fake_run(tmp_path / "rec", 4, kshape=(11,))
+    build_site([tmp_path / "rec"], tmp_path / "site")
+    run_page = (tmp_path / "site" / "runs" / "rec" / "index.html").read_text()
+    assert "conv" in run_page
+    config = (tmp_path / "site" / "runs" / "rec" / "config.html").read_text()
+    assert "not trained by cnnkreport" in config
