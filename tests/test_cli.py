@@ -65,9 +65,11 @@ def test_quick_build_makes_a_complete_site(quick_site: Path) -> None:
         "index.html",
         "methods.html",
         "runs/pulses-2d/index.html",
+        "runs/pulses-2d/config.html",
         "runs/pulses-2d/features.0/index.html",
         "runs/pulses-2d/features.3/index.html",
         "runs/pulses-1d/index.html",
+        "runs/pulses-1d/config.html",
         "runs/pulses-1d/features.0/index.html",
         "runs/pulses-1d/features.3/index.html",
         "banks/2d-5x5/index.html",
@@ -98,7 +100,10 @@ def test_run_page_shows_the_layers_config_and_accuracy(quick_site: Path) -> None
     for name in ["features.0/mosaic.png", "features.3/mosaic.png", "curves.png", "data.png"]:
         assert name in srcs
     assert "Final test accuracy" in text and "%" in text
-    assert "cnnkreport train --config config.toml" in text
+    config = (page.parent / "config.html").read_text()
+    assert "cnnkreport train --config config.toml --run runs/pulses-2d" in config
+    for name in ["config.toml", "metrics.csv", "weights.pt"]:
+        assert f'href="{name}"' in config and (page.parent / name).is_file()
 
 
 @pytest.mark.parametrize("run", ["pulses-2d", "pulses-1d"])

@@ -215,10 +215,10 @@ def test_pack_html_inlines_text_downloads(packed: tuple[PackResult, str, Path]) 
     downloads = {a.get("download"): a.get("href") or "" for a in parse(text).all("a") if "download" in a}
     assert json.loads(decode(downloads["summary.json"])) == json.loads((site / "summary.json").read_text())
     assert downloads["summary.json"].startswith("data:application/json;base64,")
-    assert decode(downloads["config.toml"]).decode() in {
-        (site / "runs" / r / "config.toml").read_text() for r in ("pulses-1d", "pulses-2d")
-    }
-    assert downloads["layer.json"].startswith("data:application/json;base64,")
+    assert (
+        decode(downloads["pulses-1d-config.toml"]).decode() == (site / "runs" / "pulses-1d" / "config.toml").read_text()
+    )
+    assert downloads["pulses-2d-features.0.json"].startswith("data:application/json;base64,")
 
 
 # --- pack_html corners, on hand-made sites ------------------------------------------------------------------------
