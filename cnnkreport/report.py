@@ -133,6 +133,6 @@ def headline(a: LayerAnalysis) -> str:
             "match."
         )
     return text + (
-        f"; {controlled} of those also beat{'s' if controlled == 1 else ''} their own phase-randomised surrogates "
+        f"; {controlled} of those also beat{'s its' if controlled == 1 else ' their'} own phase-randomised surrogates "
         f"(p < {SURROGATE_ALPHA:g}): their shape, not only their smoothness, is what matches."
     )
