@@ -41,21 +41,18 @@ def training_curves(metrics: list[dict[str, Any]]) -> Figure:
     ax_loss, ax_acc = fig.subplots(1, 2)
     train = [r for r in metrics if r.get("loss") is not None]
     test = [r for r in metrics if r.get("test_accuracy") is not None]
+    n = max(1, len(train) // 50)
     if train:
         steps = np.array([r["step"] for r in train])
         loss = np.array([r["loss"] for r in train])
-        acc = np.array([r["train_accuracy"] for r in train])
-        n = max(1, len(steps) // 50)
         ax_loss.plot(steps, loss, color="#bbbbbb" if n > 1 else "#1f4e79", lw=0.6, label="per batch")
         if n > 1:
             ax_loss.plot(steps, _smooth(loss, n), color="#1f4e79", lw=1.5, label=f"mean of {n} batches")
-        ax_acc.plot(
-            steps,
-            _smooth(acc, n),
-            color="#1f4e79",
-            lw=1.5,
-            label=f"train (mean of {n} batches)" if n > 1 else "train (per batch)",
-        )
+    with_acc = [r for r in train if r.get("train_accuracy") is not None]  # a recorder may log the loss only
+    if with_acc:
+        acc = np.array([r["train_accuracy"] for r in with_acc])
+        label = f"train (mean of {n} batches)" if n > 1 else "train (per batch)"
+        ax_acc.plot([r["step"] for r in with_acc], _smooth(acc, n), color="#1f4e79", lw=1.5, label=label)
     if test:
         ax_acc.plot(
             [r["step"] for r in test],

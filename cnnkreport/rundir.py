@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -194,3 +194,26 @@ class Run:
             return [{k: num(r.get(k)) for k in METRIC_FIELDS} for r in rows]
         except ValueError as e:
             raise UserError(f"{self.metrics_path}: corrupt metrics ({e})") from None
+
+
+@dataclass
+class Recording:
+    """Kernel snapshots and metric rows of a run being recorded: buffered in memory, written by flush() (a chunk of
+    snapshots, then the whole metrics.csv), so that recording costs little in a training loop."""
+
+    run: Run
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[tuple[int, dict[str, np.ndarray]]] = field(default_factory=list)
+
+    def snapshot(self, step: int, kernels: dict[str, np.ndarray]) -> None:
+        self.pending.append((step, kernels))
+
+    @property
+    def pending_bytes(self) -> int:
+        return sum(w.nbytes for _, k in self.pending for w in k.values())
+
+    def flush(self) -> None:
+        if self.pending:
+            self.run.write_snapshots(self.pending)
+            self.pending = []
+        self.run.write_metrics(self.rows)

@@ -18,7 +18,7 @@ from .config import RunConfig, dumps_toml, load_run_config, to_dict
 from .data import make_dataset
 from .errors import UserError
 from .model import PulseNet, conv_layers
-from .rundir import LayerInfo, Run, atomic_write, atomic_write_text
+from .rundir import LayerInfo, Recording, Run, atomic_write, atomic_write_text
 
 EVAL_POINTS = 16  # test-set evaluations spread over training (plus one at every epoch end)
 EVAL_BATCH = 1024
@@ -157,7 +157,7 @@ def train(
         "layers": [{"name": li.name, "kind": li.kind, "shape": list(li.shape)} for li in layer_infos(model)],
     }
 
-    pending: list[tuple[int, dict[str, np.ndarray]]] = []  # snapshots taken since the last checkpoint
+    rec = Recording(run)  # snapshots since the last checkpoint, and every metric row
     snapshot_bytes = sum(4 * math.prod(li.shape) for li in layer_infos(model))
     last_checkpoint = time.perf_counter()
 
@@ -165,16 +165,12 @@ def train(
         """Write the buffered snapshots, the metrics and the state to resume from, in that order: a kill between
         two writes leaves a state that is older than the snapshots, never newer, and resume redoes the rest."""
         nonlocal last_checkpoint
-        if pending:
-            run.write_snapshots(pending)
-            pending.clear()
-        run.write_metrics(rows)
+        rec.flush()
         state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict()}
         atomic_write(run.resume_path, lambda fh: torch.save(state, fh))
         last_checkpoint = time.perf_counter()
 
     start = 0
-    rows: list[dict[str, Any]] = []
     if resume and run.resume_path.is_file():
         try:
             state = torch.load(run.resume_path, map_location=device, weights_only=True)
@@ -184,7 +180,7 @@ def train(
         except Exception as e:  # a truncated or foreign file: say so, do not guess
             raise UserError(f"{run.resume_path}: cannot resume from this file ({type(e).__name__})") from None
         run.drop_snapshots_after(start)
-        rows = [
+        rec.rows = [
             {k: (int(v) if k == "step" and v is not None else v) for k, v in r.items()}
             for r in run.read_metrics()
             if r["step"] is not None and r["step"] <= start
@@ -193,9 +189,9 @@ def train(
         run.drop_snapshots_after(-1)
         run.write_meta(meta)
         atomic_write_text(run.config_path, dumps_toml(to_dict(cfg)))
-        rows.append({"step": 0, "epoch": 0, "test_accuracy": accuracy(model, x_te, y_te)})
+        rec.rows.append({"step": 0, "epoch": 0, "test_accuracy": accuracy(model, x_te, y_te)})
         if snapshots:
-            pending.append((0, kernels_of(model)))
+            rec.snapshot(0, kernels_of(model))
             checkpoint(0)
 
     model.train()
@@ -224,16 +220,16 @@ def train(
         }
         if step in eval_at:
             row["test_accuracy"] = accuracy(model, x_te, y_te)
-        rows.append(row)
+        rec.rows.append(row)
         if step in snap_at:
-            pending.append((step, kernels_of(model)))
+            rec.snapshot(step, kernels_of(model))
         if (
             snapshots
             and step < total
             and (
                 step in checkpoint_at
                 or time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS
-                or len(pending) * snapshot_bytes > CHECKPOINT_BYTES
+                or len(rec.pending) * snapshot_bytes > CHECKPOINT_BYTES
             )
         ):
             checkpoint(step)
@@ -242,9 +238,7 @@ def train(
 
     test_acc = accuracy(model, x_te, y_te)
     if snapshots:
-        if pending:
-            run.write_snapshots(pending)
-        run.write_metrics(rows)
+        rec.flush()
         atomic_write(run.weights_path, lambda fh: torch.save(model.state_dict(), fh))
         run.write_meta({**meta, "status": "complete", "test_accuracy": test_acc})
         run.resume_path.unlink(missing_ok=True)
