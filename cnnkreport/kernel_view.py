@@ -102,16 +102,18 @@ def kernel_views(
     w: np.ndarray,
     folder: Path,
     maps: tuple[np.ndarray, list[str]] | None = None,
+    limit: int | None = None,
 ) -> list[KernelView]:
-    """Pages' contents and pictures for every kernel of a layer: w (S, out, in, *k) raw snapshots, written under
-    folder/ (the layer's `kernels/` folder). `maps`: (first-layer feature maps (B, out, H, W), class names)."""
+    """Pages' contents and pictures for the kernels of a layer (the first `limit` of them): w (S, out, in, *k) raw
+    snapshots, written under folder/ (the layer's `kernels/` folder). `maps`: (first-layer feature maps
+    (B, out, H, W), class names)."""
     folder.mkdir(parents=True, exist_ok=True)
     s, out, in_c = w.shape[:3]
     w = w.reshape(s, out, in_c, *a.kshape)
     summed = w.sum(axis=2)  # (S, out, *k)
     colourbar = not (len(a.kshape) == 1 and in_c == 1)
     views = []
-    for i in range(out):
+    for i in range(out if limit is None else min(out, limit)):
         name = f"kernel {i} of {info.name}"
         mosaic.write_png(folder / f"{i}-kernel.png", mosaic.layer_mosaic(w[-1, i : i + 1], zoom=None))
         picture = Picture(f"{i}-kernel.png", f"{name} after training" + (", per input channel" if in_c > 1 else ""))

@@ -206,6 +206,69 @@ def write_heatmap(path: Path, values: np.ndarray, zoom: int = 4) -> None:
     atomic_write(path, lambda fh: img.save(fh, format="PNG", optimize=True))
 
 
+def rgb_tiles(w: np.ndarray, vmax: np.ndarray, zoom: int) -> np.ndarray:
+    """Kernels with 3 input channels (N, 3, kh, kw) as colour tiles (N, kh*zoom, kw*zoom, 3), as Krizhevsky et al.
+    2012 Fig. 3 shows them: each channel is the weight on that input colour, scaled symmetrically so that zero is
+    mid-grey."""
+    v = np.clip(0.5 + 0.5 * w / np.where(vmax > 0, vmax, 1.0), 0, 1)  # (N, 3, kh, kw)
+    return enlarge(np.rint(255 * v).astype(np.uint8), zoom).transpose(0, 2, 3, 1)
+
+
+def rgb_grid(tiles: np.ndarray, cols: int | None = None, gap: int = 3) -> np.ndarray:
+    """Lay out colour tiles (N, h, w, 3) like `grid`, gaps in the gap colour."""
+    channels = [grid(tiles[..., c], cols, gap, fill=0) for c in range(3)]
+    out = np.stack(channels, axis=-1)
+    gap_mask = grid(np.zeros(tiles.shape[:3], dtype=np.uint8), cols, gap, fill=1).astype(bool)
+    out[gap_mask] = _FIXED[GAP]
+    return out
+
+
+def rgb_mosaic(w: np.ndarray, scale: str = "tile") -> np.ndarray:
+    """A first layer on colour input (out, 3, kh, kw) as colour tiles, each on its own scale (or one global one)."""
+    vmax = tile_vmax(w, scale)
+    return rgb_grid(rgb_tiles(w, vmax, auto_zoom(w)), int(np.ceil(np.sqrt(len(w) * 2))))
+
+
+def rgb_frames(steps: Sequence[int] | np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
+    """Colour evolution frames (S, out, 3, kh, kw): each kernel on one scale over the run, the step above."""
+    vmax = np.abs(weights).reshape(weights.shape[0], weights.shape[1], -1).max(axis=(0, 2)).reshape(-1, 1, 1, 1)
+    zoom, cols, last = auto_zoom(weights), int(np.ceil(np.sqrt(weights.shape[1] * 2))), int(steps[-1])
+    colours = np.asarray(palette(), dtype=np.uint8).reshape(256, 3)
+    frames = []
+    for step, w in zip(steps, weights, strict=True):
+        body = rgb_grid(rgb_tiles(w, vmax, zoom), cols)
+        strip = colours[label_strip(body.shape[1], f"step {int(step):,} / {last:,}")]
+        frames.append(np.concatenate([strip, body], axis=0))
+    return frames
+
+
+def write_rgb_png(path: Path, rgb: np.ndarray) -> None:
+    atomic_write(path, lambda fh: Image.fromarray(rgb, mode="RGB").save(fh, format="PNG", optimize=True))
+
+
+def write_rgb_gif(path: Path, frames: Sequence[np.ndarray], frame_ms: int = 60, hold_ms: int = 1500) -> None:
+    """Colour frames as a GIF with one adaptive palette for all of them (so colours do not flicker)."""
+    sample = np.concatenate([f for f in frames[:: max(1, len(frames) // 8)]], axis=0)
+    pal = Image.fromarray(sample, mode="RGB").quantize(colors=255)
+    images = [Image.fromarray(f, mode="RGB").quantize(palette=pal, dither=Image.Dither.NONE) for f in frames]
+    durations = [max(frame_ms, 20)] * len(images)
+    durations[-1] = hold_ms
+
+    def save(fh: BinaryIO) -> None:
+        images[0].save(fh, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+
+    atomic_write(path, save)
+
+
+def matrix_image(w: np.ndarray, scale: str = "tile", max_side: int = 1024) -> np.ndarray:
+    """A layer of 1x1 kernels (out, in, 1, 1) is a weight matrix: one pixel per (kernel, input channel), a row per
+    kernel, enlarged up to `max_side` (each row on its own scale, or one global scale)."""
+    m = w.reshape(w.shape[0], w.shape[1])
+    vmax = np.abs(m).max() if scale == "global" else np.abs(m).max(axis=1, keepdims=True)
+    zoom = int(max(1, min(16, max_side // max(m.shape))))
+    return enlarge(to_levels(m, vmax), zoom)
+
+
 def to_image(indices: np.ndarray) -> Image.Image:
     img = Image.fromarray(indices, mode="P")
     img.putpalette(list(palette()))

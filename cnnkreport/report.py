@@ -70,7 +70,9 @@ def layer_summary(a: LayerAnalysis) -> dict[str, Any]:
     }
 
 
-def layer_detail(a: LayerAnalysis, weights: np.ndarray, freq: dict[str, Any] | None) -> dict[str, Any]:
+def layer_detail(
+    a: LayerAnalysis, weights: np.ndarray | None, freq: dict[str, Any] | None, weights_file: str | None = None
+) -> dict[str, Any]:
     """The per-layer JSON: every kernel's weights at the last snapshot, its best matches, its score over the
     snapshots (with its three best templates at each, as indices into `templates`), the controls, and (when given)
     its frequency response samples."""
@@ -80,7 +82,7 @@ def layer_detail(a: LayerAnalysis, weights: np.ndarray, freq: dict[str, Any] | N
     for i in range(len(a.final.score)):
         entry: dict[str, Any] = {
             "index": i,
-            "weights": np.round(weights[i], 6).tolist(),
+            "weights": None if weights is None else np.round(weights[i], 6).tolist(),
             "score": _r(a.final.score[i]),
             "score_at_init": None if a.init is None else _r(a.init.score[i]),
             "above_threshold": bool(a.hits[i]),
@@ -102,6 +104,7 @@ def layer_detail(a: LayerAnalysis, weights: np.ndarray, freq: dict[str, Any] | N
         kernels.append(entry)
     templates = [{**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail} for t in used_ids]
     out = {**layer_summary(a), "steps": [int(s) for s in a.steps], "templates": templates, "kernels": kernels}
+    out["weights_file"] = weights_file  # when set, the weights are there (numpy .npy), not in each kernel's entry
     if freq is not None:
         out["frequency_response_axis"] = np.round(freq["freq"], 5).tolist()
     return out

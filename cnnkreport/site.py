@@ -10,6 +10,7 @@ Layout of the output (all links relative, so it works from file://, a local serv
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import re
@@ -33,13 +34,17 @@ from .data import make_dataset
 from .errors import UserError
 from .kernel_view import KernelView, kernel_views
 from .publish import MARKER
-from .rundir import LayerInfo, Run, atomic_write_text
+from .rundir import LayerInfo, Run, atomic_write, atomic_write_text
 
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
 MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
 TABLE_PAGE = 64  # kernels per page of a layer's kernel table
 RUN_FILES = {"index.html", "config.html", "curves.png", "data.png", "config.toml", "metrics.csv", "weights.pt"}
 MAX_WEIGHTS_DOWNLOAD = 20 * 2**20  # bytes of final weights copied into the site for download
+MAX_MOSAIC_TILES = 2048  # more tiles than this (kernels x input channels): show each kernel's channel sum
+MAX_KERNEL_PAGES = 64  # kernels of a layer that get a page of their own (the table lists them all)
+MAX_GRID = 16  # filters and input channels in the channel grid of a multi-channel 1-D layer
+MAX_JSON_WEIGHTS = 200_000  # weights of a layer written into layer.json; a larger layer's go to weights.npy
 LAYER_GIF_FRAMES = 60  # frames of a layer's evolution GIF (every snapshot stays in layer.json)
 
 
@@ -187,28 +192,44 @@ def _animation(folder: Path, name: str, frames: list[np.ndarray]) -> str:
 
 
 def _kernels_section(info: LayerInfo, steps: np.ndarray, w: np.ndarray, folder: Path) -> tuple[Figure, Section]:
-    what = "stem plot" if info.kind == "conv1d" and info.shape[1] == 1 else "tile"
+    """The layer's kernels after training (per-tile and global scale) and their evolution, drawn the way that suits
+    the layer: colour tiles for a first layer on RGB input, a weight matrix for 1x1 kernels, channel sums when a
+    layer has more tiles than a page can show, stem plots for single-channel 1-D kernels."""
+    out_c, in_c, *spatial = info.shape
+    last = w[-1]
+    colour = info.kind == "conv2d" and in_c == 3 and math.prod(spatial) > 1
+    matrix = math.prod(spatial) == 1
+    summed = not colour and not matrix and out_c * in_c > MAX_MOSAIC_TILES
+    stems = info.kind == "conv1d" and (in_c == 1 or summed)
+    if colour:
+        what, sign = "tile", "each colour channel's weight, mid-grey zero (Krizhevsky et al. 2012, Fig. 3)."
+        for name, scale in (("mosaic", "tile"), ("mosaic-global", "global")):
+            mosaic.write_rgb_png(folder / f"{name}.png", mosaic.rgb_mosaic(last, scale))
+    else:
+        what = "stem plot" if stems else "row" if matrix else "tile"
+        sign = "bars go up for positive weights." if stems else "near-white is zero, red positive, blue negative."
+        pictured = last.sum(axis=1, keepdims=True) if summed else last
+        for name, scale in (("mosaic", "tile"), ("mosaic-global", "global")):
+            image = mosaic.matrix_image(last, scale) if matrix else mosaic.layer_mosaic(pictured, scale=scale)
+            mosaic.write_png(folder / f"{name}.png", image)
     layout = ""
-    if info.shape[1] > 1:
+    if matrix:
+        layout = "1x1 kernels form a weight matrix: a row per kernel, a column per input channel. "
+    elif summed:
+        layout = f"Each kernel summed over its {in_c} input channels ({out_c * in_c:,} tiles would not fit a page). "
+    elif in_c > 1 and not colour:
         layout = (
             "A row per kernel, a column per input channel. "
             if info.kind == "conv2d"
             else "A tile per kernel: a row per input channel, a column per tap. "
         )
-    sign = (
-        "bars go up for positive weights."
-        if what == "stem plot"
-        else "near-white is zero, red positive, blue negative (colour scale below)."
-    )
-    mosaic.write_png(folder / "mosaic.png", mosaic.layer_mosaic(w[-1]))
     main = Figure(
         "mosaic.png",
         f"Layer {info.name}: {describe(info)}, after training, each {what} on its own scale",
         f"After training (step {int(steps[-1]):,}). {layout}Each {what} is scaled to its own largest weight; {sign}",
         pixels=True,
-        colourbar=what == "tile",
+        colourbar=not stems and not colour,
     )
-    mosaic.write_png(folder / "mosaic-global.png", mosaic.layer_mosaic(w[-1], scale="global"))
     figs = [
         main,
         Figure(
@@ -216,20 +237,29 @@ def _kernels_section(info: LayerInfo, steps: np.ndarray, w: np.ndarray, folder: 
             f"Layer {info.name} after training, all kernels on one common scale",
             "The same kernels on one common scale: weak kernels fade towards zero.",
             pixels=True,
-            colourbar=what == "tile",
+            colourbar=not stems and not colour,
         ),
     ]
-    if info.shape[1] == 1:
+    if len(steps) > 1 and (in_c == 1 or colour) and not matrix:
         keep = mosaic.frame_subset(len(steps), LAYER_GIF_FRAMES)
-        filmstrip = _animation(folder, "evolution", mosaic.evolution_frames(steps[keep], w[keep]))
+        if colour:
+            frames = mosaic.rgb_frames(steps[keep], w[keep])
+            mosaic.write_rgb_gif(folder / "evolution.gif", frames)
+            mosaic.write_rgb_png(
+                folder / "evolution-filmstrip.png",
+                mosaic.rgb_grid(np.stack([frames[i] for i in mosaic.frame_subset(len(frames), 6)]), 3, gap=6),
+            )
+            filmstrip = "evolution-filmstrip.png"
+        else:
+            filmstrip = _animation(folder, "evolution", mosaic.evolution_frames(steps[keep], w[keep]))
         figs.append(
             Figure(
                 "evolution.gif",
                 f"Animation of layer {info.name}'s kernels from initialisation (step 0) to step {int(steps[-1]):,}",
-                f"The kernels at {len(keep)} of the {len(steps)} snapshots, from initialisation to the end, each "
+                f"The kernels at {len(keep)} of the {len(steps)} snapshots, from the first to the last, each "
                 "kernel on one scale over the whole run so that growth is visible.",
                 pixels=True,
-                colourbar=what == "tile",
+                colourbar=not stems and not colour,
                 print_src=filmstrip,
             )
         )
@@ -250,7 +280,8 @@ def _analysis_section(a: LayerAnalysis, summed: np.ndarray, steps: np.ndarray, f
     figures.save(fig, folder / "matches.png", dpi=80)
     best = a.bank.weights[a.best]  # (S, N, *k): the best template at each snapshot
     proj = mosaic.projection(summed.reshape(-1, *a.kshape), best.reshape(-1, *a.kshape)).reshape(summed.shape)
-    filmstrip = _animation(folder, "matches", mosaic.match_frames(steps, summed, proj))
+    shown = min(len(a.final.score), MAX_KERNEL_PAGES)  # the animation's frames grow with the kernels it shows
+    filmstrip = _animation(folder, "matches", mosaic.match_frames(steps, summed[:, :shown], proj[:, :shown]))
     tiles = len(a.kshape) == 2  # 2-D kernels are coloured tiles; 1-D channel sums are stem plots
     summed_note = " (each kernel summed over its input channels)" if a.shape[1] > 1 else ""
     added_figs = []
@@ -291,7 +322,7 @@ def _analysis_section(a: LayerAnalysis, summed: np.ndarray, steps: np.ndarray, f
             "matches.gif",
             f"Animation of {a.name}'s kernels, each beside its best-matching detector, over training",
             "Each kernel (left of each pair) beside the part of it that its current best-matching detector explains "
-            "(right), at every snapshot.",
+            "(right), over training" + (f"; the first {shown} kernels." if shown < len(a.final.score) else "."),
             pixels=True,
             colourbar=tiles,
             print_src=filmstrip,
@@ -396,8 +427,10 @@ def _extra_sections(
             )
         )
     if info.kind == "conv1d" and info.shape[1] > 1:
-        mosaic.write_png(folder / "channels.png", mosaic.channel_grid(w_last))
-        figures.save(filter_figures.channel_combined_figure(w_last), folder / "channels-combined.png", dpi=80)
+        mosaic.write_png(folder / "channels.png", mosaic.channel_grid(w_last[:MAX_GRID, :MAX_GRID]))
+        figures.save(
+            filter_figures.channel_combined_figure(w_last[:MAX_GRID]), folder / "channels-combined.png", dpi=80
+        )
         sections.append(
             Section(
                 "Input channels",
@@ -456,6 +489,7 @@ def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
                 "family": t.family,
                 "surrogate_p": a.surrogate_p[i],
                 "dc": a.dc_fraction[i],
+                "page": i < MAX_KERNEL_PAGES,
             }
         )
     return rows
@@ -484,10 +518,13 @@ def _layer_view(
         filter_section, freq = _filter_section(info, a, summed, folder)
         sections.append(filter_section)
         summary, headline, rows = report.layer_summary(a), report.headline(a), _kernel_rows(a)
-        detail = report.layer_detail(a, w[-1], freq)
+        big = w[-1].size > MAX_JSON_WEIGHTS  # a large layer's weights go to weights.npy, not into the JSON
+        if big:
+            atomic_write(folder / "weights.npy", lambda fh: np.save(fh, w[-1], allow_pickle=False))
+        detail = report.layer_detail(a, None if big else w[-1], freq, weights_file="weights.npy" if big else None)
         atomic_write_text(folder / "layer.json", report.dumps(detail))
         maps = None if samples is None else (filters.feature_maps_2d(w[-1], samples[0]), samples[1])
-        kernels = kernel_views(info, a, steps, w, folder / "kernels", maps)
+        kernels = kernel_views(info, a, steps, w, folder / "kernels", maps, limit=MAX_KERNEL_PAGES)
     prev = None if prev_name is None else run.read_snapshot(int(steps[-1]))[prev_name]
     sections += _extra_sections(info, w[-1], prev, samples, folder)
     return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows, kernels)

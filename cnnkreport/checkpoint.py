@@ -1,0 +1,604 @@
+"""Reading a user's model files safely: PyTorch state_dicts and checkpoint dicts, safetensors, TorchScript, and (only
+when the user says they trust it) whole pickled models.
+
+The format is told from the content, never from the extension. Nothing here runs code from a file unless
+`trust_pickle` is set: plain files go through `torch.load(..., weights_only=True)`, safetensors through a small
+reader of our own that checks every claimed size against the file before it reads anything. Every failure is a
+one-line `UserError` naming the file; no torch, pickle, zip or JSON exception gets out, and torch's warnings
+(deprecated TorchScript, pickle protocol, ...) are silenced while a file is read.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import pickle
+import pickletools
+import re
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import UserError
+
+EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".tar")
+WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net", "network", "weights")
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DistributedDataParallel, torch.compile
+MAX_ELEMENTS = 2**31
+MAX_HEADER = 100_000_000  # the safetensors reference implementation refuses larger headers too
+TRANSPOSED = "a transposed convolution: its weight is (in, out, k...), which this report does not draw"
+CONV3D = "a Conv3d (5-D weight): only 1-D and 2-D kernels are shown"
+_NAME_GUESS = re.compile(r"transpose|deconv|upconv", re.IGNORECASE)
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_GLOBAL_IN_MESSAGE = re.compile(r"GLOBAL ([\w.]+)")
+_TORCH_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+# safetensors dtype -> (bytes per element, numpy dtype to read it as, or None: not a weight, checked but skipped)
+_ST_DTYPES: dict[str, tuple[int, str | None]] = {
+    "F64": (8, "<f8"),
+    "F32": (4, "<f4"),
+    "F16": (2, "<f2"),
+    "BF16": (2, "<u2"),  # the top half of a float32: shifted into place in _st_array
+    "I64": (8, None),
+    "U64": (8, None),
+    "I32": (4, None),
+    "U32": (4, None),
+    "I16": (2, None),
+    "U16": (2, None),
+    "I8": (1, None),
+    "U8": (1, None),
+    "BOOL": (1, None),
+    "F8_E4M3": (1, None),
+    "F8_E5M2": (1, None),
+    "C64": (8, None),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    path: Path
+    step: int | None  # the last integer in the file name's stem ("ckpt_step1200.pt" -> 1200), if any
+    format: str  # "state_dict" | "checkpoint-dict" | "safetensors" | "torchscript" | "pickled-model"
+    tensors: dict[str, np.ndarray]  # float32 arrays by state_dict key ("features.0.weight"); no integer buffers
+    module_kinds: dict[str, str]  # module name -> class name ("Conv2d"), when the file says (TorchScript, pickled)
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    name: str  # module name: the key without ".weight" ("features.0"); a bare "weight" key keeps "weight"
+    kind: str  # "conv1d" | "conv2d"
+    shape: tuple[int, ...]  # (out, in_per_group, *k)
+
+
+@dataclass(frozen=True)
+class Unshown:
+    name: str
+    shape: tuple[int, ...]
+    reason: str
+
+
+# ---------------------------------------------------------------------------------------------- finding files
+
+
+def step_of(path: Path) -> int | None:
+    """The last integer in the file name's stem: "epoch_07.pth" -> 7, "model-000500.safetensors" -> 500."""
+    numbers = re.findall(r"\d+", path.stem)
+    return int(numbers[-1]) if numbers else None
+
+
+def _order(path: Path) -> tuple[int, int, str, str]:
+    step = step_of(path)
+    return (0, 0, path.name, str(path)) if step is None else (1, step, path.name, str(path))
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    files = [
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in EXTENSIONS
+    ]
+    if not files:
+        raise UserError(f"no checkpoint files ({', '.join(EXTENSIONS)}) in {folder}")
+    return files
+
+
+def _expand(arg: str | Path) -> list[Path]:
+    path = Path(arg).expanduser()
+    if path.is_dir():
+        return _folder_files(path)
+    if path.exists():
+        return [path]
+    if isinstance(arg, str) and _GLOB_CHARS.search(arg):
+        matches = [Path(m) for m in glob.glob(str(Path(arg).expanduser()), recursive=True) if Path(m).is_file()]
+        if not matches:
+            raise UserError(f"no files match {arg}")
+        return matches
+    raise UserError(f"{arg}: no such file or folder")
+
+
+def find_checkpoints(args: Sequence[str | Path]) -> list[Path]:
+    """Checkpoint files from files, folders (their .pt/.pth/.bin/.ckpt/.safetensors/.tar files, not recursive,
+    dotfiles skipped) and glob patterns; deduplicated; files without a number in the name first, then by that
+    number (step2 before step10), ties by name."""
+    seen: dict[Path, Path] = {}
+    for arg in args:
+        for p in _expand(arg):
+            seen.setdefault(p.resolve(), p)
+    return sorted(seen.values(), key=_order)
+
+
+# ---------------------------------------------------------------------------------------------- small helpers
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    lines = [ln.strip() for ln in _ANSI.sub("", text).splitlines() if ln.strip()]
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _reason(exc: BaseException) -> str:
+    message = _one_line(str(exc))
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _unreadable(path: Path, reason: str) -> UserError:
+    return UserError(f"{path}: not a checkpoint cnnkreport can read ({reason})")
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _natural(key: str) -> list[tuple[int, int | str]]:
+    """Sort key that puts features.2 before features.10."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", key) if part]
+
+
+def _zip_members(path: Path) -> list[str] | None:
+    """The names in a zip archive, or None when the file is not a readable one."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+
+
+def _describe(path: Path, head: bytes) -> str:
+    """What a file that none of the readers accepted looks like, from its first bytes."""
+    if head.startswith(b"version https://git-lfs"):
+        return "a Git LFS pointer, not the file itself: run `git lfs pull`"
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 file (Keras?), not a PyTorch file"
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy .npy file, not a PyTorch file"
+    if head.startswith(b"GGUF"):
+        return "a GGUF file, not a PyTorch file"
+    if head.startswith(b"PK"):
+        members = _zip_members(path)
+        if members is None:
+            return "a truncated or damaged zip archive, the format torch.save writes"
+        shown = ", ".join(members[:3]) + (", ..." if len(members) > 3 else "")
+        return f"a zip archive that torch.save did not write: it holds {shown or 'nothing'}"
+    if head.startswith(b"\x80"):
+        return "a truncated or damaged PyTorch/pickle file"
+    if b"\x00" not in head:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        if text.strip():
+            return f"a text file, starting {_one_line(text, 40)!r}"
+    return "not a PyTorch, TorchScript or safetensors file"
+
+
+# ---------------------------------------------------------------------------------------------- safetensors
+
+
+def _st_header_length(head: bytes, size: int) -> int | None:
+    """The header length when the file looks like safetensors (8-byte length, then "{"), else None."""
+    if len(head) < 9 or head[8:9] != b"{":
+        return None
+    n = int.from_bytes(head[:8], "little")
+    return n if 2 <= n <= MAX_HEADER else None
+
+
+@dataclass(frozen=True)
+class _StEntry:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    begin: int
+    end: int
+
+
+def _st_entries(path: Path, header: object, buffer: int, start: int) -> list[_StEntry]:
+    """Every entry of a safetensors header, checked against the buffer (`buffer` bytes from offset `start`)."""
+    corrupt = f"{path} is truncated or corrupt"
+    if not isinstance(header, dict):
+        raise UserError(f"{corrupt} (its safetensors header is not a JSON object)")
+    entries = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        ok = isinstance(info, dict) and isinstance(info.get("dtype"), str)
+        shape, offsets = (info.get("shape"), info.get("data_offsets")) if ok else (None, None)
+        ok = ok and isinstance(shape, list) and all(type(s) is int and s >= 0 for s in shape)
+        ok = ok and isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
+        if not ok:
+            raise UserError(f"{corrupt} (bad safetensors header entry for tensor {name})")
+        assert isinstance(shape, list) and isinstance(offsets, list)
+        begin, end = offsets
+        if not 0 <= begin <= end:
+            raise UserError(f"{corrupt} (tensor {name} has data_offsets {offsets})")
+        if end > buffer:
+            raise UserError(f"{corrupt} (tensor {name} needs {start + end} bytes, the file has {start + buffer})")
+        elements = math.prod(shape)
+        if elements > MAX_ELEMENTS:
+            raise UserError(f"{corrupt} (tensor {name} claims {elements} elements)")
+        itemsize = _ST_DTYPES.get(info["dtype"], (0, None))[0]
+        if itemsize and end - begin != elements * itemsize:
+            raise UserError(
+                f"{corrupt} (tensor {name}: {info['dtype']} {_shape_text(shape)} needs {elements * itemsize} "
+                f"bytes, its data_offsets span {end - begin})"
+            )
+        entries.append(_StEntry(name, info["dtype"], tuple(shape), begin, end))
+    return entries
+
+
+def _st_array(fh: BinaryIO, start: int, entry: _StEntry) -> np.ndarray:
+    fh.seek(start + entry.begin)
+    data = fh.read(entry.end - entry.begin)
+    if len(data) != entry.end - entry.begin:  # the file shrank under us
+        raise OSError(f"short read of tensor {entry.name}")
+    raw = np.frombuffer(data, dtype=_ST_DTYPES[entry.dtype][1])
+    if entry.dtype == "BF16":
+        raw = (raw.astype("<u4") << 16).view("<f4")
+    return raw.astype(np.float32).reshape(entry.shape)
+
+
+def _read_safetensors(path: Path, header_length: int, size: int) -> dict[str, np.ndarray]:
+    start = 8 + header_length
+    if start > size:
+        raise UserError(
+            f"{path} is truncated or corrupt (its safetensors header needs {start} bytes, the file has {size})"
+        )
+    with path.open("rb") as fh:
+        fh.seek(8)
+        try:
+            header = json.loads(fh.read(header_length).decode("utf-8"))
+        except (ValueError, RecursionError) as e:
+            raise UserError(f"{path} is truncated or corrupt (bad safetensors header: {_reason(e)})") from e
+        entries = _st_entries(path, header, size - start, start)
+        tensors = {}
+        for entry in sorted(entries, key=lambda e: _natural(e.name)):  # safetensors keeps no module order
+            if _ST_DTYPES.get(entry.dtype, (0, None))[1] is not None and math.prod(entry.shape) > 0:
+                tensors[entry.name] = _st_array(fh, start, entry)
+    return tensors
+
+
+# ---------------------------------------------------------------------------------------------- torch files
+
+
+def _to_numpy(tensors: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Float tensors as float32 arrays; integer/bool buffers (num_batches_tracked), non-tensors and zero-size
+    tensors are dropped. Quantized tensors are dequantized; anything that cannot be converted is dropped."""
+    out = {}
+    for key, t in tensors.items():
+        if not isinstance(key, str) or not isinstance(t, torch.Tensor):
+            continue
+        if t.numel() > MAX_ELEMENTS:
+            raise UserError(f"tensor {key} has {t.numel()} elements, more than cnnkreport reads")
+        try:
+            t = t.dequantize() if t.is_quantized else t
+            if not t.is_floating_point() or t.layout != torch.strided or t.is_meta:
+                continue
+            out[key] = t.detach().to(device="cpu", dtype=torch.float32).numpy()
+        except (RuntimeError, TypeError, ValueError):
+            continue
+    return out
+
+
+def _strip_wrapper(
+    tensors: dict[str, np.ndarray], kinds: dict[str, str]
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Drop a prefix that every key shares because the model was wrapped (DataParallel "module.", torch.compile
+    "_orig_mod."); module names lose it too."""
+    while tensors:
+        prefix = next((p for p in WRAPPER_PREFIXES if all(k.startswith(p) for k in tensors)), None)
+        if prefix is None:
+            break
+        tensors = {k[len(prefix) :]: v for k, v in tensors.items()}
+        kinds = {k[len(prefix) :]: v for k, v in kinds.items() if k.startswith(prefix)}
+    return tensors, kinds
+
+
+def _module_parts(model: nn.Module, script: bool) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    kinds = {
+        name: (str(getattr(m, "original_name", type(m).__name__)) if script else type(m).__name__)
+        for name, m in model.named_modules()
+    }
+    return _to_numpy(model.state_dict()), kinds
+
+
+def _has_tensors(obj: object) -> bool:
+    return isinstance(obj, Mapping) and any(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def _from_object(path: Path, obj: object) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
+    """(format, tensors, module kinds) from whatever torch.load returned."""
+    if isinstance(obj, nn.Module):
+        return ("pickled-model", *_module_parts(obj, script=False))
+    if not isinstance(obj, Mapping):
+        raise _unreadable(path, f"it holds a {type(obj).__name__}, not a state_dict")
+    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return "state_dict", _to_numpy(obj), {}
+    for key in WRAPPER_KEYS:
+        inner = obj.get(key)
+        if isinstance(inner, nn.Module):
+            return ("checkpoint-dict", *_module_parts(inner, script=False))
+        if _has_tensors(inner):
+            assert isinstance(inner, Mapping)
+            return "checkpoint-dict", _to_numpy(inner), {}
+    if _has_tensors(obj):
+        return "state_dict", _to_numpy(obj), {}
+    keys = ", ".join(repr(k) for k in list(obj)[:6]) + (", ..." if len(obj) > 6 else "")
+    wanted = ", ".join(repr(k) for k in WRAPPER_KEYS)
+    raise _unreadable(
+        path, f"a dict with keys {keys or 'none'} but no weights; expected a state_dict or one under {wanted}"
+    )
+
+
+def _pickle_globals(fh: BinaryIO, max_pickles: int = 6) -> list[str]:
+    """The classes/functions that the pickles at the start of a stream refer to, without running anything.
+    Only complete pickles count (a legacy torch file is several pickles, then raw storage bytes)."""
+    found: list[str] = []
+    for _ in range(max_pickles):
+        strings: list[str] = []
+        memo: dict[int, str] = {}
+        names: list[str] = []
+        try:
+            for op, arg, _pos in pickletools.genops(fh):
+                if op.name in ("GLOBAL", "INST"):
+                    names.append(str(arg).replace(" ", "."))
+                elif op.name == "STACK_GLOBAL":
+                    names.append(".".join(strings[-2:]) if len(strings) >= 2 else "?")
+                elif isinstance(arg, str) and ("UNICODE" in op.name or "STRING" in op.name):
+                    strings.append(str(arg))
+                elif op.name == "MEMOIZE" and strings:
+                    memo[len(memo)] = strings[-1]
+                elif op.name in ("BINGET", "LONG_BINGET", "GET") and isinstance(arg, int) and arg in memo:
+                    strings.append(memo[arg])
+        except Exception:  # not (or no longer) a pickle: what was complete before it is all we know
+            return found
+        found += names
+    return found
+
+
+def _unsafe_global(path: Path, exc: BaseException) -> str | None:
+    """When weights_only loading failed because the file needs code to unpickle: what it needs, else None."""
+    if not isinstance(exc, pickle.UnpicklingError):
+        return None
+    named = _GLOBAL_IN_MESSAGE.search(str(exc))
+    if named:
+        return named.group(1)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                member = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
+                if member is None:
+                    return None
+                with zf.open(member) as fh:
+                    found = _pickle_globals(fh)  # type: ignore[arg-type]
+        else:
+            with path.open("rb") as fh:
+                found = _pickle_globals(fh)
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError):
+        return None
+    foreign = [g for g in found if not g.startswith(("torch.", "collections."))]
+    return (foreign or found)[0] if found else None
+
+
+def _pickle_refused(path: Path, needs: str) -> UserError:
+    return UserError(
+        f"{path} holds a pickled Python object (it needs {needs}; e.g. a whole model saved with torch.save(model)); "
+        "loading it runs code from the file. Re-run with --trust-pickle if you trust it, "
+        "or save model.state_dict() instead."
+    )
+
+
+def _load_torch(path: Path, head: bytes, trust_pickle: bool) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        needs = _unsafe_global(path, e)
+        if needs is None:
+            detail = f": {_one_line(str(e), 100)}" if head.startswith(b"\x80") and str(e) else ""
+            raise _unreadable(path, _describe(path, head) + detail) from e
+        if not trust_pickle:
+            raise _pickle_refused(path, needs) from e
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e2:
+            raise UserError(
+                f"{path}: cannot unpickle it even with --trust-pickle ({_reason(e2)}); the code that defined the "
+                "model must be importable here, or save model.state_dict() instead"
+            ) from e2
+    return _from_object(path, obj)
+
+
+def _is_torchscript(path: Path) -> bool:
+    members = _zip_members(path) or []
+    return any(n.endswith("/constants.pkl") or "/code/" in n for n in members)
+
+
+def _load_torchscript(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    try:
+        model = torch.jit.load(str(path), map_location="cpu")
+    except Exception as e:
+        raise _unreadable(path, f"a damaged TorchScript archive: {_reason(e)}") from e
+    return _module_parts(model, script=True)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def _read(path: Path, trust_pickle: bool) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
+    try:
+        if path.is_dir():
+            raise _unreadable(path, "a folder")
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(512)
+    except FileNotFoundError as e:
+        raise UserError(f"{path}: no such file") from e
+    except OSError as e:
+        raise _unreadable(path, e.strerror or _reason(e)) from e
+    if size == 0:
+        raise _unreadable(path, "an empty file")
+    header_length = _st_header_length(head, size)
+    if header_length is not None:
+        return "safetensors", _read_safetensors(path, header_length, size), {}
+    if _is_torchscript(path):
+        return ("torchscript", *_load_torchscript(path))
+    return _load_torch(path, head, trust_pickle)
+
+
+def _check(path: Path, ckpt: Checkpoint) -> None:
+    for _key, name, a, _kind in _candidates(ckpt):
+        if a.size == 0:
+            raise UserError(f"{path}: layer {name} has an empty weight {_shape_text(a.shape)}")
+        if not np.isfinite(a).all():
+            raise UserError(f"{path}: layer {name} has NaN or infinite weights")
+
+
+def load(path: Path, trust_pickle: bool = False) -> Checkpoint:
+    """One model file, whatever its format (told by content). Raises UserError (one line) for anything else."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fmt, tensors, kinds = _read(path, trust_pickle)
+    except UserError:
+        raise
+    except Exception as e:  # the last guard: MemoryError, an exception type we did not foresee
+        raise _unreadable(path, _reason(e)) from e
+    tensors, kinds = _strip_wrapper(tensors, kinds)
+    tensors = {k: v for k, v in tensors.items() if v.size > 0 or _conv_candidate(k, v)}
+    ckpt = Checkpoint(path=path, step=step_of(path), format=fmt, tensors=tensors, module_kinds=kinds)
+    _check(path, ckpt)
+    return ckpt
+
+
+# ---------------------------------------------------------------------------------------------- conv layers
+
+
+def _conv_candidate(key: str, a: np.ndarray) -> bool:
+    return (key == "weight" or key.endswith(".weight")) and a.ndim in (3, 4, 5)
+
+
+def _layer_name(key: str) -> str:
+    return key[: -len(".weight")] if key.endswith(".weight") else key
+
+
+def _torch_non_conv(kind: str) -> bool:
+    """A built-in torch module that is known not to be a convolution (nn.Bilinear has a 3-D weight)."""
+    cls = getattr(nn, kind, None)
+    return isinstance(cls, type) and issubclass(cls, nn.Module) and not issubclass(cls, _TORCH_CONVS)
+
+
+def _candidates(ckpt: Checkpoint) -> Iterator[tuple[str, str, np.ndarray, str | None]]:
+    """(key, layer name, weight, module class name if known) of every convolution-like weight, in order."""
+    for key, a in ckpt.tensors.items():
+        if _conv_candidate(key, a):
+            kind = ckpt.module_kinds.get(key[: -len(".weight")] if key.endswith(".weight") else "")
+            if kind is None or not _torch_non_conv(kind):
+                yield key, _layer_name(key), a, kind
+
+
+def _classify(ckpt: Checkpoint) -> tuple[list[ConvLayer], list[Unshown]]:
+    shown: list[ConvLayer] = []
+    unshown: list[Unshown] = []
+    for _key, name, a, kind in _candidates(ckpt):
+        shape = tuple(int(s) for s in a.shape)
+        if kind is not None and ("transpose" in kind.lower() or "deconv" in kind.lower()):
+            unshown.append(Unshown(name, shape, TRANSPOSED))
+        elif kind is None and _NAME_GUESS.search(name):
+            unshown.append(Unshown(name, shape, TRANSPOSED + " (guessed from its name)"))
+        elif a.ndim == 5:
+            unshown.append(Unshown(name, shape, CONV3D))
+        else:
+            shown.append(ConvLayer(name, "conv1d" if a.ndim == 3 else "conv2d", shape))
+    return shown, unshown
+
+
+def conv_layers(ckpt: Checkpoint) -> tuple[list[ConvLayer], list[Unshown]]:
+    """The Conv1d/Conv2d layers to draw (by weight key and shape, in state_dict order) and the convolution-like
+    weights that are not drawn, with why. Without module kinds (state_dicts, safetensors) a transposed
+    convolution can only be told from its name; otherwise it is drawn as an ordinary conv of its weight."""
+    shown, unshown = _classify(ckpt)
+    if not shown and not unshown:
+        examples = ", ".join(f"{k} {_shape_text(a.shape)}" for k, a in list(ckpt.tensors.items())[:3])
+        more = f"; shapes like {examples}" if examples else ""
+        raise UserError(f"{ckpt.path}: no Conv1d or Conv2d layer found ({len(ckpt.tensors)} tensors{more})")
+    return shown, unshown
+
+
+def _mismatch(
+    a: Checkpoint, la: list[ConvLayer], b: Checkpoint, lb: list[ConvLayer], label: dict[Path, str]
+) -> str | None:
+    """The first difference between two checkpoints' conv layers (b against the reference a), or None."""
+    shapes_a = {layer.name: layer.shape for layer in la}
+    shapes_b = {layer.name: layer.shape for layer in lb}
+    for layer in la:
+        if layer.name not in shapes_b:
+            return (
+                f"{label[b.path]}: has no layer {layer.name} ({label[a.path]} has it, shape {_shape_text(layer.shape)})"
+            )
+        if shapes_b[layer.name] != layer.shape:
+            return (
+                f"{label[b.path]}: layer {layer.name} has shape {_shape_text(shapes_b[layer.name])}, "
+                f"{label[a.path]} has {_shape_text(layer.shape)}"
+            )
+    extra = next((layer for layer in lb if layer.name not in shapes_a), None)
+    if extra is not None:
+        return f"{label[b.path]}: layer {extra.name} is not in {label[a.path]}"
+    return None
+
+
+def history(paths: list[Path], trust_pickle: bool = False) -> tuple[list[Checkpoint], list[ConvLayer], list[Unshown]]:
+    """Several checkpoints of one model, in the given order, checked to have the same conv layers and shapes.
+    Steps come from the file names when every file has a number and the numbers are distinct; otherwise the
+    checkpoints are numbered 0, 1, 2, ... in the given order. Returns the checkpoints (with those steps) and the
+    first one's conv layers."""
+    if not paths:
+        raise UserError("no checkpoint files given")
+    ckpts = [load(Path(p), trust_pickle) for p in paths]
+    layers = [conv_layers(c) for c in ckpts]
+    names = [c.path.name for c in ckpts]
+    label = {c.path: (c.path.name if len(set(names)) == len(names) else str(c.path)) for c in ckpts}
+    for c, (shown, _) in zip(ckpts[1:], layers[1:], strict=True):
+        problem = _mismatch(ckpts[0], layers[0][0], c, shown, label)
+        if problem:
+            raise UserError(problem)
+    steps = [c.step for c in ckpts]
+    if any(s is None for s in steps) or len(set(steps)) != len(steps):
+        ckpts = [replace(c, step=i) for i, c in enumerate(ckpts)]
+    return ckpts, layers[0][0], layers[0][1]
+
+
+__all__ = [
+    "Checkpoint",
+    "ConvLayer",
+    "Unshown",
+    "conv_layers",
+    "find_checkpoints",
+    "history",
+    "load",
+    "step_of",
+]
