@@ -73,7 +73,7 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class ConvLayer:
-    name: str  # module name: the key without ".weight" ("features.0"); a bare "weight" key keeps "weight"
+    name: str  # module name: the key without ".weight" ("features.0"); "" for a bare "weight" key (the root module)
     kind: str  # "conv1d" | "conv2d"
     shape: tuple[int, ...]  # (out, in_per_group, *k)
 
@@ -262,6 +262,18 @@ def _st_array(fh: BinaryIO, start: int, entry: _StEntry) -> np.ndarray:
     return raw.astype(np.float32).reshape(entry.shape)
 
 
+def _st_order(entries: list[_StEntry]) -> list[_StEntry]:
+    """The reference writer (safetensors.torch.save_file) loses the module order: it sorts tensors by dtype, then by
+    name as a string, so features.10 comes before features.2. Such files are put in natural name order; a header
+    in any other order was written in an order someone chose, and is kept."""
+    by_dtype: dict[str, list[str]] = {}
+    for e in entries:
+        by_dtype.setdefault(e.dtype, []).append(e.name)
+    if all(names == sorted(names) for names in by_dtype.values()):
+        return sorted(entries, key=lambda e: _natural(e.name))
+    return entries
+
+
 def _read_safetensors(path: Path, header_length: int, size: int) -> dict[str, np.ndarray]:
     start = 8 + header_length
     if start > size:
@@ -276,7 +288,7 @@ def _read_safetensors(path: Path, header_length: int, size: int) -> dict[str, np
             raise UserError(f"{path} is truncated or corrupt (bad safetensors header: {_reason(e)})") from e
         entries = _st_entries(path, header, size - start, start)
         tensors = {}
-        for entry in sorted(entries, key=lambda e: _natural(e.name)):  # safetensors keeps no module order
+        for entry in _st_order(entries):
             if _ST_DTYPES.get(entry.dtype, (0, None))[1] is not None and math.prod(entry.shape) > 0:
                 tensors[entry.name] = _st_array(fh, start, entry)
     return tensors
@@ -285,7 +297,7 @@ def _read_safetensors(path: Path, header_length: int, size: int) -> dict[str, np
 # ---------------------------------------------------------------------------------------------- torch files
 
 
-def _to_numpy(tensors: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def _to_numpy(path: Path, tensors: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Float tensors as float32 arrays; integer/bool buffers (num_batches_tracked), non-tensors and zero-size
     tensors are dropped. Quantized tensors are dequantized; anything that cannot be converted is dropped."""
     out = {}
@@ -293,7 +305,7 @@ def _to_numpy(tensors: Mapping[str, Any]) -> dict[str, np.ndarray]:
         if not isinstance(key, str) or not isinstance(t, torch.Tensor):
             continue
         if t.numel() > MAX_ELEMENTS:
-            raise UserError(f"tensor {key} has {t.numel()} elements, more than cnnkreport reads")
+            raise UserError(f"{path}: tensor {key} has {t.numel()} elements, more than cnnkreport reads")
         try:
             t = t.dequantize() if t.is_quantized else t
             if not t.is_floating_point() or t.layout != torch.strided or t.is_meta:
@@ -318,12 +330,12 @@ def _strip_wrapper(
     return tensors, kinds
 
 
-def _module_parts(model: nn.Module, script: bool) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def _module_parts(path: Path, model: nn.Module, script: bool) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     kinds = {
         name: (str(getattr(m, "original_name", type(m).__name__)) if script else type(m).__name__)
         for name, m in model.named_modules()
     }
-    return _to_numpy(model.state_dict()), kinds
+    return _to_numpy(path, model.state_dict()), kinds
 
 
 def _has_tensors(obj: object) -> bool:
@@ -333,20 +345,20 @@ def _has_tensors(obj: object) -> bool:
 def _from_object(path: Path, obj: object) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
     """(format, tensors, module kinds) from whatever torch.load returned."""
     if isinstance(obj, nn.Module):
-        return ("pickled-model", *_module_parts(obj, script=False))
+        return ("pickled-model", *_module_parts(path, obj, script=False))
     if not isinstance(obj, Mapping):
         raise _unreadable(path, f"it holds a {type(obj).__name__}, not a state_dict")
     if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        return "state_dict", _to_numpy(obj), {}
+        return "state_dict", _to_numpy(path, obj), {}
     for key in WRAPPER_KEYS:
         inner = obj.get(key)
         if isinstance(inner, nn.Module):
-            return ("checkpoint-dict", *_module_parts(inner, script=False))
+            return ("checkpoint-dict", *_module_parts(path, inner, script=False))
         if _has_tensors(inner):
             assert isinstance(inner, Mapping)
-            return "checkpoint-dict", _to_numpy(inner), {}
+            return "checkpoint-dict", _to_numpy(path, inner), {}
     if _has_tensors(obj):
-        return "state_dict", _to_numpy(obj), {}
+        return "state_dict", _to_numpy(path, obj), {}
     keys = ", ".join(repr(k) for k in list(obj)[:6]) + (", ..." if len(obj) > 6 else "")
     wanted = ", ".join(repr(k) for k in WRAPPER_KEYS)
     raise _unreadable(
@@ -380,6 +392,12 @@ def _pickle_globals(fh: BinaryIO, max_pickles: int = 6) -> list[str]:
     return found
 
 
+def _plain_global(name: str) -> bool:
+    """A global that every torch.save'd state_dict refers to (tensor rebuilding, storages, dtypes, OrderedDict)."""
+    plain = name.startswith(("torch._utils.", "torch._tensor.")) or name == "collections.OrderedDict"
+    return plain or (name.startswith("torch.") and name.count(".") == 1)
+
+
 def _unsafe_global(path: Path, exc: BaseException) -> str | None:
     """When weights_only loading failed because the file needs code to unpickle: what it needs, else None."""
     if not isinstance(exc, pickle.UnpicklingError):
@@ -400,8 +418,7 @@ def _unsafe_global(path: Path, exc: BaseException) -> str | None:
                 found = _pickle_globals(fh)
     except (OSError, zipfile.BadZipFile, RuntimeError, ValueError):
         return None
-    foreign = [g for g in found if not g.startswith(("torch.", "collections."))]
-    return (foreign or found)[0] if found else None
+    return next((g for g in found if not _plain_global(g)), None)
 
 
 def _pickle_refused(path: Path, needs: str) -> UserError:
@@ -442,7 +459,7 @@ def _load_torchscript(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]
         model = torch.jit.load(str(path), map_location="cpu")
     except Exception as e:
         raise _unreadable(path, f"a damaged TorchScript archive: {_reason(e)}") from e
-    return _module_parts(model, script=True)
+    return _module_parts(path, model, script=True)
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -452,6 +469,8 @@ def _read(path: Path, trust_pickle: bool) -> tuple[str, dict[str, np.ndarray], d
     try:
         if path.is_dir():
             raise _unreadable(path, "a folder")
+        if path.exists() and not path.is_file():
+            raise _unreadable(path, "not a regular file")
         size = path.stat().st_size
         with path.open("rb") as fh:
             head = fh.read(512)
@@ -472,9 +491,9 @@ def _read(path: Path, trust_pickle: bool) -> tuple[str, dict[str, np.ndarray], d
 def _check(path: Path, ckpt: Checkpoint) -> None:
     for _key, name, a, _kind in _candidates(ckpt):
         if a.size == 0:
-            raise UserError(f"{path}: layer {name} has an empty weight {_shape_text(a.shape)}")
+            raise UserError(f"{path}: layer {_label(name)} has an empty weight {_shape_text(a.shape)}")
         if not np.isfinite(a).all():
-            raise UserError(f"{path}: layer {name} has NaN or infinite weights")
+            raise UserError(f"{path}: layer {_label(name)} has NaN or infinite weights")
 
 
 def load(path: Path, trust_pickle: bool = False) -> Checkpoint:
@@ -503,7 +522,13 @@ def _conv_candidate(key: str, a: np.ndarray) -> bool:
 
 
 def _layer_name(key: str) -> str:
-    return key[: -len(".weight")] if key.endswith(".weight") else key
+    """The module name of a weight key: "features.0.weight" -> "features.0", "weight" -> "" (the root module)."""
+    return key[: -len(".weight")] if key.endswith(".weight") else ""
+
+
+def _label(name: str) -> str:
+    """A layer name for messages: the root module (name "") is called by its key, "weight"."""
+    return name or "weight"
 
 
 def _torch_non_conv(kind: str) -> bool:
@@ -516,7 +541,7 @@ def _candidates(ckpt: Checkpoint) -> Iterator[tuple[str, str, np.ndarray, str | 
     """(key, layer name, weight, module class name if known) of every convolution-like weight, in order."""
     for key, a in ckpt.tensors.items():
         if _conv_candidate(key, a):
-            kind = ckpt.module_kinds.get(key[: -len(".weight")] if key.endswith(".weight") else "")
+            kind = ckpt.module_kinds.get(_layer_name(key))
             if kind is None or not _torch_non_conv(kind):
                 yield key, _layer_name(key), a, kind
 
@@ -558,16 +583,17 @@ def _mismatch(
     for layer in la:
         if layer.name not in shapes_b:
             return (
-                f"{label[b.path]}: has no layer {layer.name} ({label[a.path]} has it, shape {_shape_text(layer.shape)})"
+                f"{label[b.path]}: has no layer {_label(layer.name)} "
+                f"({label[a.path]} has it, shape {_shape_text(layer.shape)})"
             )
         if shapes_b[layer.name] != layer.shape:
             return (
-                f"{label[b.path]}: layer {layer.name} has shape {_shape_text(shapes_b[layer.name])}, "
+                f"{label[b.path]}: layer {_label(layer.name)} has shape {_shape_text(shapes_b[layer.name])}, "
                 f"{label[a.path]} has {_shape_text(layer.shape)}"
             )
     extra = next((layer for layer in lb if layer.name not in shapes_a), None)
     if extra is not None:
-        return f"{label[b.path]}: layer {extra.name} is not in {label[a.path]}"
+        return f"{label[b.path]}: layer {_label(extra.name)} is not in {label[a.path]}"
     return None
 
 
