@@ -25,6 +25,7 @@ THRESHOLD_QUANTILE = 0.99
 SURROGATES = 100  # phase-randomised surrogates per kernel
 SURROGATE_ALPHA = 0.05  # a kernel passes the smoothness control if fewer than 5% of its surrogates match as well
 TOP = 3
+MAX_PER_CHANNEL = 4096  # (kernel, input channel) pairs scored one by one; a larger layer gets channel sums only
 CHUNK = 4_000_000  # entries of a (kernels x templates) score block, to bound memory on large layers
 
 
@@ -145,7 +146,7 @@ class LayerAnalysis:
     top: np.ndarray  # (S, N, TOP) indices of the best templates at each snapshot, best first
     top_scores: np.ndarray  # (S, N, TOP)
     final: Matches  # at the last snapshot
-    init: Matches | None  # at step 0, when the run has it
+    init: Matches | None  # at the first snapshot (the initialisation, step 0, for a run trained here)
     per_channel: np.ndarray | None  # (N, in) r* of each input channel at the last snapshot, when in > 1
     null: np.ndarray  # (NULL_SAMPLES,) r* of random kernels of this shape
     dc_fraction: np.ndarray  # (N,) at the last snapshot
@@ -154,6 +155,13 @@ class LayerAnalysis:
     added: Matches | None  # the learned change (last minus init), scored like a kernel
     claims_possible: bool
     claims_note: str
+
+    @property
+    def baseline(self) -> str:
+        """How to name the first snapshot in a sentence."""
+        return (
+            "at initialisation" if int(self.steps[0]) == 0 else f"at the first checkpoint (step {int(self.steps[0])})"
+        )
 
     @property
     def best(self) -> np.ndarray:
@@ -217,8 +225,10 @@ def analyse_layer(name: str, kind: str, steps: np.ndarray, weights: np.ndarray) 
         return Matches(scores[i], top[i], top_scores[i])
 
     final = at(-1)
-    init = at(0) if int(steps[0]) == 0 and s > 1 else None
-    per_channel = match(w[-1].reshape(out * in_c, *kshape), b, top=1).score.reshape(out, in_c) if in_c > 1 else None
+    init = at(0) if s > 1 else None  # the first snapshot is the baseline (step 0 for a run trained here)
+    per_channel = None  # per-channel scores, for the record, where there are not too many to compute
+    if 1 < in_c and out * in_c <= MAX_PER_CHANNEL:
+        per_channel = match(w[-1].reshape(out * in_c, *kshape), b, top=1).score.reshape(out, in_c)
     null_kernels = random_kernels(in_c, kshape, 500, seed=1).sum(axis=1)
     added = match(summed[-1] - summed[0], b) if init is not None else None
     possible, note = claims_possible(kshape)

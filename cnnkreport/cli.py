@@ -178,6 +178,26 @@ def render(
 
 
 @command
+def inspect(
+    checkpoints: Annotated[list[str], typer.Argument(help="Checkpoint files, folders or globs (one model's history).")],
+    out: Annotated[Path, typer.Option("--out", help="Site folder.")] = Path("site"),
+    layers: Annotated[
+        str | None, typer.Option("--layers", help="Only conv layers whose name matches this regex.")
+    ] = None,
+    trust_pickle: Annotated[
+        bool, typer.Option("--trust-pickle", help="Allow a whole pickled model (loading a pickle runs its code).")
+    ] = False,
+) -> None:
+    """The gallery for your own model: a state_dict, checkpoint dict, safetensors or TorchScript file, or several
+    checkpoints of one training run (ordered by the step in their names)."""
+    from .inspection import inspect_checkpoints
+
+    with bars() as progress:
+        inspect_checkpoints(checkpoints, out, layers, trust_pickle, item_callback(progress, "render", total=1))
+    say(f"site written to {out}/index.html")
+
+
+@command
 def serve(
     directory: Annotated[Path, typer.Argument(help="Site folder to preview.")] = Path("site"),
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")] = 8000,

@@ -18,6 +18,7 @@ from .analysis import SURROGATE_ALPHA, LayerAnalysis
 from .rundir import LayerInfo
 
 GIF_FRAMES = 24  # frames of a single kernel's evolution GIF
+MAX_CHANNELS = 16  # input channels drawn (and printed as numbers) one by one; more: the channel sum
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,13 @@ def kernel_views(
     views = []
     for i in range(out if limit is None else min(out, limit)):
         name = f"kernel {i} of {info.name}"
-        mosaic.write_png(folder / f"{i}-kernel.png", mosaic.layer_mosaic(w[-1, i : i + 1], zoom=None))
-        picture = Picture(f"{i}-kernel.png", f"{name} after training" + (", per input channel" if in_c > 1 else ""))
+        per_channel = 1 < in_c <= MAX_CHANNELS
+        drawn = w[-1, i : i + 1] if in_c <= MAX_CHANNELS else summed[-1, i : i + 1, None]
+        mosaic.write_png(folder / f"{i}-kernel.png", mosaic.layer_mosaic(drawn, zoom=None))
+        suffix = (
+            ", per input channel" if per_channel else f", summed over its {in_c} input channels" if in_c > 1 else ""
+        )
+        picture = Picture(f"{i}-kernel.png", f"{name} after training{suffix}")
         evolution = None
         if s > 1:  # the kernel as the analysis sees it: summed over input channels
             keep = mosaic.frame_subset(s, GIF_FRAMES)
@@ -187,6 +193,10 @@ def kernel_views(
                     "bias and ReLU: red positive, blue negative.",
                 )
             )
-        view.weights = _weights_tables(np.round(w[-1, i], 4))
+        view.weights = _weights_tables(np.round(w[-1, i] if in_c <= MAX_CHANNELS else summed[-1, i][None], 4))
+        if in_c > MAX_CHANNELS:
+            view.weights = [
+                (f"summed over the {in_c} input channels (all channels: layer.json or weights.npy)", view.weights[0][1])
+            ]
         views.append(view)
     return views

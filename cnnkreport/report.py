@@ -126,7 +126,7 @@ def headline(a: LayerAnalysis) -> str:
     )
     if a.init is not None:
         init_hits = int((a.init.score > a.threshold).sum())
-        text += f", against {init_hits} of {n} at initialisation"
+        text += f", against {init_hits} of {n} {a.baseline}"
     controlled = int(a.controlled_hits.sum())
     if hits == 0:
         return text + "."

@@ -504,7 +504,7 @@ def _layer_view(
     steps, w = run.read_kernels(info.name)  # (S,), (S, out, in, *k)
     mosaic_fig, kernels_section = _kernels_section(info, steps, w, folder)
     sections = [kernels_section]
-    samples = _class_samples(info, prev_name is None, cfg)
+    samples = _class_samples(info, info.name == run.layers()[0].name, cfg)
     a = analysis.analyse_layer(info.name, info.kind, steps, w)
     summary, headline, rows, kernels = (
         None,
@@ -577,7 +577,9 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
         infos = run.layers()
         lslugs = _unique_slugs([li.name for li in infos], RUN_FILES)
         for j, (info, lslug) in enumerate(zip(infos, lslugs, strict=True)):
-            prev_name = infos[j - 1].name if j > 0 else None
+            # Lee's input-space picture needs the architecture between the layers (2x pooling): known for the
+            # second layer of a run trained here, not for a user's model.
+            prev_name = infos[0].name if j == 1 and cfg is not None else None
             jobs.append((i, _layer_view, (run, info, lslug, folder / lslug, cfg, prev_name)))
         jobs.append((i, _run_figures, (run, cfg, folder)))
 

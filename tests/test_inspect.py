@@ -1,0 +1,148 @@
+"""`cnnkreport inspect` end to end: a user's own model in every accepted format, a training history, and bad
+input that gives exit code 2 with one line and leaves an existing site as it was."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+from typer.testing import CliRunner
+
+from cnnkreport.cli import app
+
+from .test_checkpoint import net2d, st_bytes
+
+
+def conv1d_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv1d(1, 6, 15), nn.ReLU(), nn.Conv1d(6, 8, 9), nn.Flatten(), nn.LazyLinear(3))
+
+
+def inspect(runner: CliRunner, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["inspect", *args])
+    return result.exit_code, result.output
+
+
+def summary(site: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads((site / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("fmt", ["state_dict", "checkpoint", "safetensors", "torchscript", "pickle"])
+def test_every_format_of_a_real_model(tmp_path: Path, runner: CliRunner, fmt: str) -> None:
+    model = conv1d_model()
+    model(torch.zeros(2, 1, 64))
+    path = tmp_path / f"model.{'safetensors' if fmt == 'safetensors' else 'pt'}"
+    if fmt == "state_dict":
+        torch.save(model.state_dict(), path)
+    elif fmt == "checkpoint":
+        torch.save({"epoch": 4, "model_state_dict": model.state_dict()}, path)
+    elif fmt == "safetensors":
+        path.write_bytes(st_bytes({k: v for k, v in model.state_dict().items()}))
+    elif fmt == "torchscript":
+        torch.jit.script(nn.Sequential(model[0], model[1], model[2])).save(str(path))
+    else:
+        torch.save(model, path)
+        code, out = inspect(runner, str(path), "--out", str(tmp_path / "site"))
+        assert code == 2 and "--trust-pickle" in out and not (tmp_path / "site").exists()
+    extra = ["--trust-pickle"] if fmt == "pickle" else []
+    code, out = inspect(runner, str(path), "--out", str(tmp_path / "site"), *extra)
+    assert code == 0, out
+    run = summary(tmp_path / "site")["runs"][0]
+    assert run["source"] == "inspect"
+    assert [(layer["name"], layer["shape"]) for layer in run["layers"]] == [("0", [6, 1, 15]), ("2", [8, 6, 9])]
+    first = run["layers"][0]
+    assert first["hit_rate_at_init"] is None and first["kappa"] is None  # one checkpoint: no baseline to compare
+    assert 0 < first["null_threshold"] < 1
+
+
+def test_a_history_of_checkpoints(tmp_path: Path, runner: CliRunner) -> None:
+    model = conv1d_model()
+    model(torch.zeros(2, 1, 64))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    for step in (0, 5, 10, 20):
+        if step:
+            for _ in range(5):
+                loss = model(torch.randn(8, 1, 64)).pow(2).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        torch.save(model.state_dict(), tmp_path / f"ckpt_step{step}.pt")
+    code, out = inspect(runner, str(tmp_path / "ckpt_step*.pt"), "--out", str(tmp_path / "site"))
+    assert code == 0, out
+    layer = summary(tmp_path / "site")["runs"][0]["layers"][0]
+    assert layer["hit_rate_at_init"] is not None and layer["kappa"] is not None  # the first one is the baseline
+    detail = json.loads((tmp_path / "site" / "runs" / "ckpt_step" / "0" / "layer.json").read_text())
+    assert detail["steps"] == [0, 5, 10, 20]  # ordered by the step in the names (step10 after step5)
+    gif = Image.open(tmp_path / "site" / "runs" / "ckpt_step" / "0" / "evolution.gif")
+    assert gif.n_frames == 4
+
+
+def test_colour_first_layer_unshown_layers_and_layer_filter(tmp_path: Path, runner: CliRunner) -> None:
+    torch.save(net2d().state_dict(), tmp_path / "net.pt")
+    code, out = inspect(runner, str(tmp_path / "net.pt"), "--out", str(tmp_path / "site"))
+    assert code == 0, out
+    run_page = (tmp_path / "site" / "runs" / "net" / "index.html").read_text()
+    assert "Layers not shown" in run_page and "volume" in run_page  # the Conv3d, with its reason
+    with Image.open(tmp_path / "site" / "runs" / "net" / "rgb" / "mosaic.png") as im:
+        assert im.mode == "RGB"  # a first layer on colour input is drawn in colour
+    layers = [layer["name"] for layer in summary(tmp_path / "site")["runs"][0]["layers"]]
+    assert "rgb" in layers and "depthwise" in layers
+    code, out = inspect(runner, str(tmp_path / "net.pt"), "--out", str(tmp_path / "only"), "--layers", "^depth")
+    assert code == 0, out
+    assert [layer["name"] for layer in summary(tmp_path / "only")["runs"][0]["layers"]] == ["depthwise"]
+
+
+def _bad(tmp_path: Path, case: str) -> Path:
+    p = tmp_path / "in" / f"{case}.pt"
+    p.parent.mkdir(exist_ok=True)
+    if case == "missing":
+        return p
+    if case == "no-checkpoints":
+        (p.parent / "notes.txt").write_text("x")
+        return p.parent
+    if case == "truncated":
+        torch.save(conv1d_model().state_dict(), p)
+        p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    elif case == "corrupt":
+        p.write_bytes(bytes(range(256)) * 8)
+    elif case == "no-conv":
+        torch.save(nn.Linear(4, 2).state_dict(), p)
+    elif case in ("nan", "inf"):
+        sd = {"conv.weight": torch.ones(2, 1, 3, 3)}
+        sd["conv.weight"][0, 0, 1, 1] = float("nan") if case == "nan" else float("inf")
+        torch.save(sd, p)
+    elif case == "unknown":
+        p.write_text("this is a text file, not a model\n")
+    return p
+
+
+@pytest.mark.parametrize(
+    ("case", "needle"),
+    [
+        ("missing", "no such file"),
+        ("no-checkpoints", "no checkpoint files"),
+        ("truncated", "not a checkpoint"),
+        ("corrupt", "not a checkpoint"),
+        ("no-conv", "no Conv1d or Conv2d layer"),
+        ("nan", "NaN or infinite"),
+        ("inf", "NaN or infinite"),
+        ("unknown", "not a checkpoint"),
+    ],
+)
+def test_bad_input_leaves_the_existing_site(
+    quick_site: Path, tmp_path: Path, runner: CliRunner, case: str, needle: str
+) -> None:
+    import shutil
+
+    site = tmp_path / "site"
+    shutil.copytree(quick_site / "site", site)
+    before = (site / "index.html").read_text()
+    code, out = inspect(runner, str(_bad(tmp_path, case)), "--out", str(site))
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and needle in lines[0], out
+    assert "Traceback" not in out
+    assert (site / "index.html").read_text() == before
