@@ -145,42 +145,6 @@ def frequency_response_2d_figure(kernels: np.ndarray) -> Figure:
     return fig
 
 
-def signal_response_figure(w: np.ndarray, signals: dict[str, np.ndarray]) -> Figure:
-    """One 1-D kernel (k,) on each test signal: the input (grey) and the layer's output (padding="same", no bias,
-    no ReLU) scaled to the input's peak by the factor in the panel title; first panel: the kernel as stems, plotted
-    at its offset from the output sample (tap j multiplies x[n + j - (k - 1) // 2])."""
-    w = np.asarray(w, dtype=np.float64).ravel()
-    rows, cols = _grid(len(signals) + 1, 3)
-    fig = Figure(figsize=(3.2 * cols, 2.1 * rows + 0.3))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    ax = axes[0, 0]
-    offsets = np.arange(len(w)) - (len(w) - 1) // 2
-    ax.stem(offsets, w, linefmt=INK, markerfmt="o", basefmt=REF)
-    ax.set_title("kernel", fontsize=9)
-    ax.set_xlabel("tap offset (samples)", fontsize=8)
-    ax.set_ylabel("weight", fontsize=8)
-    for i, (name, x) in enumerate(signals.items(), start=1):
-        ax = axes.flat[i]
-        y = respond_1d(w, x)
-        top = float(np.abs(y).max())
-        scale = float(np.abs(x).max()) / top if top > 0 else 1.0
-        ax.plot(x, color=REF, lw=1.0, label="input")
-        ax.plot(y * scale, color=INK, lw=1.3, label="output, scaled to the input's peak (factor in the title)")
-        ax.set_title(f"{name}   (output × {scale:.2g})", fontsize=9)
-        ax.set_xlim(0, len(x) - 1)
-        if i // cols == rows - 1:
-            ax.set_xlabel("sample", fontsize=8)
-    for ax in axes.flat:
-        ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
-    for ax in axes.flat[len(signals) + 1 :]:
-        fig.delaxes(ax)
-    if signals:
-        fig.legend(*axes.flat[1].get_legend_handles_labels(), loc="upper center", ncol=2, fontsize=8, frameon=False)
-    fig.tight_layout(pad=0.4, rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
-    return fig
-
-
 def signal_responses_figure(kernels: np.ndarray, signals: dict[str, np.ndarray]) -> Figure:
     """Every kernel of a layer (N, k) on each test signal, in one figure: a panel per signal, a row per kernel with
     the input (grey) and the layer's output (padding="same", no bias, no ReLU) scaled to the input's peak."""
