@@ -709,7 +709,6 @@ def write_pages(views: list[RunView], out: Path) -> None:
     atomic_write_text(out / "summary.json", report.dumps(summary))
     shutil.copytree(templates_dir() / "static", out / "static", dirs_exist_ok=True)
     (out / ".nojekyll").write_text("")
-    (out / MARKER).write_text(f"made by cnnkreport {__version__}\n")
 
 
 def _constants() -> dict[str, Any]:
@@ -739,10 +738,9 @@ def check_out_dir(out: Path) -> None:
         raise UserError(f"cannot write the site in {parent}: {e.strerror}") from None
 
 
-def build_site(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | None = None) -> list[RunView]:
-    """Render the site for `run_paths` into `out`. A failure leaves the previous site at `out` untouched."""
-    if not run_paths:
-        raise UserError("no runs to render")
+def swap_in(out: Path, fill: Callable[[Path], Any]) -> Any:
+    """Let fill(tmp) write a site into a temporary folder beside `out`, then swap it in for `out`; returns what fill
+    returns. A failure leaves the previous site at `out` untouched."""
     check_out_dir(out)
     out = out.resolve()
     try:
@@ -750,8 +748,8 @@ def build_site(run_paths: list[Path], out: Path, on_run: Callable[[str], None] |
     except OSError as e:
         raise UserError(f"cannot write the site in {out.parent}: {e.strerror}") from None
     try:
-        views = gather(run_paths, tmp, on_run)
-        write_pages(views, tmp)
+        result = fill(tmp)
+        (tmp / MARKER).write_text(f"made by cnnkreport {__version__}\n")
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a published site is not
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
@@ -765,4 +763,18 @@ def build_site(run_paths: list[Path], out: Path, on_run: Callable[[str], None] |
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return views
+    return result
+
+
+def build_site(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | None = None) -> list[RunView]:
+    """Render the site for `run_paths` into `out`. A failure leaves the previous site at `out` untouched."""
+    if not run_paths:
+        raise UserError("no runs to render")
+
+    def fill(tmp: Path) -> list[RunView]:
+        views = gather(run_paths, tmp, on_run)
+        write_pages(views, tmp)
+        return views
+
+    result: list[RunView] = swap_in(out, fill)
+    return result
