@@ -198,6 +198,36 @@ def inspect(
 
 
 @command
+def sweep(
+    config: Annotated[Path | None, typer.Option("--config", help="Sweep config: preset, seeds and a [grid].")] = None,
+    builtin: Annotated[str | None, typer.Option("--builtin", help="A built-in sweep: loss-kernels.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the comparison page.")] = Path("site-sweep"),
+    runs: Annotated[Path, typer.Option("--runs", help="Where the runs go (runs/<sweep name>/...).")] = Path("runs"),
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Runs at a time [default: one per core].")
+    ] = None,
+    quick_: QuickOpt = None,
+) -> None:
+    """Many runs over a grid of settings and seeds, in parallel and resumable, compared on one page."""
+    from .site import check_out_dir
+    from .sweep import default_workers, expand, judge, load_sweep, render_sweep, run_sweep
+
+    cfg = load_sweep(config, builtin)
+    points = expand(cfg, quick_runs=bool(quick_))
+    check_out_dir(out)
+    with bars() as progress:
+        task = progress.add_task(f"sweep {cfg.name}", total=len(points))
+        paths = run_sweep(points, runs / cfg.name, workers or default_workers(), lambda p: progress.advance(task))
+    summaries = render_sweep(cfg, judge(points, paths), out)
+    best = max(summaries, key=lambda s: s.values["hit_rate"][0])
+    say(
+        f"{len(points)} runs, {len(summaries)} settings; highest hit rate: {best.label} "
+        f"({100 * best.values['hit_rate'][0]:.0f}% mean over {best.seeds} seeds)"
+    )
+    say(f"comparison written to {out}/index.html")
+
+
+@command
 def serve(
     directory: Annotated[Path, typer.Argument(help="Site folder to preview.")] = Path("site"),
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")] = 8000,

@@ -178,3 +178,28 @@ def best_matches(
             text = names[i] if j == 0 else f"{labels[i][j - 1]}\n{scores[i, j - 1]:.2f}"
             ax.text(x, y, text, ha="center", va="bottom", fontsize=6.5, weight="bold" if j == 0 else "normal")
     return fig
+
+
+def sweep_effects(keys: list[str], values: dict[str, list[str]], results: list[dict[str, Any]]) -> Figure:
+    """For each swept key (columns) and each measure (rows): the mean of every run with that value, with its
+    standard deviation as an error bar. results: dicts with "setting" {key: value text} and the measures."""
+    measures = [("hit_rate", "hit rate"), ("kappa", "kappa"), ("test_accuracy", "test accuracy")]
+    fig = Figure(figsize=(3.2 * len(keys), 2.4 * len(measures)), layout="constrained")
+    axes = fig.subplots(len(measures), len(keys), squeeze=False)
+    for j, key in enumerate(keys):
+        for i, (m, label) in enumerate(measures):
+            ax = axes[i, j]
+            means, stds = [], []
+            for v in values[key]:
+                xs = [r[m] for r in results if r["setting"][key] == v and r[m] is not None]
+                means.append(float(np.mean(xs)) if xs else np.nan)
+                stds.append(float(np.std(xs)) if xs else np.nan)
+            ax.errorbar(range(len(means)), means, yerr=stds, fmt="o-", color="#1f4e79", capsize=3)
+            ax.set_xticks(range(len(means)), values[key], fontsize=8)
+            ax.set_ylim(-0.05 if m == "kappa" else 0, 1.02)
+            ax.grid(alpha=0.3)
+            if i == len(measures) - 1:
+                ax.set_xlabel(key.split(".")[-1])
+            if j == 0:
+                ax.set_ylabel(label)
+    return fig

@@ -1,0 +1,280 @@
+"""`cnnkreport sweep`: many runs over a grid of settings and seeds, in parallel, resumable, compared on one page.
+
+A sweep config (TOML) names a preset, the seeds, and a grid of config keys with several values each:
+
+    name = "loss-kernels"
+    preset = "pulses-2d"
+    seeds = [0, 1, 2]
+    [grid]
+    "train.loss" = ["cross_entropy", "l1", "mse"]
+    "model.kernel_size" = [[5, 5], [7, 5]]
+
+Every combination of values is a setting; every setting runs once per seed, into runs/<sweep>/<setting>-seed<N>.
+A finished run made from the same config is not run again, so an interrupted sweep continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .config import RunConfig, from_dict, load_run_config, preset, quick, read_toml, to_dict
+from .errors import UserError
+from .rundir import Run
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    name: str = "sweep"
+    preset: str = "pulses-2d"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    grid: dict[str, list[Any]] = field(default_factory=dict)  # "section.key" -> values
+
+
+BUILTIN: dict[str, SweepConfig] = {
+    # The seed project's question: how do the loss, the kernel size and the number of kernels shape the kernels?
+    "loss-kernels": SweepConfig(
+        name="loss-kernels",
+        preset="pulses-2d",
+        seeds=(0, 1, 2),
+        grid={
+            "train.loss": ["cross_entropy", "l1", "mse"],
+            "model.kernel_size": [[5, 5], [7, 5], [9, 5]],
+            "model.channels": [[4, 16], [8, 16], [16, 16]],
+        },
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    setting: tuple[tuple[str, Any], ...]  # ((key, value), ...) in grid order
+    seed: int
+    config: RunConfig
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k.split('.')[-1]}={_text(v)}" for k, v in self.setting)
+
+    @property
+    def folder(self) -> str:
+        slug = re.sub(r"[^A-Za-z0-9.]+", "-", "_".join(f"{k.split('.')[-1]}-{_text(v)}" for k, v in self.setting))
+        return f"{slug.strip('-') or 'base'}_seed-{self.seed}"
+
+
+def _text(v: Any) -> str:
+    return "x".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
+def load_sweep(path: Path | None, builtin: str | None) -> SweepConfig:
+    if (path is None) == (builtin is None):
+        raise UserError(f"give a sweep config file or --builtin {' | '.join(BUILTIN)} (one of them)")
+    if builtin is not None:
+        if builtin not in BUILTIN:
+            raise UserError(f"unknown built-in sweep {builtin!r} (known: {', '.join(BUILTIN)})")
+        return BUILTIN[builtin]
+    assert path is not None
+    d = dict(read_toml(path))
+    grid = d.pop("grid", {})
+    if not isinstance(grid, dict) or not grid or not all(isinstance(v, list) and v for v in grid.values()):
+        raise UserError(f"{path}: [grid] must map config keys to non-empty lists of values")
+    try:
+        cfg: SweepConfig = from_dict(SweepConfig, d)
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+    return replace(cfg, grid=grid)
+
+
+def _nested(key: str, value: Any) -> dict[str, Any]:
+    head, _, rest = key.partition(".")
+    return {head: _nested(rest, value) if rest else value}
+
+
+def expand(cfg: SweepConfig, quick_runs: bool = False) -> list[Point]:
+    """Every setting of the grid times every seed, each a validated run config."""
+    base = preset(cfg.preset)
+    keys = list(cfg.grid)
+    points = []
+    for values in itertools.product(*(cfg.grid[k] for k in keys)):
+        setting = tuple(zip(keys, values, strict=True))
+        run = base
+        for k, v in setting:
+            try:
+                run = from_dict(RunConfig, _nested(k, v), "", run)
+            except UserError as e:
+                raise UserError(f"sweep grid {k} = {v!r}: {e}") from None
+        for seed in cfg.seeds:
+            rc = replace(run, seed=seed)
+            rc = quick(rc) if quick_runs else rc
+            point = Point(setting, seed, rc)
+            points.append(replace(point, config=replace(rc, name=point.folder)))
+    return points
+
+
+def _train_point(config: dict[str, Any], path: str, resume: bool) -> None:
+    """In a worker process: one run, on one thread (the workers share the cores)."""
+    import torch
+
+    from .train import train
+
+    torch.set_num_threads(1)
+    train(from_dict(RunConfig, config), Path(path), resume=resume)
+
+
+def _status(path: Path, cfg: RunConfig) -> str:
+    """'done' (finished with this config), 'resume' (started with it), 'new', or 'other' (another config)."""
+    run = Run(path)
+    if not path.exists():
+        return "new"
+    try:
+        meta = run.read_meta()
+        same = load_run_config(run.config_path, cfg) == cfg
+    except UserError:
+        return "other"
+    if not same:
+        return "other"
+    return "done" if meta.get("status") == "complete" else "resume"
+
+
+def run_sweep(
+    points: Sequence[Point], runs: Path, workers: int, on_done: Callable[[Point], None] | None = None
+) -> list[Path]:
+    """Train every point not already done, `workers` at a time; returns the run folders, in point order."""
+    paths = [runs / p.folder for p in points]
+    todo = []
+    for p, path in zip(points, paths, strict=True):
+        status = _status(path, p.config)
+        if status == "other":
+            raise UserError(f"{path} holds a run with another config; remove it or choose another --runs folder")
+        if status == "done":
+            if on_done:
+                on_done(p)
+        else:
+            todo.append((p, path, status == "resume"))
+    if not todo:
+        return paths
+    workers = max(1, min(workers, len(todo)))
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: torch's thread pool does not survive fork
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {pool.submit(_train_point, to_dict(p.config), str(path), resume): p for p, path, resume in todo}
+        for future in as_completed(futures):
+            future.result()  # a UserError in a worker stops the sweep with its message
+            if on_done:
+                on_done(futures[future])
+    return paths
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The first layer of one run, judged: what the comparison page shows."""
+
+    point: Point
+    path: Path
+    test_accuracy: float | None
+    hit_rate: float
+    kappa: float | None
+    controlled: float  # share of kernels above the threshold that also beat their phase-randomised surrogates
+
+
+def judge(points: Sequence[Point], paths: Sequence[Path]) -> list[Outcome]:
+    from .analysis import analyse_layer
+
+    outcomes = []
+    for p, path in zip(points, paths, strict=True):
+        run = Run(path)
+        info = run.layers()[0]
+        steps, w = run.read_kernels(info.name)
+        a = analyse_layer(info.name, info.kind, steps, w)
+        if a is None:
+            raise UserError(f"{path}: the first layer's kernels are too small to analyse")
+        outcomes.append(
+            Outcome(p, path, run.read_meta().get("test_accuracy"), a.hit_rate, a.kappa, float(a.controlled_hits.mean()))
+        )
+    return outcomes
+
+
+@dataclass(frozen=True)
+class Summary:
+    setting: tuple[tuple[str, Any], ...]
+    label: str
+    seeds: int
+    values: dict[str, tuple[float, float]]  # measure -> (mean, standard deviation over seeds)
+    example: Outcome  # the run of the first seed, for the mosaic
+
+
+MEASURES = ("hit_rate", "kappa", "controlled", "test_accuracy")
+
+
+def aggregate(outcomes: Sequence[Outcome]) -> list[Summary]:
+    """Per setting: mean and spread (standard deviation) of each measure over its seeds, in grid order."""
+    groups: dict[tuple[tuple[str, Any], ...], list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault(_key(o.point.setting), []).append(o)
+    out = []
+    for group in groups.values():
+        values = {}
+        for m in MEASURES:
+            xs = np.array([getattr(o, m) for o in group if getattr(o, m) is not None], dtype=float)
+            values[m] = (float(xs.mean()), float(xs.std())) if len(xs) else (float("nan"), float("nan"))
+        out.append(Summary(group[0].point.setting, group[0].point.label, len(group), values, group[0]))
+    return out
+
+
+def _key(setting: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
+    return tuple((k, _text(v)) for k, v in setting)
+
+
+def default_workers() -> int:
+    return max(1, (os.cpu_count() or 1))
+
+
+def render_sweep(cfg: SweepConfig, outcomes: Sequence[Outcome], out: Path) -> list[Summary]:
+    """The comparison page (index.html of `out`): the table, the effect of each swept value, and each setting's
+    first-layer mosaic, side by side. Written into a temp folder and swapped in, like every site."""
+    from . import figures, mosaic
+    from .site import _env, swap_in, templates_dir
+
+    summaries = aggregate(outcomes)
+    keys = list(cfg.grid)
+    values = {k: [_text(v) for v in cfg.grid[k]] for k in keys}
+    results = [{"setting": dict(_key(o.point.setting)), **{m: getattr(o, m) for m in MEASURES}} for o in outcomes]
+
+    def fill(tmp: Path) -> None:
+        import shutil
+
+        figures.save(figures.sweep_effects(keys, values, results), tmp / "effects.png", dpi=80)
+        for n, summary in enumerate(summaries):
+            run = Run(summary.example.path)
+            _, w = run.read_kernels(run.layers()[0].name)
+            mosaic.write_png(tmp / f"mosaic-{n}.png", mosaic.layer_mosaic(w[-1]))
+        html = (
+            _env()
+            .get_template("sweep.html")
+            .render(
+                root="",
+                runs=[],
+                banks=[],
+                version=__version__,
+                sweep=cfg,
+                summaries=summaries,
+                keys=keys,
+                seeds=list(cfg.seeds),
+                colour=preset(cfg.preset).data.kind == "image",
+            )
+        )
+        (tmp / "index.html").write_text(html, encoding="utf-8")
+        shutil.copytree(templates_dir() / "static", tmp / "static")
+        (tmp / ".nojekyll").write_text("")
+
+    swap_in(out, fill)
+    return summaries
