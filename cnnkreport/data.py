@@ -117,6 +117,8 @@ def render_images(cfg: DataConfig, p: Params, rng: np.random.Generator) -> np.nd
         out = gaussian_filter(out, sigma=(0, 0, cfg.blur, cfg.blur)).astype(np.float32)
     if cfg.noise > 0:
         out += rng.normal(0.0, cfg.noise, size=out.shape).astype(np.float32)
+    if cfg.binary:
+        out = (out > 0.5).astype(np.float32)
     return out
 
 

@@ -78,3 +78,10 @@ def test_options_change_the_picture() -> None:
     assert filled.mean() > 2 * plain.mean()
     assert thick.mean() > 1.3 * plain.mean()
     assert blurred.max() < plain.max() and abs(blurred.mean() - plain.mean()) < 0.01
+
+
+def test_binary_images_are_trace_or_background() -> None:
+    cfg = DataConfig(kind="image", size=24, n_train=30, n_test=0, binary=True, noise=0.0, standardize=False)
+    x = make_dataset(cfg, 0).x_train
+    assert set(np.unique(x)) == {0.0, 1.0}
+    assert 0.02 < x.mean() < 0.3  # a thin trace on a dark screen
