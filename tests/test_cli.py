@@ -73,6 +73,7 @@ def test_quick_build_makes_a_complete_site(quick_site: Path) -> None:
         "runs/pulses-1d/features.0/index.html",
         "runs/pulses-1d/features.3/index.html",
         "banks/2d-5x5/index.html",
+        "banks/1d-31/index.html",
         "banks/1d-9/index.html",
     }
     for page in pages:
@@ -155,7 +156,7 @@ def test_summary_json_follows_the_contract(quick_site: Path) -> None:
             assert set(k["best_match"]) == {"name", "family", "orientation_deg", "scale"}
     detail = json.loads((quick_site / "site" / "runs" / "pulses-1d" / "features.0" / "layer.json").read_text())
     kernel = detail["kernels"][0]
-    assert np.array(kernel["weights"]).shape == (1, 9)
+    assert np.array(kernel["weights"]).shape == (1, 31)
     assert len(kernel["best_matches"]) == 3 and len(kernel["score_over_snapshots"]) == len(detail["steps"])
     assert len(kernel["frequency_response"]["magnitude_db"]) == len(detail["frequency_response_axis"])
 
