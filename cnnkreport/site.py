@@ -496,15 +496,15 @@ def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
 
 
 def _layer_view(
-    run: Run, info: LayerInfo, lslug: str, folder: Path, cfg: RunConfig | None, prev_name: str | None
+    run: Run, info: LayerInfo, lslug: str, folder: Path, cfg: RunConfig | None, prev_name: str | None, first: bool
 ) -> LayerView:
     """Everything about one layer: its figures under folder/, its numbers, its page and its kernels' pages.
-    `prev_name` names the conv layer before it (for the input-space picture)."""
+    `prev_name` names the conv layer before it (for the input-space picture); `first`: the model's first layer."""
     folder.mkdir(parents=True, exist_ok=True)
     steps, w = run.read_kernels(info.name)  # (S,), (S, out, in, *k)
     mosaic_fig, kernels_section = _kernels_section(info, steps, w, folder)
     sections = [kernels_section]
-    samples = _class_samples(info, info.name == run.layers()[0].name, cfg)
+    samples = _class_samples(info, first, cfg)
     a = analysis.analyse_layer(info.name, info.kind, steps, w)
     summary, headline, rows, kernels = (
         None,
@@ -580,7 +580,7 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
             # Lee's input-space picture needs the architecture between the layers (2x pooling): known for the
             # second layer of a run trained here, not for a user's model.
             prev_name = infos[0].name if j == 1 and cfg is not None else None
-            jobs.append((i, _layer_view, (run, info, lslug, folder / lslug, cfg, prev_name)))
+            jobs.append((i, _layer_view, (run, info, lslug, folder / lslug, cfg, prev_name, j == 0)))
         jobs.append((i, _run_figures, (run, cfg, folder)))
 
     results: list[Any] = [None] * len(jobs)
@@ -618,7 +618,7 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
 # --- phase 2: write -------------------------------------------------------------------------------------------------
 
 
-def _env() -> jinja2.Environment:
+def jinja_env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),
         autoescape=True,
@@ -653,7 +653,7 @@ def _write_bank(b: Bank, folder: Path) -> list[dict[str, Any]]:
 
 def write_pages(views: list[RunView], out: Path) -> None:
     """Phase 2: the HTML pages, JSON and static files."""
-    env = _env()
+    env = jinja_env()
     banks = _banks(views)
     common = {"version": __version__, "runs": views, "banks": sorted(banks)}
 

@@ -242,7 +242,7 @@ def render_sweep(cfg: SweepConfig, outcomes: Sequence[Outcome], out: Path) -> li
     """The comparison page (index.html of `out`): the table, the effect of each swept value, and each setting's
     first-layer mosaic, side by side. Written into a temp folder and swapped in, like every site."""
     from . import figures, mosaic
-    from .site import _env, swap_in, templates_dir
+    from .site import jinja_env, swap_in, templates_dir
 
     summaries = aggregate(outcomes)
     keys = list(cfg.grid)
@@ -258,7 +258,7 @@ def render_sweep(cfg: SweepConfig, outcomes: Sequence[Outcome], out: Path) -> li
             _, w = run.read_kernels(run.layers()[0].name)
             mosaic.write_png(tmp / f"mosaic-{n}.png", mosaic.layer_mosaic(w[-1]))
         html = (
-            _env()
+            jinja_env()
             .get_template("sweep.html")
             .render(
                 root="",
