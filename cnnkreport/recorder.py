@@ -14,7 +14,6 @@ Then `cnnkreport render runs/mine` draws the same gallery as for a built-in run.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,9 +24,6 @@ from .errors import UserError
 from .model import conv_layers
 from .rundir import METRIC_FIELDS, Recording, Run
 from .train import kernels_of, layer_infos
-
-FLUSH_SECONDS = 30.0  # buffered snapshots are written at least this often...
-FLUSH_BYTES = 64 * 2**20  # ...or when they take this much memory
 
 
 class KernelRecorder:
@@ -57,7 +53,6 @@ class KernelRecorder:
         self.recording = Recording(self.run)
         self.recording.snapshot(0, kernels_of(model))
         self.recording.flush()
-        self._last_flush = time.perf_counter()
 
     def step(self, **metrics: float) -> None:
         """One optimiser step done: record its metrics, and the kernels if it is an `every`-th step."""
@@ -68,14 +63,13 @@ class KernelRecorder:
         self.recording.rows.append({"step": self.steps, **metrics})
         if self.steps % self.every == 0:
             self.recording.snapshot(self.steps, kernels_of(self.model))
-        if time.perf_counter() - self._last_flush > FLUSH_SECONDS or self.recording.pending_bytes > FLUSH_BYTES:
+        if self.recording.due():
             self.flush()
 
     def flush(self) -> None:
         self.recording.flush()
         self.meta["steps"] = self.steps
         self.run.write_meta(self.meta)
-        self._last_flush = time.perf_counter()
 
     def close(self, test_accuracy: float | None = None) -> Run:
         """The last snapshot (if the last step was not one already), everything written, the run marked complete."""

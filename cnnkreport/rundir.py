@@ -19,6 +19,7 @@ import math
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ from .errors import UserError
 
 FORMAT_VERSION = 1
 METRIC_FIELDS = ("step", "epoch", "loss", "train_accuracy", "test_accuracy")
+FLUSH_SECONDS = 30.0  # buffered snapshots are written at least this often...
+FLUSH_BYTES = 64 * 2**20  # ...or when they take this much memory
 LAYER_PREFIX = "layer:"  # npz member names are "steps" and "layer:<conv layer name>"
 _CHUNK = re.compile(r"^(\d{8})-(\d{8})\.npz$")
 _UMASK = os.umask(0o022)
@@ -204,6 +207,7 @@ class Recording:
     run: Run
     rows: list[dict[str, Any]] = field(default_factory=list)
     pending: list[tuple[int, dict[str, np.ndarray]]] = field(default_factory=list)
+    flushed_at: float = field(default_factory=time.perf_counter)
 
     def snapshot(self, step: int, kernels: dict[str, np.ndarray]) -> None:
         self.pending.append((step, kernels))
@@ -212,8 +216,13 @@ class Recording:
     def pending_bytes(self) -> int:
         return sum(w.nbytes for _, k in self.pending for w in k.values())
 
+    def due(self) -> bool:
+        """Time to flush: so long since the last flush that a killed run would lose much, or so much buffered."""
+        return time.perf_counter() - self.flushed_at > FLUSH_SECONDS or self.pending_bytes > FLUSH_BYTES
+
     def flush(self) -> None:
         if self.pending:
             self.run.write_snapshots(self.pending)
             self.pending = []
         self.run.write_metrics(self.rows)
+        self.flushed_at = time.perf_counter()

@@ -22,9 +22,8 @@ from .rundir import LayerInfo, Recording, Run, atomic_write, atomic_write_text
 
 EVAL_POINTS = 16  # test-set evaluations spread over training (plus one at every epoch end)
 EVAL_BATCH = 1024
-CHECKPOINTS = 10  # evenly spaced checkpoints per run (resume state, metrics, buffered snapshots)...
-CHECKPOINT_SECONDS = 30.0  # ...and one at least this often, so a long run loses little when killed
-CHECKPOINT_BYTES = 64 * 2**20  # ...or when the buffered snapshots grow this large
+CHECKPOINTS = 10  # evenly spaced checkpoints per run (resume state, metrics, buffered snapshots), and more when
+# the buffer is due (Recording.due: every 30 s, or at 64 MB of snapshots)
 
 
 @dataclass(frozen=True)
@@ -158,17 +157,13 @@ def train(
     }
 
     rec = Recording(run)  # snapshots since the last checkpoint, and every metric row
-    snapshot_bytes = sum(4 * math.prod(li.shape) for li in layer_infos(model))
-    last_checkpoint = time.perf_counter()
 
     def checkpoint(step: int) -> None:
         """Write the buffered snapshots, the metrics and the state to resume from, in that order: a kill between
         two writes leaves a state that is older than the snapshots, never newer, and resume redoes the rest."""
-        nonlocal last_checkpoint
         rec.flush()
         state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict()}
         atomic_write(run.resume_path, lambda fh: torch.save(state, fh))
-        last_checkpoint = time.perf_counter()
 
     start = 0
     if resume and run.resume_path.is_file():
@@ -223,15 +218,7 @@ def train(
         rec.rows.append(row)
         if step in snap_at:
             rec.snapshot(step, kernels_of(model))
-        if (
-            snapshots
-            and step < total
-            and (
-                step in checkpoint_at
-                or time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS
-                or len(rec.pending) * snapshot_bytes > CHECKPOINT_BYTES
-            )
-        ):
+        if snapshots and step < total and (step in checkpoint_at or rec.due()):
             checkpoint(step)
         if on_step is not None:
             on_step(step, total)
