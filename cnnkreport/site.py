@@ -184,10 +184,16 @@ def _run_figures(run: Run, cfg: RunConfig | None, folder: Path) -> list[Figure]:
     return figs
 
 
-def _animation(folder: Path, name: str, frames: list[np.ndarray]) -> str:
-    """Write frames as name.gif and, for print, a filmstrip name-filmstrip.png; returns the filmstrip's file name."""
-    mosaic.write_gif(folder / f"{name}.gif", frames)
-    mosaic.write_png(folder / f"{name}-filmstrip.png", mosaic.filmstrip(frames))
+def _animation(folder: Path, name: str, frames: list[np.ndarray], colour: bool = False) -> str:
+    """Write frames (palette indices, or RGB with `colour`) as name.gif and, for print, a filmstrip
+    name-filmstrip.png; returns the filmstrip's file name."""
+    if colour:
+        mosaic.write_rgb_gif(folder / f"{name}.gif", frames)
+        strip = np.stack([frames[i] for i in mosaic.frame_subset(len(frames), 6)])
+        mosaic.write_rgb_png(folder / f"{name}-filmstrip.png", mosaic.rgb_grid(strip, 3, gap=6))
+    else:
+        mosaic.write_gif(folder / f"{name}.gif", frames)
+        mosaic.write_png(folder / f"{name}-filmstrip.png", mosaic.filmstrip(frames))
     return f"{name}-filmstrip.png"
 
 
@@ -242,16 +248,8 @@ def _kernels_section(info: LayerInfo, steps: np.ndarray, w: np.ndarray, folder: 
     ]
     if len(steps) > 1 and (in_c == 1 or colour) and not matrix:
         keep = mosaic.frame_subset(len(steps), LAYER_GIF_FRAMES)
-        if colour:
-            frames = mosaic.rgb_frames(steps[keep], w[keep])
-            mosaic.write_rgb_gif(folder / "evolution.gif", frames)
-            mosaic.write_rgb_png(
-                folder / "evolution-filmstrip.png",
-                mosaic.rgb_grid(np.stack([frames[i] for i in mosaic.frame_subset(len(frames), 6)]), 3, gap=6),
-            )
-            filmstrip = "evolution-filmstrip.png"
-        else:
-            filmstrip = _animation(folder, "evolution", mosaic.evolution_frames(steps[keep], w[keep]))
+        frames = mosaic.rgb_frames(steps[keep], w[keep]) if colour else mosaic.evolution_frames(steps[keep], w[keep])
+        filmstrip = _animation(folder, "evolution", frames, colour)
         figs.append(
             Figure(
                 "evolution.gif",
