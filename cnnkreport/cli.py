@@ -210,7 +210,8 @@ def sweep(
 ) -> None:
     """Many runs over a grid of settings and seeds, in parallel and resumable, compared on one page."""
     from .site import check_out_dir
-    from .sweep import default_workers, expand, judge, load_sweep, render_sweep, run_sweep
+    from .sweep import expand, judge, load_sweep, render_sweep, run_sweep
+    from .workers import default_workers
 
     cfg = load_sweep(config, builtin)
     points = expand(cfg, quick_runs=bool(quick_))

@@ -17,7 +17,7 @@ from . import filters, mosaic, svg
 from .analysis import SURROGATE_ALPHA, LayerAnalysis
 from .rundir import LayerInfo
 
-GIF_FRAMES = 24  # frames of a single kernel's evolution GIF
+GIF_FRAMES = 16  # frames of a single kernel's evolution GIF
 MAX_CHANNELS = 16  # input channels drawn (and printed as numbers) one by one; more: the channel sum
 
 

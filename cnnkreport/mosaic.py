@@ -20,6 +20,7 @@ from .rundir import atomic_write
 
 LEVELS = 249  # odd, so that zero falls exactly on the middle level
 ZERO = LEVELS // 2
+GIF_LEVEL_STEP = 4  # animations use every 4th level: 63 shades still, and a third smaller GIFs
 GAP, PAPER, INK, AXIS, TEXT = range(LEVELS, LEVELS + 5)
 # ColorBrewer RdBu (11 classes), from most negative (dark blue) through zero (near-white) to most positive (dark red)
 DIVERGING = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
@@ -159,7 +160,7 @@ def frame_subset(count: int, limit: int) -> np.ndarray:
 
 
 def match_frames(
-    steps: Sequence[int] | np.ndarray, kernels: np.ndarray, matches: np.ndarray, limit: int = 30
+    steps: Sequence[int] | np.ndarray, kernels: np.ndarray, matches: np.ndarray, limit: int = 20
 ) -> list[np.ndarray]:
     """Frames of kernels (S, N, *k) each followed by its current best match (S, N, *k, already projected): pairs
     side by side, kernel on the left; at most `limit` frames (the best match changes often, so frames are costly)."""
@@ -276,7 +277,15 @@ def to_image(indices: np.ndarray) -> Image.Image:
 
 
 def write_png(path: Path, indices: np.ndarray) -> None:
-    atomic_write(path, lambda fh: to_image(indices).save(fh, format="PNG", optimize=True))
+    """A palette PNG whose palette holds only the colours it uses: a small kernel picture uses a few dozen of the
+    256, and the full palette (768 bytes) would be most of its file."""
+    used = np.unique(indices)
+    lut = np.zeros(256, dtype=np.uint8)
+    lut[used] = np.arange(len(used), dtype=np.uint8)
+    img = Image.fromarray(lut[indices], mode="P")
+    full = palette()
+    img.putpalette([v for i in used.tolist() for v in full[3 * i : 3 * i + 3]])
+    atomic_write(path, lambda fh: img.save(fh, format="PNG", optimize=True))
 
 
 @functools.lru_cache(maxsize=1)
@@ -309,9 +318,16 @@ def evolution_frames(
     return frames
 
 
+def coarser(frame: np.ndarray, step: int = GIF_LEVEL_STEP) -> np.ndarray:
+    """Weight levels rounded to every `step`-th one (zero and both ends stay exact); other colours unchanged."""
+    weights = frame < LEVELS
+    return np.where(weights, np.minimum(np.rint(frame / step) * step, LEVELS - 1), frame).astype(np.uint8)
+
+
 def write_gif(path: Path, frames: Sequence[np.ndarray], frame_ms: int = 60, hold_ms: int = 1500) -> None:
-    """An animated GIF from palette frames. Identical neighbouring frames are merged by Pillow."""
-    images = [to_image(f) for f in frames]
+    """An animated GIF from palette frames, on 1/GIF_LEVEL_STEP of the weight levels: tiny changes between
+    snapshots no longer cost bytes, and the frames that are then identical are merged by Pillow."""
+    images = [to_image(coarser(f)) for f in frames]
     durations = [max(frame_ms, 20)] * len(images)
     durations[-1] = hold_ms  # rest on the trained kernels before looping
 

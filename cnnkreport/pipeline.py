@@ -10,11 +10,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import recipe
 from .config import DEFAULT_PRESETS, DEVICES, RunConfig, from_dict, load_run_config, preset, quick, read_toml
 from .errors import UserError
 from .rundir import Run
 from .site import RunView, build_site, check_out_dir
-from .train import TrainResult, train
+from .train import TrainResult, resolve_device, train
+from .workers import default_workers, run_all
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,18 @@ class BuildConfig:
     seed: int = 0
     quick: bool = False
     device: str = "auto"
+    seeds: int = 5  # the recipe check: each preset with targets is also trained on the seeds after `seed`
+    ablation: bool = True  # ...and once without the recipe's key choice (recipe.ABLATIONS)
+    workers: int = 0  # runs trained at once (0: one per core)
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not 1 <= self.seeds <= 20:
+            raise UserError(f"seeds must be between 1 and 20, got {self.seeds}")
+        if self.seed + self.seeds > 2**32:
+            raise UserError(f"seed + seeds must stay below 2**32, got {self.seed} + {self.seeds}")
+        if not 0 <= self.workers <= 256:
+            raise UserError(f"workers must be between 0 (one per core) and 256, got {self.workers}")
         if self.device not in DEVICES:
             raise UserError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if not self.presets:
@@ -44,6 +55,16 @@ class BuildConfig:
             cfg = from_dict(RunConfig, self.overrides.get(name, {}), f"overrides.{name}", cfg)
             cfgs.append(quick(cfg) if self.quick else cfg)
         return cfgs
+
+    def check_configs(self) -> list[tuple[str, RunConfig, list[RunConfig], RunConfig | None]]:
+        """For each preset with targets: (preset, its run config, the same on the other seeds, its ablation).
+        `--quick` checks two seeds at most."""
+        seeds = min(self.seeds, 2) if self.quick else self.seeds
+        return [
+            (name, cfg, recipe.seed_configs(cfg, seeds), recipe.ablation_config(name, cfg) if self.ablation else None)
+            for name, cfg in zip(self.presets, self.run_configs(), strict=True)
+            if name in recipe.TARGETS
+        ]
 
 
 def load_build_config(path: Path | None, **cli: Any) -> BuildConfig:
@@ -72,7 +93,7 @@ def _reusable(run: Run, cfg: RunConfig) -> bool:
         return False
 
 
-def train_into(cfg: RunConfig, path: Path, on_step: Callable[[int, int], None] | None) -> TrainResult:
+def train_into(cfg: RunConfig, path: Path, on_step: Callable[[int, int], None] | None = None) -> TrainResult:
     """Train into a temp folder beside `path` and swap it in when done: a failed run never replaces a good one.
     Only a folder that `build` made itself (run.json says so) is ever replaced."""
     if path.exists():
@@ -105,15 +126,34 @@ def build(
     on_train: Callable[[RunConfig, bool], Callable[[int, int], None] | None] = lambda c, r: None,
     on_render: Callable[[str], None] | None = None,
 ) -> list[RunView]:
-    """Train (or reuse) every preset's run under cfg.runs, then render them all into cfg.out.
-    `on_train(run_config, reused)` may return a per-step progress callback."""
+    """Train (or reuse) every preset's run under cfg.runs, and the recipe's checks under cfg.runs/checks, several at
+    once; then render them all into cfg.out. `on_train(run_config, reused)` may return a per-step progress
+    callback."""
     check_out_dir(Path(cfg.out))  # fail before training, not after
-    paths = []
-    for rc in cfg.run_configs():
-        path = Path(cfg.runs) / rc.name
+    runs = Path(cfg.runs)
+    main = [(rc, runs / rc.name) for rc in cfg.run_configs()]
+    checks = [
+        (name, rc, [runs / "checks" / s.name for s in seeds], runs / "checks" / ab.name if ab else None, [*seeds, ab])
+        for name, rc, seeds, ab in cfg.check_configs()
+    ]
+    wanted = main + [(c, runs / "checks" / c.name) for *_, extra in checks for c in extra if c is not None]
+    jobs, callbacks = [], []
+    for rc, path in wanted:
         reused = _reusable(Run(path), rc)
         callback = on_train(rc, reused)
         if not reused:
-            train_into(rc, path, callback)
-        paths.append(path)
-    return build_site(paths, Path(cfg.out), on_render)
+            jobs.append((train_into, (rc, path)))
+            callbacks.append(callback)
+    run_all(jobs, _workers(cfg), callbacks)
+    judged = [
+        recipe.check(rc.name, name, [runs / rc.name, *seed_paths], ab_path)
+        for name, rc, seed_paths, ab_path, _ in checks
+    ]
+    return build_site([path for _, path in main], Path(cfg.out), on_render, judged)
+
+
+def _workers(cfg: BuildConfig) -> int:
+    """Runs at a time: one per core, but one at a time on a GPU (the runs would only queue for it)."""
+    if cfg.device == "cuda" or (cfg.device == "auto" and resolve_device("auto").type == "cuda"):
+        return 1
+    return cfg.workers or default_workers()

@@ -17,11 +17,14 @@ SUMMARY_VERSION = 1
 DIGITS = 4  # floats in JSON are rounded, so that the same numbers give the same bytes
 
 
-def _r(x: float | None) -> float | None:
+def rounded(x: float | None) -> float | None:
     return None if x is None else round(float(x), DIGITS)
 
 
-def dumps(data: Any) -> str:
+def dumps(data: Any, compact: bool = False) -> str:
+    """JSON with sorted keys; `compact` (no indentation) for the large per-layer files, about half the size."""
+    if compact:
+        return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
     return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -39,30 +42,34 @@ def layer_summary(a: LayerAnalysis) -> dict[str, Any]:
         "shape": list(a.shape),
         "analysed_as": "x".join(map(str, a.kshape)) + (" (1-D)" if len(a.kshape) == 1 else ""),
         "bank_size": len(a.bank),
-        "null_threshold": _r(a.threshold),
-        "null_median": _r(float(np.median(a.null))),
-        "hit_rate": _r(a.hit_rate),
-        "hit_rate_at_init": _r(a.hit_rate_at_init),
-        "hit_rate_phase_controlled": _r(float(a.controlled_hits.mean())),
-        "median_score": _r(a.median_score),
-        "median_score_at_init": _r(a.median_score_at_init),
-        "kappa": _r(a.kappa),
-        "paired_change": {"test": "wilcoxon signed-rank", "median_change": _r(median_change), "p_value": _r(p)},
-        "dc_fraction_median": _r(float(np.median(a.dc_fraction))),
-        "dc_fraction_null_median": _r(a.dc_fraction_null),
+        "null_threshold": rounded(a.threshold),
+        "null_median": rounded(float(np.median(a.null))),
+        "hit_rate": rounded(a.hit_rate),
+        "hit_rate_at_init": rounded(a.hit_rate_at_init),
+        "hit_rate_phase_controlled": rounded(float(a.controlled_hits.mean())),
+        "median_score": rounded(a.median_score),
+        "median_score_at_init": rounded(a.median_score_at_init),
+        "kappa": rounded(a.kappa),
+        "paired_change": {
+            "test": "wilcoxon signed-rank",
+            "median_change": rounded(median_change),
+            "p_value": rounded(p),
+        },
+        "dc_fraction_median": rounded(float(np.median(a.dc_fraction))),
+        "dc_fraction_null_median": rounded(a.dc_fraction_null),
         "training_added": None
         if a.added is None
         else {
-            "hit_rate": _r(float((a.added.score > a.threshold).mean())),
-            "median_score": _r(float(np.median(a.added.score))),
+            "hit_rate": rounded(float((a.added.score > a.threshold).mean())),
+            "median_score": rounded(float(np.median(a.added.score))),
         },
         "match_claims_possible": a.claims_possible,
         "match_claims_note": a.claims_note or None,
         "kernels": [
             {
                 "index": i,
-                "score": _r(a.final.score[i]),
-                "score_at_init": None if init is None else _r(init.score[i]),
+                "score": rounded(a.final.score[i]),
+                "score_at_init": None if init is None else rounded(init.score[i]),
                 "best_match": template_dict(a.bank.templates[a.final.top[i, 0]]),
             }
             for i in range(len(a.final.score))
@@ -83,21 +90,21 @@ def layer_detail(
         entry: dict[str, Any] = {
             "index": i,
             "weights": None if weights is None else np.round(weights[i], 6).tolist(),
-            "score": _r(a.final.score[i]),
-            "score_at_init": None if a.init is None else _r(a.init.score[i]),
+            "score": rounded(a.final.score[i]),
+            "score_at_init": None if a.init is None else rounded(a.init.score[i]),
             "above_threshold": bool(a.hits[i]),
             "best_matches": [
-                {**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail, "score": _r(s)}
+                {**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail, "score": rounded(s)}
                 for t, s in zip(a.final.top[i], a.final.top_scores[i], strict=True)
             ],
             "top_templates_over_snapshots": [[used[t] for t in a.top[j, i]] for j in range(len(a.steps))],
-            "score_over_snapshots": [_r(s) for s in a.scores[:, i]],
-            "phase_surrogate_p": _r(a.surrogate_p[i]),
-            "dc_fraction": _r(a.dc_fraction[i]),
-            "per_channel_scores": None if a.per_channel is None else [_r(s) for s in a.per_channel[i]],
+            "score_over_snapshots": [rounded(s) for s in a.scores[:, i]],
+            "phase_surrogate_p": rounded(a.surrogate_p[i]),
+            "dc_fraction": rounded(a.dc_fraction[i]),
+            "per_channel_scores": None if a.per_channel is None else [rounded(s) for s in a.per_channel[i]],
             "training_added": None
             if a.added is None
-            else {"score": _r(a.added.score[i]), "best_match": template_dict(a.bank.templates[a.added.top[i, 0]])},
+            else {"score": rounded(a.added.score[i]), "best_match": template_dict(a.bank.templates[a.added.top[i, 0]])},
         }
         if freq is not None:
             entry["frequency_response"] = {k: np.round(v[i], 5).tolist() for k, v in freq.items() if k != "freq"}

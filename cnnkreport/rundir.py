@@ -57,6 +57,11 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
+def _cell(v: Any) -> Any:
+    """A metrics cell: empty for None, floats to 6 significant digits (plenty for a curve; half the file)."""
+    return "" if v is None else f"{v:.6g}" if isinstance(v, float) else v
+
+
 def _layer_keys(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {LAYER_PREFIX + name: a for name, a in arrays.items()}
 
@@ -133,7 +138,7 @@ class Run:
         w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
         w.writeheader()
         for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r[k]) for k in METRIC_FIELDS})
+            w.writerow({k: _cell(r.get(k)) for k in METRIC_FIELDS})
         atomic_write_text(self.metrics_path, buf.getvalue())
 
     # --- reading -------------------------------------------------------------------------------------------

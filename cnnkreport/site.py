@@ -3,6 +3,7 @@ is swapped in at the end.
 
 Layout of the output (all links relative, so it works from file://, a local server, or a sub-path):
   index.html, methods.html, summary.json, .nojekyll, static/style.css
+  recipe.html, recipe/<run>.png    the default recipe checked on more seeds and without its key choice (`build`)
   runs/<run>/index.html            the run: curves, data, each layer's headline and mosaic, config
   runs/<run>/<layer>/index.html    the layer: every view of its kernels, and layer.json
   banks/<shape>/index.html         the detector bank at that kernel size
@@ -16,7 +17,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -26,7 +27,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from . import __version__, analysis, figures, filter_figures, filters, mosaic, report
+from . import __version__, analysis, figures, filter_figures, filters, mosaic, recipe, report
 from .analysis import LayerAnalysis
 from .bank import FAMILY_ORDER, Bank
 from .config import RunConfig, from_dict, read_toml
@@ -34,6 +35,7 @@ from .data import make_dataset
 from .errors import UserError
 from .kernel_view import KernelView, kernel_views
 from .publish import MARKER
+from .recipe import RecipeCheck
 from .rundir import LayerInfo, Run, atomic_write, atomic_write_text
 
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
@@ -45,7 +47,7 @@ MAX_MOSAIC_TILES = 2048  # more tiles than this (kernels x input channels): show
 MAX_KERNEL_PAGES = 64  # kernels of a layer that get a page of their own (the table lists them all)
 MAX_GRID = 16  # filters and input channels in the channel grid of a multi-channel 1-D layer
 MAX_JSON_WEIGHTS = 200_000  # weights of a layer written into layer.json; a larger layer's go to weights.npy
-LAYER_GIF_FRAMES = 60  # frames of a layer's evolution GIF (every snapshot stays in layer.json)
+LAYER_GIF_FRAMES = 40  # frames of a layer's evolution GIF (every snapshot stays in layer.json)
 
 
 def templates_dir() -> Path:
@@ -119,6 +121,7 @@ class RunView:
     snapshots: int
     steps: int
     downloads: list[tuple[str, str]] = field(default_factory=list)  # (file name in the run folder, what it is)
+    config: RunConfig | None = None  # for a run trained here
 
     @property
     def test_accuracy(self) -> float | None:
@@ -520,7 +523,7 @@ def _layer_view(
         if big:
             atomic_write(folder / "weights.npy", lambda fh: np.save(fh, w[-1], allow_pickle=False))
         detail = report.layer_detail(a, None if big else w[-1], freq, weights_file="weights.npy" if big else None)
-        atomic_write_text(folder / "layer.json", report.dumps(detail))
+        atomic_write_text(folder / "layer.json", report.dumps(detail, compact=True))
         maps = None if samples is None else (filters.feature_maps_2d(w[-1], samples[0]), samples[1])
         kernels = kernel_views(info, a, steps, w, folder / "kernels", maps, limit=MAX_KERNEL_PAGES)
     prev = None if prev_name is None else run.read_snapshot(int(steps[-1]))[prev_name]
@@ -561,6 +564,7 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
     slugs = _unique_slugs(names)
     jobs: list[tuple[int, Callable[..., Any], tuple[Any, ...]]] = []  # (run index, function, arguments)
     config_texts: list[str | None] = []
+    configs: list[RunConfig | None] = []
     downloads: list[list[tuple[str, str]]] = []
     for i, (run, rslug) in enumerate(zip(runs, slugs, strict=True)):
         folder = out / "runs" / rslug
@@ -571,6 +575,7 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
             cfg = from_dict(RunConfig, read_toml(run.config_path))
             shutil.copyfile(run.config_path, folder / "config.toml")
         config_texts.append(config_text)
+        configs.append(cfg)
         downloads.append(_copy_downloads(run, folder))
         infos = run.layers()
         lslugs = _unique_slugs([li.name for li in infos], RUN_FILES)
@@ -607,13 +612,30 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
         steps = int(meta.get("steps") or 0)
         views.append(
             RunView(
-                name, rslug, meta, config_texts[i], layers, run_figs, len(run.snapshot_steps()), steps, downloads[i]
+                name,
+                rslug,
+                meta,
+                config_texts[i],
+                layers,
+                run_figs,
+                len(run.snapshot_steps()),
+                steps,
+                downloads[i],
+                configs[i],
             )
         )
     return views
 
 
 # --- phase 2: write -------------------------------------------------------------------------------------------------
+
+
+def _num(v: float | None, digits: int = 2) -> str:
+    """A number to `digits` decimals, with no minus sign on a value that rounds to zero."""
+    if v is None:
+        return "n/a"
+    text = f"{v:.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text
 
 
 def jinja_env() -> jinja2.Environment:
@@ -624,10 +646,9 @@ def jinja_env() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["pct"] = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"
-    env.filters["num"] = lambda v, d=2: "n/a" if v is None else f"{v:.{d}f}"
+    env.filters["num"] = _num
     env.filters["describe"] = describe
-    stops = ", ".join(f"{c} {100 * i / (len(mosaic.DIVERGING) - 1):.0f}%" for i, c in enumerate(mosaic.DIVERGING))
-    env.globals["colourbar_css"] = f"linear-gradient(to right, {stops})"
+    env.filters["recipe"] = lambda cfg: "" if cfg is None else recipe.describe(cfg)
     env.globals["table_page"] = TABLE_PAGE
     return env
 
@@ -649,17 +670,33 @@ def _write_bank(b: Bank, folder: Path) -> list[dict[str, Any]]:
     return families
 
 
-def write_pages(views: list[RunView], out: Path) -> None:
+def _recipe_figures(checks: Sequence[RecipeCheck], folder: Path) -> None:
+    """The first layer of every run behind the recipe page, after training: recipe/<run>.png."""
+    for c in checks:
+        for j in [*c.seeds, *([c.ablation] if c.ablation else [])]:
+            run = Run(j.path)
+            _, w = run.read_kernels(run.layers()[0].name)
+            mosaic.write_png(folder / f"{j.name}.png", mosaic.layer_mosaic(w[-1]))
+
+
+def write_pages(views: list[RunView], out: Path, checks: Sequence[RecipeCheck] = ()) -> None:
     """Phase 2: the HTML pages, JSON and static files."""
     env = jinja_env()
     banks = _banks(views)
-    common = {"version": __version__, "runs": views, "banks": sorted(banks)}
+    common = {
+        "version": __version__,
+        "runs": views,
+        "banks": sorted(banks),
+        "checks": {c.run: c for c in checks},
+    }
 
     def page(template: str, path: Path, root: str, **kw: Any) -> None:
         atomic_write_text(out / path, env.get_template(template).render(root=root, **common, **kw))
 
     page("index.html", Path("index.html"), "")
     page("methods.html", Path("methods.html"), "", constants=_constants())
+    if checks:
+        page("recipe.html", Path("recipe.html"), "")
     for v in views:
         page("run.html", Path("runs", v.slug, "index.html"), "../../", run=v)
         page("config.html", Path("runs", v.slug, "config.html"), "../../", run=v)
@@ -703,6 +740,7 @@ def write_pages(views: list[RunView], out: Path) -> None:
             }
             for v in views
         ],
+        "recipe_checks": [c.summary() for c in checks],
     }
     atomic_write_text(out / "summary.json", report.dumps(summary))
     shutil.copytree(templates_dir() / "static", out / "static", dirs_exist_ok=True)
@@ -764,14 +802,21 @@ def swap_in(out: Path, fill: Callable[[Path], Any]) -> Any:
     return result
 
 
-def build_site(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | None = None) -> list[RunView]:
-    """Render the site for `run_paths` into `out`. A failure leaves the previous site at `out` untouched."""
+def build_site(
+    run_paths: list[Path],
+    out: Path,
+    on_run: Callable[[str], None] | None = None,
+    checks: Sequence[RecipeCheck] = (),
+) -> list[RunView]:
+    """Render the site for `run_paths` into `out`, with the recipe page when there are `checks`. A failure leaves the
+    previous site at `out` untouched."""
     if not run_paths:
         raise UserError("no runs to render")
 
     def fill(tmp: Path) -> list[RunView]:
         views = gather(run_paths, tmp, on_run)
-        write_pages(views, tmp)
+        _recipe_figures(checks, tmp / "recipe")
+        write_pages(views, tmp, checks)
         return views
 
     result: list[RunView] = swap_in(out, fill)

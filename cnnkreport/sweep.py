@@ -16,11 +16,8 @@ A finished run made from the same config is not run again, so an interrupted swe
 from __future__ import annotations
 
 import itertools
-import multiprocessing
-import os
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,9 +25,11 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .config import RunConfig, from_dict, load_run_config, preset, quick, read_toml, to_dict
+from .config import RunConfig, from_dict, load_run_config, preset, quick, read_toml
 from .errors import UserError
+from .recipe import judge as judge_run
 from .rundir import Run
+from .workers import OnStep, run_all
 
 
 @dataclass(frozen=True)
@@ -121,14 +120,10 @@ def expand(cfg: SweepConfig, quick_runs: bool = False) -> list[Point]:
     return points
 
 
-def _train_point(config: dict[str, Any], path: str, resume: bool) -> None:
-    """In a worker process: one run, on one thread (the workers share the cores)."""
-    import torch
-
+def _train_point(config: RunConfig, path: str, resume: bool, on_step: OnStep | None = None) -> None:
     from .train import train
 
-    torch.set_num_threads(1)
-    train(from_dict(RunConfig, config), Path(path), resume=resume)
+    train(config, Path(path), resume=resume, on_step=on_step)
 
 
 def _status(path: Path, cfg: RunConfig) -> str:
@@ -161,16 +156,11 @@ def run_sweep(
                 on_done(p)
         else:
             todo.append((p, path, status == "resume"))
-    if not todo:
-        return paths
-    workers = max(1, min(workers, len(todo)))
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: torch's thread pool does not survive fork
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = {pool.submit(_train_point, to_dict(p.config), str(path), resume): p for p, path, resume in todo}
-        for future in as_completed(futures):
-            future.result()  # a UserError in a worker stops the sweep with its message
-            if on_done:
-                on_done(futures[future])
+    run_all(
+        [(_train_point, (p.config, str(path), resume)) for p, path, resume in todo],
+        workers,
+        on_done=(lambda k: on_done(todo[k][0])) if on_done else None,
+    )
     return paths
 
 
@@ -187,19 +177,10 @@ class Outcome:
 
 
 def judge(points: Sequence[Point], paths: Sequence[Path]) -> list[Outcome]:
-    from .analysis import analyse_layer
-
     outcomes = []
     for p, path in zip(points, paths, strict=True):
-        run = Run(path)
-        info = run.layers()[0]
-        steps, w = run.read_kernels(info.name)
-        a = analyse_layer(info.name, info.kind, steps, w)
-        if a is None:
-            raise UserError(f"{path}: the first layer's kernels are too small to analyse")
-        outcomes.append(
-            Outcome(p, path, run.read_meta().get("test_accuracy"), a.hit_rate, a.kappa, float(a.controlled_hits.mean()))
-        )
+        j = judge_run(path)
+        outcomes.append(Outcome(p, path, j.test_accuracy, j.hit_rate, j.kappa, j.controlled / j.kernels))
     return outcomes
 
 
@@ -234,10 +215,6 @@ def _key(setting: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
     return tuple((k, _text(v)) for k, v in setting)
 
 
-def default_workers() -> int:
-    return max(1, (os.cpu_count() or 1))
-
-
 def render_sweep(cfg: SweepConfig, outcomes: Sequence[Outcome], out: Path) -> list[Summary]:
     """The comparison page (index.html of `out`): the table, the effect of each swept value, and each setting's
     first-layer mosaic, side by side. Written into a temp folder and swapped in, like every site."""
@@ -264,6 +241,7 @@ def render_sweep(cfg: SweepConfig, outcomes: Sequence[Outcome], out: Path) -> li
                 root="",
                 runs=[],
                 banks=[],
+                checks={},
                 version=__version__,
                 sweep=cfg,
                 summaries=summaries,

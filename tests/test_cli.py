@@ -55,15 +55,22 @@ def test_quick_build_makes_a_complete_site(quick_site: Path) -> None:
     pages = sorted(site.rglob("*.html"))
     names = {p.relative_to(site).as_posix() for p in pages}
     kernel_pages = {n for n in names if "/kernels/" in n}
+    layers = {"pulses-2d": (8, 16), "pulses-1d": (8, 16), "seed-replica": (5, 16)}
     assert kernel_pages == {
         f"runs/{r}/{layer}/kernels/{i}.html"
-        for r in ("pulses-2d", "pulses-1d")
-        for layer, n in (("features.0", 8), ("features.3", 16))
+        for r, sizes in layers.items()
+        for layer, n in zip(("features.0", "features.3"), sizes, strict=True)
         for i in range(n)
     }
     assert names - kernel_pages == {
         "index.html",
         "methods.html",
+        "recipe.html",
+        "runs/seed-replica/index.html",
+        "runs/seed-replica/config.html",
+        "runs/seed-replica/features.0/index.html",
+        "runs/seed-replica/features.3/index.html",
+        "banks/2d-10x10/index.html",
         "runs/pulses-2d/index.html",
         "runs/pulses-2d/config.html",
         "runs/pulses-2d/features.0/index.html",
@@ -130,7 +137,7 @@ def test_layer_pages_show_every_view(quick_site: Path, run: str) -> None:
 def test_summary_json_follows_the_contract(quick_site: Path) -> None:
     summary = json.loads((quick_site / "site" / "summary.json").read_text())
     assert summary["version"] == 1
-    assert [r["name"] for r in summary["runs"]] == ["pulses-2d", "pulses-1d"]
+    assert [r["name"] for r in summary["runs"]] == ["pulses-2d", "pulses-1d", "seed-replica"]
     for run in summary["runs"]:
         assert run["source"] == "train" and 0 <= run["test_accuracy"] <= 1
         assert [layer["name"] for layer in run["layers"]] == ["features.0", "features.3"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from cnnkreport import mosaic
 from cnnkreport.rundir import Run
-from cnnkreport.site import MAX_KERNEL_PAGES, TABLE_PAGE, build_site
+from cnnkreport.site import MAX_KERNEL_PAGES, TABLE_PAGE, build_site, templates_dir
 
 
 def fake_run(path: Path, out_channels: int, snapshots: int = 3, kshape: tuple[int, ...] = (5, 5)) -> Run:
@@ -59,3 +62,31 @@ def test_a_run_without_config_or_metrics(tmp_path: Path) -> None:
     assert "conv" in run_page
     config = (tmp_path / "site" / "runs" / "rec" / "config.html").read_text()
     assert "not trained by cnnkreport" in config
+
+
+def test_colour_bar_in_the_stylesheet_is_the_weight_palette() -> None:
+    css = (templates_dir() / "static" / "style.css").read_text()
+    stops = re.findall(r"(#[0-9a-f]{6}) (\d+)%", css.split(".colorbar .bar", 1)[1].split("}", 1)[0])
+    assert [c for c, _ in stops] == mosaic.DIVERGING
+    assert [int(p) for _, p in stops] == [round(100 * i / (len(stops) - 1)) for i in range(len(stops))]
+
+
+def test_png_palette_holds_only_the_colours_used(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(8, 1, 5, 5))
+    indices = mosaic.layer_mosaic(w)
+    mosaic.write_png(tmp_path / "m.png", indices)
+    with Image.open(tmp_path / "m.png") as im:
+        assert len(im.getpalette() or []) // 3 == len(np.unique(indices)) < 256
+        shown = np.asarray(im.convert("RGB"))
+    full = np.asarray(mosaic.to_image(indices).convert("RGB"))
+    np.testing.assert_array_equal(shown, full)  # the same picture, pixel for pixel
+
+
+def test_gif_levels_are_coarser_but_keep_zero_and_the_ends() -> None:
+    levels = np.arange(256, dtype=np.uint8)
+    c = mosaic.coarser(levels)
+    assert c[mosaic.ZERO] == mosaic.ZERO and c[0] == 0 and c[mosaic.LEVELS - 1] == mosaic.LEVELS - 1
+    assert len(np.unique(c[: mosaic.LEVELS])) == (mosaic.LEVELS - 1) // mosaic.GIF_LEVEL_STEP + 1
+    assert (np.abs(c[: mosaic.LEVELS].astype(int) - levels[: mosaic.LEVELS]) <= mosaic.GIF_LEVEL_STEP // 2).all()
+    np.testing.assert_array_equal(c[mosaic.LEVELS :], levels[mosaic.LEVELS :])  # grey gaps, paper, text untouched

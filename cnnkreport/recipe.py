@@ -1,0 +1,251 @@
+"""The default recipe, checked: what each preset promises (its targets), the runs that test the promise, and the
+verdicts. `build` trains, beside each preset with targets, the same config on more seeds and once without the
+recipe's key choice (its ablation); the site's recipe page shows those runs and what they say, so every claim about
+the recipe is computed from runs the site shows. How the recipe was found is in docs/recipe.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .config import RunConfig, from_dict, load_run_config
+from .errors import UserError
+from .report import rounded
+from .rundir import Run
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a preset's first layer must show after training, on each seed."""
+
+    min_size: int  # the smallest kernel side (2-D) or number of taps (1-D) at which the claim is asked
+    hit_rate: float  # share of kernels above the null's 99th percentile
+    kappa: float | None  # how far towards perfect detectors from initialisation (None: not a target)
+    accuracy: float  # test accuracy
+
+
+TARGETS: dict[str, Target] = {
+    "pulses-2d": Target(min_size=5, hit_rate=0.75, kappa=0.5, accuracy=0.95),
+    "pulses-1d": Target(min_size=9, hit_rate=0.75, kappa=None, accuracy=0.95),
+}
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """The recipe without its key choice: (label, the config change as a partial config dict)."""
+
+    label: str
+    why: str
+    change: dict[str, Any]
+
+
+# Weight decay is what made the kernels visibly detector-like (docs/recipe.md): without it, a trained kernel keeps
+# its random initial part, about as large as what training added.
+ABLATIONS: dict[str, Ablation] = {
+    "pulses-2d": Ablation(
+        "no weight decay",
+        "Adam's L2 weight decay (0.05) shrinks what is left of the random initialisation, so what the data wrote "
+        "into the kernels shows",
+        {"train": {"weight_decay": 0.0}},
+    ),
+    "pulses-1d": Ablation(
+        "no weight decay",
+        "AdamW's weight decay (0.3) shrinks what is left of the random initialisation; the 31 taps are where a "
+        "1-D match means something (below about 15 taps random filters match some template too)",
+        {"train": {"weight_decay": 0.0}},
+    ),
+}
+
+
+def seed_configs(cfg: RunConfig, seeds: int) -> list[RunConfig]:
+    """The same config on the `seeds - 1` seeds after cfg.seed (cfg itself is the first seed)."""
+    return [replace(cfg, seed=cfg.seed + k, name=f"{cfg.name}-seed-{cfg.seed + k}") for k in range(1, seeds)]
+
+
+def ablation_config(preset_name: str, cfg: RunConfig) -> RunConfig | None:
+    a = ABLATIONS.get(preset_name)
+    if a is None:
+        return None
+    return replace(from_dict(RunConfig, a.change, "", cfg), name=f"{cfg.name}-{a.label.replace(' ', '-')}")
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One run's first layer, judged as the report judges it."""
+
+    name: str
+    path: Path
+    seed: int
+    config: RunConfig | None
+    test_accuracy: float | None
+    kind: str
+    kshape: tuple[int, ...]
+    kernels: int
+    threshold: float
+    hits: int
+    hits_at_init: int | None
+    controlled: int  # hits that also beat their own phase-randomised surrogates
+    kappa: float | None
+    claims_possible: bool
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.kernels
+
+    @property
+    def hit_rate_at_init(self) -> float | None:
+        return None if self.hits_at_init is None else self.hits_at_init / self.kernels
+
+    @property
+    def size(self) -> str:
+        return "x".join(map(str, self.kshape)) if len(self.kshape) > 1 else f"{self.kshape[0]} taps"
+
+
+def judge(path: Path) -> Judged:
+    """Analyse the first conv layer of the run at `path`."""
+    from .analysis import analyse_layer
+
+    run = Run(path)
+    meta = run.read_meta()
+    info = run.layers()[0]
+    steps, w = run.read_kernels(info.name)
+    a = analyse_layer(info.name, info.kind, steps, w)
+    if a is None:
+        raise UserError(f"{path}: the first layer's kernels are too small to analyse")
+    cfg = load_run_config(run.config_path, RunConfig()) if run.config_path.is_file() else None
+    return Judged(
+        name=meta.get("name") or path.name,
+        path=path,
+        seed=cfg.seed if cfg is not None else 0,
+        config=cfg,
+        test_accuracy=meta.get("test_accuracy"),
+        kind=info.kind,
+        kshape=a.kshape,
+        kernels=len(a.final.score),
+        threshold=a.threshold,
+        hits=int(a.hits.sum()),
+        hits_at_init=None if a.init is None else int((a.init.score > a.threshold).sum()),
+        controlled=int(a.controlled_hits.sum()),
+        kappa=a.kappa,
+        claims_possible=a.claims_possible,
+    )
+
+
+def verdict(target: Target, j: Judged) -> list[tuple[str, bool]]:
+    """Each criterion of the target, worded, and whether this run meets it."""
+    size = (
+        f"kernels of at least {target.min_size}x{target.min_size}"
+        if len(j.kshape) > 1
+        else f"kernels of at least {target.min_size} taps"
+    )
+    out = [
+        (size, min(j.kshape) >= target.min_size),
+        (f"test accuracy at least {100 * target.accuracy:.0f}%", (j.test_accuracy or 0.0) >= target.accuracy),
+        (f"hit rate at least {100 * target.hit_rate:.0f}%", j.claims_possible and j.hit_rate >= target.hit_rate),
+    ]
+    if target.kappa is not None:
+        out.append((f"kappa at least {target.kappa:g}", j.kappa is not None and j.kappa >= target.kappa))
+    return out
+
+
+def met(target: Target, j: Judged) -> bool:
+    return all(ok for _, ok in verdict(target, j))
+
+
+@dataclass(frozen=True)
+class RecipeCheck:
+    """A preset's main run and its checks: the seeds (main run first) and the ablation."""
+
+    run: str  # the main run's name, as the site shows it
+    preset: str
+    target: Target
+    seeds: list[Judged]
+    ablation: Judged | None
+
+    @property
+    def held(self) -> int:
+        return sum(met(self.target, j) for j in self.seeds)
+
+    @property
+    def criteria(self) -> list[str]:
+        return [text for text, _ in verdict(self.target, self.seeds[0])]
+
+    @property
+    def ablation_label(self) -> str:
+        return ABLATIONS[self.preset].label if self.preset in ABLATIONS else ""
+
+    @property
+    def why(self) -> str:
+        return ABLATIONS[self.preset].why if self.preset in ABLATIONS else ""
+
+    def rows(self) -> list[tuple[Judged, list[tuple[str, bool]], bool]]:
+        return [(j, verdict(self.target, j), met(self.target, j)) for j in self.seeds]
+
+    def sentence(self) -> str:
+        n = len(self.seeds)
+        seeds = ", ".join(str(j.seed) for j in self.seeds)
+        return (
+            f"The targets ({'; '.join(self.criteria)}) held on {self.held} of {n} seed{'s' if n != 1 else ''} "
+            f"({seeds})."
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """For summary.json."""
+
+        def one(j: Judged) -> dict[str, Any]:
+            return {
+                "name": j.name,
+                "seed": j.seed,
+                "test_accuracy": rounded(j.test_accuracy),
+                "hit_rate": rounded(j.hit_rate),
+                "hit_rate_at_init": rounded(j.hit_rate_at_init),
+                "kappa": rounded(j.kappa),
+                "controlled_hits": j.controlled,
+                "targets_met": met(self.target, j),
+            }
+
+        return {
+            "run": self.run,
+            "preset": self.preset,
+            "targets": self.criteria,
+            "seeds_held": self.held,
+            "seeds": [one(j) for j in self.seeds],
+            "ablation": None if self.ablation is None else {"label": self.ablation_label, **one(self.ablation)},
+        }
+
+
+def check(run: str, preset_name: str, seed_paths: list[Path], ablation_path: Path | None) -> RecipeCheck:
+    """Judge a preset's runs: `seed_paths` are the main run and its other seeds, in seed order."""
+    return RecipeCheck(
+        run=run,
+        preset=preset_name,
+        target=TARGETS[preset_name],
+        seeds=[judge(p) for p in seed_paths],
+        ablation=judge(ablation_path) if ablation_path is not None else None,
+    )
+
+
+OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
+LOSS_NAMES = {"cross_entropy": "cross-entropy", "l1": "L1", "mse": "MSE"}
+
+
+def describe(cfg: RunConfig) -> str:
+    """A run config's recipe in words, for the site."""
+    d, m, t = cfg.data, cfg.model, cfg.train
+    unit = "taps" if d.kind == "signal" else ""
+    layers = ", then ".join(
+        f"{c} kernels of {k} taps" if unit else f"{c} kernels of {k}x{k}"
+        for c, k in zip(m.channels, m.kernel_size, strict=True)
+    )
+    samples = "signals" if d.kind == "signal" else ("binary images" if d.binary else "images")
+    schedule = "cosine decay" if t.schedule == "cosine" else "constant"
+    decay = f", weight decay {t.weight_decay:g}" if t.weight_decay else ", no weight decay"
+    momentum = f", momentum {t.momentum:g}" if t.optimizer == "sgd" else ""
+    optimizer = f"{OPTIMIZER_NAMES[t.optimizer]}, learning rate {t.lr:g} ({schedule}){momentum}{decay}"
+    size = f"{d.size} samples" if unit else f"{d.size}x{d.size}"
+    return (
+        f"{layers}; {LOSS_NAMES[t.loss]} loss; {optimizer}; {t.epochs} epochs of {d.n_train:,} {samples} of {size}, "
+        f"batch {t.batch_size}"
+    )

@@ -1,0 +1,211 @@
+"""The recipe check: targets and verdicts, the runs `build` adds for it, parallel training, and the recipe page."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnkreport import recipe
+from cnnkreport.config import PRESETS
+from cnnkreport.errors import UserError
+from cnnkreport.pipeline import BuildConfig, load_build_config, train_into
+from cnnkreport.recipe import Judged, Target, met, verdict
+from cnnkreport.rundir import Run
+from cnnkreport.workers import run_all
+
+from .conftest import tiny
+
+
+def judged(**kw: object) -> Judged:
+    base = dict(
+        name="r",
+        path=Path("r"),
+        seed=0,
+        config=None,
+        test_accuracy=0.97,
+        kind="conv2d",
+        kshape=(5, 5),
+        kernels=8,
+        threshold=0.73,
+        hits=6,
+        hits_at_init=0,
+        controlled=3,
+        kappa=0.55,
+        claims_possible=True,
+    )
+    return Judged(**{**base, **kw})  # type: ignore[arg-type]
+
+
+TARGET_2D = Target(min_size=5, hit_rate=0.75, kappa=0.5, accuracy=0.95)
+
+
+def test_verdict_names_each_criterion_and_fails_on_each() -> None:
+    assert met(TARGET_2D, judged())
+    assert [text for text, _ in verdict(TARGET_2D, judged())] == [
+        "kernels of at least 5x5",
+        "test accuracy at least 95%",
+        "hit rate at least 75%",
+        "kappa at least 0.5",
+    ]
+    for bad, failing in [
+        (dict(kshape=(3, 3)), "kernels of at least 5x5"),
+        (dict(test_accuracy=0.94), "test accuracy at least 95%"),
+        (dict(test_accuracy=None), "test accuracy at least 95%"),
+        (dict(hits=5), "hit rate at least 75%"),
+        (dict(claims_possible=False), "hit rate at least 75%"),
+        (dict(kappa=0.49), "kappa at least 0.5"),
+        (dict(kappa=None), "kappa at least 0.5"),
+    ]:
+        j = judged(**bad)
+        assert not met(TARGET_2D, j)
+        assert [text for text, ok in verdict(TARGET_2D, j) if not ok] == [failing]
+
+
+def test_1d_target_has_no_kappa_criterion() -> None:
+    t = recipe.TARGETS["pulses-1d"]
+    j = judged(kind="conv1d", kshape=(31,), kappa=0.1)
+    assert met(t, j)
+    assert [text for text, _ in verdict(t, j)][0] == "kernels of at least 9 taps"
+    assert not met(t, judged(kind="conv1d", kshape=(7,)))
+
+
+def test_check_counts_the_seeds_that_held() -> None:
+    c = recipe.RecipeCheck(
+        "pulses-2d",
+        "pulses-2d",
+        TARGET_2D,
+        [judged(seed=0), judged(seed=1, kappa=0.4), judged(seed=2)],
+        judged(name="ab", hits=2, kappa=0.2),
+    )
+    assert c.held == 2
+    assert "held on 2 of 3 seeds (0, 1, 2)" in c.sentence()
+    s = c.summary()
+    assert s["seeds_held"] == 2 and [x["targets_met"] for x in s["seeds"]] == [True, False, True]
+    assert s["ablation"]["label"] == "no weight decay" and s["ablation"]["targets_met"] is False
+    json.dumps(s)  # plain data
+
+
+def test_seed_and_ablation_configs() -> None:
+    cfg = replace(PRESETS["pulses-2d"], seed=7)
+    seeds = recipe.seed_configs(cfg, 3)
+    assert [(c.seed, c.name) for c in seeds] == [(8, "pulses-2d-seed-8"), (9, "pulses-2d-seed-9")]
+    assert all(replace(c, seed=7, name="pulses-2d") == cfg for c in seeds)  # only the seed differs
+    assert recipe.seed_configs(cfg, 1) == []
+    ab = recipe.ablation_config("pulses-2d", cfg)
+    assert ab is not None and ab.train.weight_decay == 0.0 and ab.name == "pulses-2d-no-weight-decay"
+    assert replace(ab, train=cfg.train, name=cfg.name) == cfg
+    assert recipe.ablation_config("seed-replica", PRESETS["seed-replica"]) is None
+
+
+def test_describe_says_the_recipe() -> None:
+    text = recipe.describe(PRESETS["pulses-1d"])
+    assert "8 kernels of 31 taps" in text and "AdamW" in text and "weight decay 0.3" in text
+    assert "15 epochs of 8,000 signals of 128 samples" in text
+    replica = recipe.describe(PRESETS["seed-replica"])
+    assert "L1 loss" in replica and "SGD" in replica and "binary images of 40x40" in replica
+
+
+def test_build_checks_every_preset_with_targets() -> None:
+    cfg = BuildConfig()
+    assert cfg.presets == ("pulses-2d", "pulses-1d", "seed-replica")
+    checks = cfg.check_configs()
+    assert [name for name, *_ in checks] == ["pulses-2d", "pulses-1d"]
+    for _, _main, seeds, ablation in checks:
+        assert [s.seed for s in seeds] == [1, 2, 3, 4]
+        assert ablation is not None and ablation.train.weight_decay == 0
+    quick = BuildConfig(quick=True, seed=3).check_configs()
+    assert [[s.seed for s in seeds] for _, _, seeds, _ in quick] == [[4], [4]]
+    assert all(s.train.epochs == 1 for _, _, seeds, _ in quick for s in seeds)  # quick runs, like the main one
+    none = BuildConfig(seeds=1, ablation=False).check_configs()
+    assert all(seeds == [] and ab is None for _, _, seeds, ab in none)
+    overridden = BuildConfig(overrides={"pulses-2d": {"train": {"epochs": 3}}}).check_configs()[0]
+    assert overridden[1].train.epochs == 3 and all(s.train.epochs == 3 for s in overridden[2])
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("seeds = 0", "seeds must be between 1 and 20"),
+        ("seeds = 21", "seeds must be between 1 and 20"),
+        ('seeds = "5"', "seeds must be an integer"),
+        ("workers = -1", "workers must be between 0"),
+        ("seed = 4294967295\nseeds = 5", "seed + seeds must stay below 2**32"),
+        ("ablation = 1", "ablation must be true or false"),
+    ],
+)
+def test_bad_build_settings(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "build.toml"
+    path.write_text(toml)
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_build_config(path)
+
+
+def test_parallel_training_equals_one_at_a_time(tmp_path: Path) -> None:
+    """Two runs in two worker processes give the same kernels as the same runs one after the other, and their
+    progress reaches the parent."""
+    cfgs = [replace(tiny(), name="a", seed=1), replace(tiny("signal"), name="b", seed=2)]
+    seen: dict[int, tuple[int, int]] = {}
+    done: list[int] = []
+
+    def progress(k: int):  # type: ignore[no-untyped-def]
+        return lambda step, total: seen.__setitem__(k, (step, total))
+
+    run_all(
+        [(train_into, (c, tmp_path / "par" / c.name)) for c in cfgs],
+        workers=2,
+        on_step=[progress(0), progress(1)],
+        on_done=done.append,
+    )
+    run_all([(train_into, (c, tmp_path / "seq" / c.name)) for c in cfgs], workers=1)
+    assert sorted(done) == [0, 1]
+    assert all(step == total > 0 for step, total in seen.values()) and len(seen) == 2
+    for c in cfgs:
+        par, seq = Run(tmp_path / "par" / c.name), Run(tmp_path / "seq" / c.name)
+        assert par.snapshot_steps() == seq.snapshot_steps()
+        for layer in par.layers():
+            np.testing.assert_array_equal(par.read_kernels(layer.name)[1], seq.read_kernels(layer.name)[1])
+
+
+def test_parallel_training_reports_a_failed_run(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "mine.txt").write_text("not a run")
+    cfgs = [replace(tiny(), name="a"), replace(tiny(), name="b")]
+    with pytest.raises(UserError, match="was not made by `cnnkreport build`"):
+        run_all([(train_into, (c, tmp_path / c.name)) for c in cfgs], workers=2)
+    assert (tmp_path / "b" / "mine.txt").read_text() == "not a run"
+
+
+def test_quick_site_recipe_page(quick_site: Path) -> None:
+    site = quick_site / "site"
+    summary = json.loads((site / "summary.json").read_text())
+    assert [r["name"] for r in summary["runs"]] == ["pulses-2d", "pulses-1d", "seed-replica"]
+    checks = {c["run"]: c for c in summary["recipe_checks"]}
+    assert sorted(checks) == ["pulses-1d", "pulses-2d"]
+    html = (site / "recipe.html").read_text()
+    index = (site / "index.html").read_text()
+    for name, c in checks.items():
+        target = recipe.TARGETS[name]
+        assert [s["seed"] for s in c["seeds"]] == [0, 1]
+        assert (quick_site / "runs" / "checks" / f"{name}-seed-1" / "run.json").is_file()
+        # the verdicts follow from the numbers shown beside them
+        for s in c["seeds"]:
+            ok = (
+                s["test_accuracy"] >= target.accuracy
+                and s["hit_rate"] >= target.hit_rate
+                and (target.kappa is None or (s["kappa"] is not None and s["kappa"] >= target.kappa))
+            )
+            assert s["targets_met"] == ok
+            assert (site / "recipe" / f"{s['name']}.png").is_file()
+        assert c["seeds_held"] == sum(s["targets_met"] for s in c["seeds"])
+        assert f"held on {c['seeds_held']} of 2 seeds (0, 1)" in html
+        assert f"held on {c['seeds_held']} of 2 seeds</a>" in index
+        assert c["ablation"]["name"] == f"{name}-no-weight-decay"
+        assert (site / "recipe" / f"{c['ablation']['name']}.png").is_file()
+    assert "seed-replica" in html and "L1 loss" in html  # shown beside the recipe, with its numbers
+    methods = (site / "methods.html").read_text()
+    assert 'id="recipe"' in methods and "weight decay" in methods and 'href="recipe.html"' in methods
