@@ -2,7 +2,7 @@
 
 Each candidate is a partial override of a preset (the same shape as a `[overrides.PRESET]` table of a build
 config). Every candidate is trained for every seed asked for, and its first conv layer analysed exactly as the
-report does (`analysis.analyse_layer`): hit rate against the null 99th percentile (now and at initialisation),
+report does (`recipe.judge`): hit rate against the null 99th percentile (now and at initialisation),
 kappa, and how many hits also beat their phase-randomised surrogates (the smoothness control). The table ends with
 a per-candidate summary and the number of seeds meeting the issue's targets:
 
@@ -34,12 +34,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this checkout, installed or not
 
-from cnnkreport.analysis import analyse_layer  # noqa: E402
 from cnnkreport.config import PRESETS, RunConfig, from_dict  # noqa: E402
-from cnnkreport.rundir import Run  # noqa: E402
+from cnnkreport.recipe import TARGETS, judge, met  # noqa: E402
 from cnnkreport.train import train  # noqa: E402
 
-TARGET_HIT, TARGET_KAPPA, TARGET_ACC, TARGET_SEEDS = 0.75, 0.5, 0.95, 4
+TARGET_SEEDS = 4  # of 5
 
 # name -> (preset, overrides). "base-*" are the presets as they stand.
 CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -174,43 +173,32 @@ def config_of(name: str, seed: int) -> RunConfig:
     return from_dict(RunConfig, {**overrides, "name": name, "seed": seed, "device": "cpu"}, "", PRESETS[preset])
 
 
-def passes(kind: str, kshape: tuple[int, ...], hit: float, kap: float | None, acc: float | None) -> bool:
-    if acc is None or acc < TARGET_ACC or hit < TARGET_HIT:
-        return False
-    if kind == "conv2d":
-        return min(kshape) >= 5 and kap is not None and kap >= TARGET_KAPPA
-    return kshape[0] >= 9
-
-
 def measure(name: str, seed: int, runs: Path) -> dict[str, Any]:
+    """Train one candidate on one seed and judge its first layer as the report does (recipe.judge), against its
+    preset's targets (recipe.TARGETS)."""
     cfg = config_of(name, seed)
     path = runs / f"{name}-s{seed}"
     shutil.rmtree(path, ignore_errors=True)
     r = train(cfg, path)
-    run = Run(r.run.path)
-    info = run.layers()[0]
-    steps, w = run.read_kernels(info.name)
     t0 = time.perf_counter()
-    a = analyse_layer(info.name, info.kind, steps, w)
-    assert a is not None, f"{name}: first layer too small to analyse"
-    hits, controlled = int(a.hits.sum()), int(a.controlled_hits.sum())
+    j = judge(path)
     return {
         "name": name,
         "seed": seed,
-        "kshape": list(a.kshape),
-        "kernels": len(a.final.score),
+        "kshape": list(j.kshape),
+        "kernels": j.kernels,
         "accuracy": r.test_accuracy,
         "train_s": r.seconds,
         "analysis_s": time.perf_counter() - t0,
-        "threshold": a.threshold,
-        "hit_rate": a.hit_rate,
-        "hit_rate_init": a.hit_rate_at_init,
-        "kappa": a.kappa,
-        "median_r": a.median_score,
-        "median_r_init": a.median_score_at_init,
-        "hits": hits,
-        "controlled": controlled,
-        "passes": passes(info.kind, a.kshape, a.hit_rate, a.kappa, r.test_accuracy),
+        "threshold": j.threshold,
+        "hit_rate": j.hit_rate,
+        "hit_rate_init": j.hit_rate_at_init,
+        "kappa": j.kappa,
+        "median_r": j.median_score,
+        "median_r_init": j.median_score_at_init,
+        "hits": j.hits,
+        "controlled": j.controlled,
+        "passes": met(TARGETS[CANDIDATES[name][0]], j),
     }
 
 

@@ -71,9 +71,17 @@ def build(
     ] = None,
     quick_: QuickOpt = None,
     seed: SeedOpt = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option("--seeds", min=1, max=20, help="Check the recipe on this many seeds (1: no check) [default: 5]."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=0, help="Runs trained at once [default: 0, one per core].")
+    ] = None,
     device: DeviceOpt = None,
 ) -> None:
-    """The main job: data, training of the default presets, analysis, figures, animations and the site, in one go."""
+    """The main job: data, training of the default presets, analysis, figures, animations and the site, in one go.
+    Each preset with targets is also trained on more seeds and once without its key choice: the recipe page."""
     from .pipeline import build as run_build
     from .pipeline import load_build_config
 
@@ -83,17 +91,22 @@ def build(
         runs=None if runs is None else str(runs),
         quick=quick_,
         seed=seed,
+        seeds=seeds,
+        workers=workers,
         device=device,
     )
+    reused: list[str] = []
     with bars() as progress:
 
-        def on_train(rc: RunConfig, reused: bool) -> Callable[[int, int], None] | None:
-            if reused:
-                say(f"reusing {Path(cfg.runs) / rc.name}: finished, with the same config")
+        def on_train(rc: RunConfig, done: bool) -> Callable[[int, int], None] | None:
+            if done:
+                reused.append(rc.name)
                 return None
             return step_callback(progress, f"train {rc.name}")
 
         views = run_build(cfg, on_train, item_callback(progress, "render", total=len(cfg.presets)))
+    if reused:
+        say(f"reused {len(reused)} finished run{'s' if len(reused) != 1 else ''} with the same config from {cfg.runs}")
     for v in views:
         say(f"{v.name}: test accuracy {100 * v.test_accuracy:.1f}%" if v.test_accuracy is not None else v.name)
     say(f"site written to {cfg.out}/index.html")

@@ -88,6 +88,8 @@ class Judged:
     hits_at_init: int | None
     controlled: int  # hits that also beat their own phase-randomised surrogates
     kappa: float | None
+    median_score: float
+    median_score_at_init: float | None
     claims_possible: bool
 
     @property
@@ -129,6 +131,8 @@ def judge(path: Path) -> Judged:
         hits_at_init=None if a.init is None else int((a.init.score > a.threshold).sum()),
         controlled=int(a.controlled_hits.sum()),
         kappa=a.kappa,
+        median_score=a.median_score,
+        median_score_at_init=a.median_score_at_init,
         claims_possible=a.claims_possible,
     )
 

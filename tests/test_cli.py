@@ -181,7 +181,8 @@ def test_build_reuses_finished_runs(quick_site: Path) -> None:
     before = (runs / "pulses-2d" / "weights.pt").stat().st_mtime_ns
     result = CliRunner().invoke(app, ["build", "--quick", "--out", str(quick_site / "site"), "--runs", str(runs)])
     assert result.exit_code == 0, result.output
-    assert "reusing" in result.output
+    assert "reused 7 finished runs with the same config" in result.output  # 3 presets, 2 seeds, 2 ablations
+    assert "train " not in result.output
     assert (runs / "pulses-2d" / "weights.pt").stat().st_mtime_ns == before
 
 

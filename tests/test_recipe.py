@@ -36,6 +36,8 @@ def judged(**kw: object) -> Judged:
         hits_at_init=0,
         controlled=3,
         kappa=0.55,
+        median_score=0.8,
+        median_score_at_init=0.5,
         claims_possible=True,
     )
     return Judged(**{**base, **kw})  # type: ignore[arg-type]
