@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Callable
 from dataclasses import replace
@@ -33,8 +34,30 @@ QuickOpt = Annotated[
 ]
 
 
+# A file system that refuses: full, read-only, no permission, a path that does not exist or is not a folder. Every
+# write is atomic (temp file, then rename), so what was there before is still whole: tell the user, exit 2.
+REFUSALS = {
+    errno.ENOSPC: "free some space and run it again",
+    errno.EDQUOT: "free some space and run it again",
+    errno.EFBIG: "the file system refuses a file this large",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "check the permissions",
+    errno.EPERM: "check the permissions",
+    errno.ENOENT: "",
+    errno.ENOTDIR: "",
+    errno.EISDIR: "",
+}
+
+
+def refusal(e: OSError) -> str:
+    where = f" ({e.filename})" if e.filename else ""
+    hint = REFUSALS.get(e.errno or 0, "")
+    return f"{e.strerror or e}{where}" + (f"; {hint}" if hint else "")
+
+
 def command(fn: Callable[..., None]) -> Callable[..., None]:
-    """Register a command whose UserError becomes one line on stderr and exit code 2 (never a traceback)."""
+    """Register a command whose UserError, or a refusal of the file system, becomes one line on stderr and exit
+    code 2 (never a traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> None:
@@ -42,6 +65,11 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
             fn(*args, **kwargs)
         except UserError as e:
             typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        except OSError as e:
+            if e.errno not in REFUSALS:
+                raise
+            typer.echo(f"error: {refusal(e)}", err=True)
             raise typer.Exit(2) from None
 
     return app.command()(wrapper)
