@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from .config import DEFAULT_PRESETS, DEVICES, RunConfig, from_dict, load_run_con
 from .errors import UserError
 from .rundir import Run
 from .site import RunView, build_site, check_out_dir
+from .swap import recover, replace_dir
 from .train import TrainResult, resolve_device, train
 from .workers import default_workers, run_all
 
@@ -112,9 +112,7 @@ def train_into(cfg: RunConfig, path: Path, on_step: Callable[[int, int], None] |
         result = train(cfg, tmp, on_step=on_step)
         run = Run(tmp)
         run.write_meta({**run.read_meta(), "made_by": "build"})
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        replace_dir(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -139,6 +137,7 @@ def build(
     wanted = main + [(c, runs / "checks" / c.name) for *_, extra in checks for c in extra if c is not None]
     jobs, callbacks = [], []
     for rc, path in wanted:
+        recover(path)  # a build killed while swapping this run in
         reused = _reusable(Run(path), rc)
         callback = on_train(rc, reused)
         if not reused:

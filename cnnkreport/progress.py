@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -15,17 +16,31 @@ def say(message: str) -> None:
     console.print(message, markup=False, soft_wrap=True)
 
 
+class _Bars(Progress):
+    """Bars that appear with their first task: a command that fails before any progress prints its error line
+    and nothing else (not even the empty line of an empty display)."""
+
+    def add_task(self, *args: Any, **kwargs: Any) -> TaskID:
+        if not self.live.is_started:
+            self.start()
+        return super().add_task(*args, **kwargs)
+
+
 @contextmanager
 def bars() -> Iterator[Progress]:
-    with Progress(
+    progress = _Bars(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
         transient=False,
-    ) as progress:
+    )
+    try:
         yield progress
+    finally:
+        if progress.live.is_started:
+            progress.stop()
 
 
 def step_callback(progress: Progress, description: str) -> Callable[[int, int], None]:
