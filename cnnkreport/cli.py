@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import functools
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -50,7 +51,8 @@ REFUSALS = {
 
 
 def refusal(e: OSError) -> str:
-    where = f" ({e.filename})" if e.filename else ""
+    target = e.filename2 or e.filename  # a copy's error names the source first, the file it could not write second
+    where = f" ({target})" if target else ""
     hint = REFUSALS.get(e.errno or 0, "")
     return f"{e.strerror or e}{where}" + (f"; {hint}" if hint else "")
 
@@ -66,6 +68,9 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
         except UserError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
+        except BrokenProcessPool:  # a worker killed from outside (the out-of-memory killer, say): not bad input
+            typer.echo("error: a worker process died (out of memory?); nothing was replaced", err=True)
+            raise typer.Exit(1) from None
         except OSError as e:
             if e.errno not in REFUSALS:
                 raise
