@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,20 +61,52 @@ def claims_possible(kshape: tuple[int, ...]) -> tuple[bool, str]:
     return True, ""
 
 
+class _Matcher:
+    """match() over kernels that arrive in pieces (`add`, then `result` once). The kernels are scored in blocks of
+    `block` rows counted from the first kernel, whatever pieces they came in, so every number is the one that
+    match() gives on all of them at once; memory: one block and its scores."""
+
+    def __init__(self, b: Bank, top: int) -> None:
+        self.bank, self.top = b, top
+        self.block = max(1, CHUNK // max(len(b), 1))
+        self._pending: list[np.ndarray] = []  # normalised rows not yet scored: fewer than a block
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []  # (top indices, top scores) of each scored block
+
+    def add(self, kernels: np.ndarray) -> None:
+        """Kernels (n, *shape), after those added before."""
+        self._pending.append(normalise(np.asarray(kernels, dtype=np.float64).reshape(len(kernels), -1)))
+        if sum(len(p) for p in self._pending) >= self.block:
+            rows = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+            full = len(rows) - len(rows) % self.block
+            for i in range(0, full, self.block):
+                self._score(rows[i : i + self.block])
+            self._pending = [rows[full:].copy()] if full < len(rows) else []
+
+    def _score(self, rows: np.ndarray) -> None:
+        s = np.abs(rows @ self.bank.matrix.T)  # (n_i, M)
+        idx = np.argpartition(-s, min(self.top, s.shape[1] - 1), axis=1)[:, : self.top]
+        order = np.argsort(-np.take_along_axis(s, idx, axis=1), axis=1)
+        best = np.take_along_axis(idx, order, axis=1).astype(np.int64, copy=False)
+        self._parts.append((best, np.take_along_axis(s, best, axis=1)))
+
+    def result(self) -> Matches:
+        """The matches of every kernel added, in order."""
+        if self._pending:
+            self._score(np.concatenate(self._pending))
+            self._pending = []
+        if not self._parts:
+            return Matches(np.zeros(0), np.zeros((0, self.top), dtype=np.int64), np.zeros((0, self.top)))
+        if len(self._parts) > 1:  # one part from now on: the blocks' copies are not kept beside it
+            self._parts = [(np.concatenate([b for b, _ in self._parts]), np.concatenate([s for _, s in self._parts]))]
+        best, scores = self._parts[0]
+        return Matches(scores[:, 0].copy(), best, scores)
+
+
 def match(kernels: np.ndarray, b: Bank, top: int = TOP) -> Matches:
     """Best matches of kernels (N, *shape) in bank b."""
-    flat = normalise(np.asarray(kernels, dtype=np.float64).reshape(len(kernels), -1))
-    n = len(flat)
-    score, best, best_scores = np.zeros(n), np.zeros((n, top), dtype=np.int64), np.zeros((n, top))
-    step = max(1, CHUNK // max(len(b), 1))
-    for i in range(0, n, step):
-        s = np.abs(flat[i : i + step] @ b.matrix.T)  # (n_i, M)
-        idx = np.argpartition(-s, min(top, s.shape[1] - 1), axis=1)[:, :top]
-        order = np.argsort(-np.take_along_axis(s, idx, axis=1), axis=1)
-        best[i : i + step] = np.take_along_axis(idx, order, axis=1)
-        best_scores[i : i + step] = np.take_along_axis(s, best[i : i + step], axis=1)
-        score[i : i + step] = best_scores[i : i + step, 0]
-    return Matches(score, best, best_scores)
+    m = _Matcher(b, top)
+    m.add(kernels)
+    return m.result()
 
 
 def random_kernels(in_channels: int, kshape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
@@ -155,6 +188,8 @@ class LayerAnalysis:
     added: Matches | None  # the learned change (last minus init), scored like a kernel
     claims_possible: bool
     claims_note: str
+    summed_first: np.ndarray  # (N, *kshape) the kernels (channel sums) at the first snapshot
+    summed_last: np.ndarray  # (N, *kshape) ... and at the last
 
     @property
     def baseline(self) -> str:
@@ -206,50 +241,112 @@ class LayerAnalysis:
         return None if self.init is None else paired_test(self.final.score, self.init.score)
 
 
+class LayerScorer:
+    """analyse_layer on snapshots that arrive a chunk at a time, as a run is read (`add` each chunk in step order,
+    then `analysis()` once): only the scores and the first and last snapshot are kept, never the snapshots' weights,
+    and every number is the one analyse_layer gives on all the snapshots at once. With score=False it only keeps
+    the steps and the first and last snapshot, and `analysis()` gives None (a gallery without the analysis)."""
+
+    def __init__(self, name: str, kind: str, score: bool = True) -> None:
+        self.name, self.kind, self.score = name, kind, score
+        self.shape: tuple[int, ...] | None = None  # the layer's weight shape (out, in, *k), from the first chunk
+        self.first: np.ndarray | None = None  # (out, in, *k) weights at the first snapshot
+        self.last: np.ndarray | None = None  # ... and at the last
+        self._steps: list[np.ndarray] = []
+        self._matcher: _Matcher | None = None  # None while no chunk came, or for kernels too small to compare
+        self._summed: list[np.ndarray] = []  # channel sums (out, *kshape) at the first and the last snapshot
+
+    @property
+    def steps(self) -> np.ndarray:
+        """(S,) the step of every snapshot added."""
+        return np.concatenate(self._steps) if len(self._steps) != 1 else self._steps[0]
+
+    def add(self, steps: np.ndarray, weights: np.ndarray) -> None:
+        """The next snapshots: steps (n,), weights (n, out, in, *k)."""
+        steps, weights = np.asarray(steps), np.asarray(weights)
+        if len(steps) != len(weights):
+            raise ValueError(f"{self.name}: {len(steps)} steps for {len(weights)} snapshots")
+        if not len(weights):
+            return
+        shape = tuple(weights.shape[1:])
+        if self.shape is None:
+            self.shape, kshape = shape, kernel_shape(shape)
+            self._matcher = _Matcher(bank(kshape), TOP) if self.score and math.prod(kshape) >= 3 else None
+        elif shape != self.shape:
+            raise ValueError(f"{self.name}: snapshots of shape {shape} after {self.shape}")
+        self._steps.append(steps)
+        if self.first is None:
+            self.first = weights[0].copy()
+        self.last = weights[-1].copy()
+        if self._matcher is not None:
+            s, out, in_c = len(weights), shape[0], shape[1]
+            kshape = kernel_shape(shape)
+            summed = weights.reshape(s, out, in_c, *kshape).sum(axis=2)  # multi-channel kernels: their channel sum
+            self._matcher.add(summed.reshape(s * out, *kshape))
+            self._summed = [self._summed[0] if self._summed else summed[0].copy(), summed[-1].copy()]
+
+    def analysis(self) -> LayerAnalysis | None:
+        """The layer's analysis; None if its kernels are too small to compare with anything (fewer than 3 weights
+        per channel), or nothing was scored."""
+        if self.shape is None or self.last is None:
+            raise ValueError(f"{self.name}: no snapshots to analyse")
+        if self._matcher is None:
+            return None
+        shape, kshape, b = self.shape, kernel_shape(self.shape), self._matcher.bank
+        steps = self.steps
+        s, out, in_c = len(steps), shape[0], shape[1]
+        matches = self._matcher.result()
+        scores = matches.score.reshape(s, out)
+        top, top_scores = matches.top.reshape(s, out, TOP), matches.top_scores.reshape(s, out, TOP)
+
+        def at(i: int) -> Matches:
+            return Matches(scores[i], top[i], top_scores[i])
+
+        first, last = self._summed
+        final = at(-1)
+        init = at(0) if s > 1 else None  # the first snapshot is the baseline (step 0 for a run trained here)
+        per_channel = None  # per-channel scores, for the record, where there are not too many to compute
+        if 1 < in_c and out * in_c <= MAX_PER_CHANNEL:
+            per_channel = match(self.last.reshape(out * in_c, *kshape), b, top=1).score.reshape(out, in_c)
+        null_kernels = random_kernels(in_c, kshape, 500, seed=1).sum(axis=1)
+        added = match(last - first, b) if init is not None else None
+        possible, note = claims_possible(kshape)
+        return LayerAnalysis(
+            name=self.name,
+            kind=self.kind,
+            shape=shape,
+            kshape=kshape,
+            bank=b,
+            steps=steps,
+            scores=scores,
+            top=top,
+            top_scores=top_scores,
+            final=final,
+            init=init,
+            per_channel=per_channel,
+            null=null_scores(in_c, kshape),
+            dc_fraction=dc_fraction(last),
+            dc_fraction_null=float(np.median(dc_fraction(null_kernels))),
+            surrogate_p=surrogate_p(last, b, final.score),
+            added=added,
+            claims_possible=possible,
+            claims_note=note,
+            summed_first=first,
+            summed_last=last,
+        )
+
+
+def score_chunks(
+    name: str, kind: str, chunks: Iterable[tuple[np.ndarray, np.ndarray]], score: bool = True
+) -> LayerScorer:
+    """A LayerScorer fed with every (steps, weights) chunk, e.g. from Run.iter_kernels."""
+    scorer = LayerScorer(name, kind, score)
+    for steps, weights in chunks:
+        scorer.add(steps, weights)
+    return scorer
+
+
 def analyse_layer(name: str, kind: str, steps: np.ndarray, weights: np.ndarray) -> LayerAnalysis | None:
     """Analyse one conv layer from its snapshots: steps (S,), weights (S, out, in, *k). None if its kernels are too
     small to compare with anything (fewer than 3 weights per channel)."""
-    shape = tuple(weights.shape[1:])
-    kshape = kernel_shape(shape)
-    if math.prod(kshape) < 3:
-        return None
-    s, out, in_c = weights.shape[0], shape[0], shape[1]
-    w = weights.reshape(s, out, in_c, *kshape)
-    summed = w.sum(axis=2)  # (S, out, *k): multi-channel kernels are matched on their channel sum
-    b = bank(kshape)
-    all_matches = match(summed.reshape(s * out, *kshape), b, top=TOP)
-    scores = all_matches.score.reshape(s, out)
-    top, top_scores = all_matches.top.reshape(s, out, TOP), all_matches.top_scores.reshape(s, out, TOP)
-
-    def at(i: int) -> Matches:
-        return Matches(scores[i], top[i], top_scores[i])
-
-    final = at(-1)
-    init = at(0) if s > 1 else None  # the first snapshot is the baseline (step 0 for a run trained here)
-    per_channel = None  # per-channel scores, for the record, where there are not too many to compute
-    if 1 < in_c and out * in_c <= MAX_PER_CHANNEL:
-        per_channel = match(w[-1].reshape(out * in_c, *kshape), b, top=1).score.reshape(out, in_c)
-    null_kernels = random_kernels(in_c, kshape, 500, seed=1).sum(axis=1)
-    added = match(summed[-1] - summed[0], b) if init is not None else None
-    possible, note = claims_possible(kshape)
-    return LayerAnalysis(
-        name=name,
-        kind=kind,
-        shape=shape,
-        kshape=kshape,
-        bank=b,
-        steps=np.asarray(steps),
-        scores=scores,
-        top=top,
-        top_scores=top_scores,
-        final=final,
-        init=init,
-        per_channel=per_channel,
-        null=null_scores(in_c, kshape),
-        dc_fraction=dc_fraction(summed[-1]),
-        dc_fraction_null=float(np.median(dc_fraction(null_kernels))),
-        surrogate_p=surrogate_p(summed[-1], b, final.score),
-        added=added,
-        claims_possible=possible,
-        claims_note=note,
-    )
+    return score_chunks(name, kind, [(steps, weights)]).analysis()

@@ -99,25 +99,31 @@ def _charts_1d(kernel: np.ndarray, name: str, single_channel: bool) -> list[Mark
 def kernel_views(
     info: LayerInfo,
     a: LayerAnalysis,
-    steps: np.ndarray,
-    w: np.ndarray,
+    last: np.ndarray,
+    frames: mosaic.Frames,
     folder: Path,
     maps: tuple[np.ndarray, list[str]] | None = None,
     limit: int | None = None,
 ) -> list[KernelView]:
-    """Pages' contents and pictures for the kernels of a layer (the first `limit` of them): w (S, out, in, *k) raw
-    snapshots, written under folder/ (the layer's `kernels/` folder). `maps`: (first-layer feature maps
-    (B, out, H, W), class names)."""
+    """Pages' contents and pictures for the kernels of a layer (the first `limit` of them), written under folder/
+    (the layer's `kernels/` folder): `last` (out, in, *k) the weights at the last snapshot, `frames` the snapshots
+    for the evolution GIFs (at least GIF_FRAMES of them, of at least the first `limit` kernels). `maps`:
+    (first-layer feature maps (B, out, H, W), class names)."""
     folder.mkdir(parents=True, exist_ok=True)
-    s, out, in_c = w.shape[:3]
-    w = w.reshape(s, out, in_c, *a.kshape)
-    summed = w.sum(axis=2)  # (S, out, *k)
+    out, in_c = last.shape[:2]
+    s = len(a.steps)
+    w = last.reshape(out, in_c, *a.kshape)
+    summed = a.summed_last  # (out, *k)
     colourbar = not (len(a.kshape) == 1 and in_c == 1)
+    if s > 1:
+        shown = frames.subset(GIF_FRAMES)
+        evolving = shown.weights.reshape(*shown.weights.shape[:3], *a.kshape).sum(axis=2)  # (F, n, *k)
+    steps = a.steps.astype(float)
     views = []
     for i in range(out if limit is None else min(out, limit)):
         name = f"kernel {i} of {info.name}"
         per_channel = 1 < in_c <= MAX_CHANNELS
-        drawn = w[-1, i : i + 1] if in_c <= MAX_CHANNELS else summed[-1, i : i + 1, None]
+        drawn = w[i : i + 1] if in_c <= MAX_CHANNELS else summed[i : i + 1, None]
         mosaic.write_png(folder / f"{i}-kernel.png", mosaic.layer_mosaic(drawn, zoom=None))
         suffix = (
             ", per input channel" if per_channel else f", summed over its {in_c} input channels" if in_c > 1 else ""
@@ -125,19 +131,18 @@ def kernel_views(
         picture = Picture(f"{i}-kernel.png", f"{name} after training{suffix}")
         evolution = None
         if s > 1:  # the kernel as the analysis sees it: summed over input channels
-            keep = mosaic.frame_subset(s, GIF_FRAMES)
-            frames = mosaic.evolution_frames(steps[keep], summed[keep, i : i + 1, None])
-            mosaic.write_gif(folder / f"{i}-evolution.gif", frames)
-            mosaic.write_png(folder / f"{i}-filmstrip.png", mosaic.filmstrip(frames))
+            pictures = mosaic.evolution_frames(shown.steps, evolving[:, i : i + 1, None])
+            mosaic.write_gif(folder / f"{i}-evolution.gif", pictures)
+            mosaic.write_png(folder / f"{i}-filmstrip.png", mosaic.filmstrip(pictures))
             evolution = Picture(
                 f"{i}-evolution.gif",
-                f"Animation of {name} from initialisation to step {int(steps[-1]):,}",
+                f"Animation of {name} from initialisation to step {int(a.steps[-1]):,}",
                 f"{i}-filmstrip.png",
             )
         matches = []
         for rank, (t, score) in enumerate(zip(a.final.top[i], a.final.top_scores[i], strict=True)):
             template = a.bank.templates[t]
-            proj = mosaic.projection(summed[-1, i][None], a.bank.weights[t][None])[0]
+            proj = mosaic.projection(summed[i][None], a.bank.weights[t][None])[0]
             mosaic.write_png(folder / f"{i}-match-{rank}.png", mosaic.layer_mosaic(proj[None, None]))
             matches.append({"template": template, "score": float(score), "src": f"{i}-match-{rank}.png"})
         numbers = {
@@ -153,12 +158,10 @@ def kernel_views(
             "per_channel": None if a.per_channel is None else [float(x) for x in a.per_channel[i]],
         }
         view = KernelView(i, f"kernels/{i}.html", picture, evolution, matches, numbers, colourbar=colourbar)
-        score_chart = svg.line_chart(
+        score_chart = svg.line_chart(  # at most svg.MAX_POINTS points a line, however many snapshots
             [
-                svg.Series(a.scores[:, i], steps.astype(float), label="r*"),
-                svg.Series(
-                    np.full(len(steps), a.threshold), steps.astype(float), "#d55e00", 1.0, "4 3", "null 99th pct"
-                ),
+                svg.Series(a.scores[:, i], steps, label="r*"),
+                svg.Series(np.full(len(steps), a.threshold), steps, "#d55e00", 1.0, "4 3", "null 99th pct"),
             ],
             f"Best-match score of {name} at each snapshot, against the null threshold {a.threshold:.2f}",
             "optimiser step",
@@ -167,9 +170,9 @@ def kernel_views(
         )
         view.charts.append(Markup(score_chart))  # noqa: S704 - generated from numbers
         if len(a.kshape) == 1:
-            view.charts += _charts_1d(summed[-1, i], name, in_c == 1)
+            view.charts += _charts_1d(summed[i], name, in_c == 1)
         else:
-            mosaic.write_heatmap(folder / f"{i}-spectrum.png", filters.frequency_response_2d(summed[-1, i]).magnitude)
+            mosaic.write_heatmap(folder / f"{i}-spectrum.png", filters.frequency_response_2d(summed[i]).magnitude)
             view.pictures.append(
                 (
                     Picture(
@@ -193,7 +196,7 @@ def kernel_views(
                     "bias and ReLU: red positive, blue negative.",
                 )
             )
-        view.weights = _weights_tables(np.round(w[-1, i] if in_c <= MAX_CHANNELS else summed[-1, i][None], 4))
+        view.weights = _weights_tables(np.round(w[i] if in_c <= MAX_CHANNELS else summed[i][None], 4))
         if in_c > MAX_CHANNELS:
             view.weights = [
                 (f"summed over the {in_c} input channels (all channels: layer.json or weights.npy)", view.weights[0][1])

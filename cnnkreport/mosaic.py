@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,6 +22,7 @@ from .rundir import atomic_write
 LEVELS = 249  # odd, so that zero falls exactly on the middle level
 ZERO = LEVELS // 2
 GIF_LEVEL_STEP = 4  # animations use every 4th level: 63 shades still, and a third smaller GIFs
+MATCH_FRAMES = 20  # frames of an animation of kernels beside their best matches (the match changes often: costly)
 GAP, PAPER, INK, AXIS, TEXT = range(LEVELS, LEVELS + 5)
 # ColorBrewer RdBu (11 classes), from most negative (dark blue) through zero (near-white) to most positive (dark red)
 DIVERGING = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
@@ -159,8 +161,34 @@ def frame_subset(count: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int))
 
 
+@dataclass(frozen=True)
+class Frames:
+    """The snapshots a layer's animations show, read once for all of them: `weights` (F, n, ...) of its first n
+    kernels at the snapshots `index` (F,), ascending, of the run's `count`, taken at `steps` (F,). An animation of
+    at most `limit` frames shows frame_subset(count, limit) of the snapshots, so a run of any length is read for
+    no more frames than its animations show."""
+
+    count: int
+    index: np.ndarray
+    steps: np.ndarray
+    weights: np.ndarray
+
+    @staticmethod
+    def wanted(count: int, limits: Sequence[int]) -> np.ndarray:
+        """The snapshots that animations of at most each of `limits` frames show, ascending."""
+        return np.unique(np.concatenate([frame_subset(count, n) for n in limits] + [np.zeros(0, dtype=int)]))
+
+    def subset(self, limit: int) -> Frames:
+        """The frames of an animation of at most `limit` frames (which must have been among those read)."""
+        want = frame_subset(self.count, limit)
+        rows = np.minimum(np.searchsorted(self.index, want), max(len(self.index) - 1, 0))
+        if len(self.index) == 0 or not np.array_equal(self.index[rows], want):
+            raise ValueError(f"frames for an animation of {limit} frames were not read")
+        return Frames(self.count, self.index[rows], self.steps[rows], self.weights[rows])
+
+
 def match_frames(
-    steps: Sequence[int] | np.ndarray, kernels: np.ndarray, matches: np.ndarray, limit: int = 20
+    steps: Sequence[int] | np.ndarray, kernels: np.ndarray, matches: np.ndarray, limit: int = MATCH_FRAMES
 ) -> list[np.ndarray]:
     """Frames of kernels (S, N, *k) each followed by its current best match (S, N, *k, already projected): pairs
     side by side, kernel on the left; at most `limit` frames (the best match changes often, so frames are costly)."""

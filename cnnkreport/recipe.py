@@ -107,13 +107,12 @@ class Judged:
 
 def judge(path: Path) -> Judged:
     """Analyse the first conv layer of the run at `path`."""
-    from .analysis import analyse_layer
+    from .analysis import score_chunks
 
     run = Run(path)
     meta = run.read_meta()
     info = run.layers()[0]
-    steps, w = run.read_kernels(info.name)
-    a = analyse_layer(info.name, info.kind, steps, w)
+    a = score_chunks(info.name, info.kind, run.iter_kernels(info.name)).analysis()  # a chunk of snapshots at a time
     if a is None:
         raise UserError(f"{path}: the first layer's kernels are too small to analyse")
     cfg = load_run_config(run.config_path, RunConfig()) if run.config_path.is_file() else None

@@ -83,8 +83,8 @@ def layer_detail(
     """The per-layer JSON: every kernel's weights at the last snapshot, its best matches, its score over the
     snapshots (with its three best templates at each, as indices into `templates`), the controls, and (when given)
     its frequency response samples."""
-    used_ids = sorted(set(a.top.ravel().tolist()))
-    used = {t: i for i, t in enumerate(used_ids)}
+    used_ids = np.unique(a.top).tolist()  # the templates named anywhere, as numbers into `templates`
+    position = np.searchsorted(used_ids, a.top)  # (S, N, TOP): each snapshot's top templates, by those numbers
     kernels = []
     for i in range(len(a.final.score)):
         entry: dict[str, Any] = {
@@ -97,7 +97,7 @@ def layer_detail(
                 {**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail, "score": rounded(s)}
                 for t, s in zip(a.final.top[i], a.final.top_scores[i], strict=True)
             ],
-            "top_templates_over_snapshots": [[used[t] for t in a.top[j, i]] for j in range(len(a.steps))],
+            "top_templates_over_snapshots": position[:, i].tolist(),
             "score_over_snapshots": [rounded(s) for s in a.scores[:, i]],
             "phase_surrogate_p": rounded(a.surrogate_p[i]),
             "dc_fraction": rounded(a.dc_fraction[i]),

@@ -5,7 +5,9 @@ runs/NAME/
   config.toml         the resolved config (reproduces the run)
   metrics.csv         step, epoch, loss, train_accuracy (of that step's batch), test_accuracy (where evaluated)
   snapshots/00000000-00000042.npz   a chunk of snapshots: `steps` (n,) and, per conv layer, its weights at those
-                      steps (n, out, in, *k); step 0 is the initialisation. Chunks never overlap.
+                      steps (n, out, in, *k); step 0 is the initialisation. Chunks never overlap, and hold at most
+                      CHUNK_SNAPSHOTS snapshots (runs written before that limit may hold larger ones; they read alike),
+                      so that a run of any length is read a chunk at a time in bounded memory.
   weights.pt          final weights, a plain state_dict (torch.load(..., weights_only=True))
   resume.pt           training state at the last snapshot, while the run is unfinished
 """
@@ -20,7 +22,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,6 +35,7 @@ FORMAT_VERSION = 1
 METRIC_FIELDS = ("step", "epoch", "loss", "train_accuracy", "test_accuracy")
 FLUSH_SECONDS = 30.0  # buffered snapshots are written at least this often...
 FLUSH_BYTES = 64 * 2**20  # ...or when they take this much memory
+CHUNK_SNAPSHOTS = 256  # snapshots in one chunk file at most: what reading a chunk holds in memory
 LAYER_PREFIX = "layer:"  # npz member names are "steps" and "layer:<conv layer name>"
 _CHUNK = re.compile(r"^(\d{8})-(\d{8})\.npz$")
 _UMASK = os.umask(0o022)
@@ -121,14 +124,20 @@ class Run:
         atomic_write_text(self.meta_path, json.dumps({"version": FORMAT_VERSION, **meta}, indent=2) + "\n")
 
     def write_snapshots(self, snapshots: list[tuple[int, dict[str, np.ndarray]]]) -> None:
-        """One chunk file holding several (step, {layer: weights}) snapshots, in step order."""
+        """(step, {layer: weights}) snapshots, in step order, as chunk files of at most CHUNK_SNAPSHOTS each, written
+        in step order (a kill in between leaves the first few, which `drop_snapshots_after` removes on resume)."""
+        for i in range(0, len(snapshots), CHUNK_SNAPSHOTS):
+            self._write_chunk(snapshots[i : i + CHUNK_SNAPSHOTS])
+
+    def _write_chunk(self, snapshots: list[tuple[int, dict[str, np.ndarray]]]) -> None:
         steps = [step for step, _ in snapshots]
         arrays = {name: np.stack([k[name] for _, k in snapshots]) for name in snapshots[0][1]}
         path = self.chunk_path(steps[0], steps[-1])
         atomic_write(path, lambda fh: np.savez(fh, allow_pickle=False, steps=np.asarray(steps), **_layer_keys(arrays)))
 
     def drop_snapshots_after(self, step: int) -> None:
-        """Remove chunks past `step`: written after the state a run resumes from, they will be written again."""
+        """Remove chunks past `step`: written after the state a run resumes from, they will be written again (all
+        the chunks of an interrupted flush lie past it)."""
         for _, last, path in self.chunks():
             if last > step:
                 path.unlink()
@@ -162,9 +171,13 @@ class Run:
         try:
             with np.load(path, allow_pickle=False) as z:
                 names = [k[len(LAYER_PREFIX) :] for k in z.files if k.startswith(LAYER_PREFIX)]
-                return z["steps"], {n: z[LAYER_PREFIX + n] for n in (names if layers is None else layers)}
+                steps = z["steps"]
+                arrays = {n: z[LAYER_PREFIX + n] for n in (names if layers is None else layers)}
         except (OSError, ValueError, KeyError, EOFError) as e:
             raise UserError(f"{path}: corrupt snapshot file ({e})") from None
+        if steps.ndim != 1 or any(a.ndim == 0 or len(a) != len(steps) for a in arrays.values()):
+            raise UserError(f"{path}: corrupt snapshot file (weights for another number of steps than it lists)")
+        return steps, arrays
 
     def snapshot_steps(self) -> list[int]:
         return [int(s) for _, _, path in self.chunks() for s in self._read_chunk(path, [])[0]]
@@ -179,12 +192,45 @@ class Run:
                     return {name: w[i[0]] for name, w in arrays.items()}
         raise UserError(f"{self.path}: no snapshot at step {step}")
 
-    def read_kernels(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
-        """(steps (S,), weights (S, *shape)) of one layer over all snapshots."""
-        parts = [self._read_chunk(path, [layer]) for _, _, path in self.chunks()]
-        if not parts:
+    def iter_kernels(
+        self, layer: str, keep: Sequence[int] | np.ndarray | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(steps (n,), weights (n, *shape)) of one layer, a chunk at a time, in step order: memory for one chunk
+        (at most CHUNK_SNAPSHOTS snapshots), however many snapshots the run has. With `keep`, only the snapshots at
+        those indices into the run's S snapshots (negative: from the end), each once and in step order; chunks that
+        hold none of them are not read."""
+        chunks = self.chunks()
+        if not chunks:
             raise UserError(f"{self.path}: run has no kernel snapshots")
-        return np.concatenate([s for s, _ in parts]), np.concatenate([a[layer] for _, a in parts])
+        if keep is None:
+            for _, _, path in chunks:
+                steps, arrays = self._read_chunk(path, [layer])
+                yield steps, arrays[layer]
+            return
+        counts = [len(self._read_chunk(path, [])[0]) for _, _, path in chunks]
+        total = sum(counts)
+        wanted = np.asarray(keep, dtype=np.int64).reshape(-1)
+        if ((wanted < -total) | (wanted >= total)).any():
+            raise IndexError(f"snapshot index out of range for a run of {total} snapshots")
+        wanted = np.unique(wanted % max(total, 1))
+        offset = 0
+        for (_, _, path), count in zip(chunks, counts, strict=True):
+            mine = wanted[(wanted >= offset) & (wanted < offset + count)] - offset
+            if len(mine):
+                steps, arrays = self._read_chunk(path, [layer])
+                yield steps[mine], arrays[layer][mine]
+            offset += count
+
+    def read_kernels(self, layer: str, keep: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(steps (S,), weights (S, *shape)) of one layer over all snapshots, or (with `keep`, as in iter_kernels)
+        over only those: `read_kernels(layer, keep=[-1])` reads the last snapshot and no other chunk."""
+        parts = list(self.iter_kernels(layer, keep))
+        if not parts:  # keep selected nothing
+            shape = next((li.shape for li in self.layers() if li.name == layer), ())
+            return np.zeros(0, dtype=np.int64), np.zeros((0, *shape), dtype=np.float32)
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([s for s, _ in parts]), np.concatenate([w for _, w in parts])
 
     def read_metrics(self) -> list[dict[str, float | None]]:
         if not self.metrics_path.is_file():
@@ -206,20 +252,18 @@ class Run:
 
 @dataclass
 class Recording:
-    """Kernel snapshots and metric rows of a run being recorded: buffered in memory, written by flush() (a chunk of
+    """Kernel snapshots and metric rows of a run being recorded: buffered in memory, written by flush() (chunks of
     snapshots, then the whole metrics.csv), so that recording costs little in a training loop."""
 
     run: Run
     rows: list[dict[str, Any]] = field(default_factory=list)
     pending: list[tuple[int, dict[str, np.ndarray]]] = field(default_factory=list)
+    pending_bytes: int = 0  # of the pending snapshots' weights, counted as they come (due() is asked every step)
     flushed_at: float = field(default_factory=time.perf_counter)
 
     def snapshot(self, step: int, kernels: dict[str, np.ndarray]) -> None:
         self.pending.append((step, kernels))
-
-    @property
-    def pending_bytes(self) -> int:
-        return sum(w.nbytes for _, k in self.pending for w in k.values())
+        self.pending_bytes += sum(w.nbytes for w in kernels.values())
 
     def due(self) -> bool:
         """Time to flush: so long since the last flush that a killed run would lose much, or so much buffered."""
@@ -227,7 +271,7 @@ class Recording:
 
     def flush(self) -> None:
         if self.pending:
-            self.run.write_snapshots(self.pending)
-            self.pending = []
+            self.run.write_snapshots(self.pending)  # as chunks of at most CHUNK_SNAPSHOTS
+            self.pending, self.pending_bytes = [], 0
         self.run.write_metrics(self.rows)
         self.flushed_at = time.perf_counter()

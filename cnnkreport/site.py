@@ -33,7 +33,7 @@ from .bank import FAMILY_ORDER, Bank
 from .config import RunConfig, from_dict, read_toml
 from .data import make_dataset
 from .errors import UserError
-from .kernel_view import KernelView, kernel_views
+from .kernel_view import GIF_FRAMES, KernelView, kernel_views
 from .publish import MARKER
 from .recipe import RecipeCheck
 from .rundir import LayerInfo, Run, atomic_write, atomic_write_text
@@ -200,13 +200,25 @@ def _animation(folder: Path, name: str, frames: list[np.ndarray], colour: bool =
     return f"{name}-filmstrip.png"
 
 
-def _kernels_section(info: LayerInfo, steps: np.ndarray, w: np.ndarray, folder: Path) -> tuple[Figure, Section]:
-    """The layer's kernels after training (per-tile and global scale) and their evolution, drawn the way that suits
-    the layer: colour tiles for a first layer on RGB input, a weight matrix for 1x1 kernels, channel sums when a
-    layer has more tiles than a page can show, stem plots for single-channel 1-D kernels."""
+def _colour(info: LayerInfo) -> bool:
+    """A first layer on RGB input: drawn in colour."""
+    return info.kind == "conv2d" and info.shape[1] == 3 and math.prod(info.shape[2:]) > 1
+
+
+def _animated(info: LayerInfo, count: int) -> bool:
+    """Whether the layer's kernels get an evolution GIF of all of them: single-channel and colour layers."""
+    return count > 1 and (info.shape[1] == 1 or _colour(info)) and math.prod(info.shape[2:]) > 1
+
+
+def _kernels_section(
+    info: LayerInfo, steps: np.ndarray, last: np.ndarray, frames: mosaic.Frames, folder: Path
+) -> tuple[Figure, Section]:
+    """The layer's kernels after training (`last`, per-tile and global scale) and their evolution (from `frames`),
+    drawn the way that suits the layer: colour tiles for a first layer on RGB input, a weight matrix for 1x1
+    kernels, channel sums when a layer has more tiles than a page can show, stem plots for single-channel 1-D
+    kernels."""
     out_c, in_c, *spatial = info.shape
-    last = w[-1]
-    colour = info.kind == "conv2d" and in_c == 3 and math.prod(spatial) > 1
+    colour = _colour(info)
     matrix = math.prod(spatial) == 1
     summed = not colour and not matrix and out_c * in_c > MAX_MOSAIC_TILES
     stems = info.kind == "conv1d" and (in_c == 1 or summed)
@@ -249,15 +261,15 @@ def _kernels_section(info: LayerInfo, steps: np.ndarray, w: np.ndarray, folder: 
             colourbar=not stems and not colour,
         ),
     ]
-    if len(steps) > 1 and (in_c == 1 or colour) and not matrix:
-        keep = mosaic.frame_subset(len(steps), LAYER_GIF_FRAMES)
-        frames = mosaic.rgb_frames(steps[keep], w[keep]) if colour else mosaic.evolution_frames(steps[keep], w[keep])
-        filmstrip = _animation(folder, "evolution", frames, colour)
+    if _animated(info, len(steps)):
+        shown = frames.subset(LAYER_GIF_FRAMES)
+        draw = mosaic.rgb_frames if colour else mosaic.evolution_frames
+        filmstrip = _animation(folder, "evolution", draw(shown.steps, shown.weights), colour)
         figs.append(
             Figure(
                 "evolution.gif",
                 f"Animation of layer {info.name}'s kernels from initialisation (step 0) to step {int(steps[-1]):,}",
-                f"The kernels at {len(keep)} of the {len(steps)} snapshots, from the first to the last, each "
+                f"The kernels at {len(shown.index)} of the {len(steps)} snapshots, from the first to the last, each "
                 "kernel on one scale over the whole run so that growth is visible.",
                 pixels=True,
                 colourbar=not stems and not colour,
@@ -267,8 +279,13 @@ def _kernels_section(info: LayerInfo, steps: np.ndarray, w: np.ndarray, folder: 
     return main, Section("Kernels", "kernels", figures=figs)
 
 
-def _analysis_section(a: LayerAnalysis, summed: np.ndarray, steps: np.ndarray, folder: Path) -> Section:
-    """Scores, baselines and the views that show them. summed: (S, out, *k) channel-summed kernels."""
+def _summed(w: np.ndarray, kshape: tuple[int, ...]) -> np.ndarray:
+    """Snapshots of kernels (F, n, in, *k) summed over their input channels, at the analysed shape: (F, n, *kshape)."""
+    return w.reshape(*w.shape[:3], *kshape).sum(axis=2)
+
+
+def _analysis_section(a: LayerAnalysis, frames: mosaic.Frames, folder: Path) -> Section:
+    """Scores, baselines and the views that show them (the animation from `frames`)."""
     init_scores = None if a.init is None else a.init.score
     figures.save(figures.score_histogram(a.final.score, init_scores, a.null, a.threshold), folder / "scores.png")
     figures.save(figures.score_over_training(a.steps, a.scores, a.null, a.threshold), folder / "over-training.png")
@@ -276,18 +293,20 @@ def _analysis_section(a: LayerAnalysis, summed: np.ndarray, steps: np.ndarray, f
     tops = a.final.top[:n]
     labels = [[a.bank.templates[t].short() for t in row] for row in tops]
     fig = figures.best_matches(
-        summed[-1, :n], a.bank.weights[tops], labels, a.final.top_scores[:n], [f"kernel {i}" for i in range(n)]
+        a.summed_last[:n], a.bank.weights[tops], labels, a.final.top_scores[:n], [f"kernel {i}" for i in range(n)]
     )
     figures.save(fig, folder / "matches.png", dpi=80)
-    best = a.bank.weights[a.best]  # (S, N, *k): the best template at each snapshot
-    proj = mosaic.projection(summed.reshape(-1, *a.kshape), best.reshape(-1, *a.kshape)).reshape(summed.shape)
     shown = min(len(a.final.score), MAX_KERNEL_PAGES)  # the animation's frames grow with the kernels it shows
-    filmstrip = _animation(folder, "matches", mosaic.match_frames(steps, summed[:, :shown], proj[:, :shown]))
+    sub = frames.subset(mosaic.MATCH_FRAMES)
+    summed = _summed(sub.weights[:, :shown], a.kshape)  # (F, shown, *k)
+    best = a.bank.weights[a.best[sub.index, :shown]]  # the best template at each of those snapshots
+    proj = mosaic.projection(summed.reshape(-1, *a.kshape), best.reshape(-1, *a.kshape)).reshape(summed.shape)
+    filmstrip = _animation(folder, "matches", mosaic.match_frames(sub.steps, summed, proj))
     tiles = len(a.kshape) == 2  # 2-D kernels are coloured tiles; 1-D channel sums are stem plots
     summed_note = " (each kernel summed over its input channels)" if a.shape[1] > 1 else ""
     added_figs = []
     if a.added is not None:
-        mosaic.write_png(folder / "added.png", mosaic.layer_mosaic((summed[-1] - summed[0])[:, None]))
+        mosaic.write_png(folder / "added.png", mosaic.layer_mosaic((a.summed_last - a.summed_first)[:, None]))
         added_figs.append(
             Figure(
                 "added.png",
@@ -341,11 +360,9 @@ def _analysis_section(a: LayerAnalysis, summed: np.ndarray, steps: np.ndarray, f
     return Section("How detector-like", "scores", text=text, figures=figs)
 
 
-def _filter_section(
-    info: LayerInfo, a: LayerAnalysis, summed: np.ndarray, folder: Path
-) -> tuple[Section, dict[str, Any] | None]:
+def _filter_section(info: LayerInfo, a: LayerAnalysis, folder: Path) -> tuple[Section, dict[str, Any] | None]:
     """Frequency responses (and, for single-channel 1-D layers, responses to test signals)."""
-    last = summed[-1]  # (out, *k)
+    last = a.summed_last  # (out, *k)
     figs: list[Figure] = []
     freq: dict[str, Any] | None = None
     if len(a.kshape) == 1:
@@ -496,17 +513,35 @@ def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
     return rows
 
 
+def _frames(run: Run, info: LayerInfo, count: int, analysed: bool) -> mosaic.Frames:
+    """The snapshots that the layer's animations show (its evolution GIF; when `analysed`, the kernel pages' GIFs
+    and the matches GIF), and only those: at most LAYER_GIF_FRAMES + GIF_FRAMES + MATCH_FRAMES of the `count`, and
+    of the kernels that the pages show unless the evolution GIF shows them all."""
+    animated = _animated(info, count)
+    limits = ([LAYER_GIF_FRAMES] if animated else []) + ([GIF_FRAMES, mosaic.MATCH_FRAMES] if analysed else [])
+    index = mosaic.Frames.wanted(count, limits)
+    kernels = info.shape[0] if animated else MAX_KERNEL_PAGES
+    parts = [(s, w[:, :kernels].copy()) for s, w in run.iter_kernels(info.name, keep=index)] if len(index) else []
+    if not parts:
+        return mosaic.Frames(count, index, np.zeros(0, dtype=np.int64), np.zeros((0, *info.shape)))
+    return mosaic.Frames(count, index, np.concatenate([s for s, _ in parts]), np.concatenate([w for _, w in parts]))
+
+
 def _layer_view(
     run: Run, info: LayerInfo, lslug: str, folder: Path, cfg: RunConfig | None, prev_name: str | None, first: bool
 ) -> LayerView:
     """Everything about one layer: its figures under folder/, its numbers, its page and its kernels' pages.
     `prev_name` names the conv layer before it (for the input-space picture); `first`: the model's first layer."""
     folder.mkdir(parents=True, exist_ok=True)
-    steps, w = run.read_kernels(info.name)  # (S,), (S, out, in, *k)
-    mosaic_fig, kernels_section = _kernels_section(info, steps, w, folder)
+    # One pass over the snapshots, a chunk at a time: the scores at every snapshot, and the first and last weights.
+    scorer = analysis.score_chunks(info.name, info.kind, run.iter_kernels(info.name))
+    a = scorer.analysis()
+    steps, last = scorer.steps, scorer.last
+    assert last is not None  # iter_kernels yields at least one snapshot or raises
+    frames = _frames(run, info, len(steps), a is not None)
+    mosaic_fig, kernels_section = _kernels_section(info, steps, last, frames, folder)
     sections = [kernels_section]
     samples = _class_samples(info, first, cfg)
-    a = analysis.analyse_layer(info.name, info.kind, steps, w)
     summary, headline, rows, kernels = (
         None,
         f"The kernels of {info.name} are too small to compare with detectors.",
@@ -514,20 +549,19 @@ def _layer_view(
         [],
     )
     if a is not None:
-        summed = w.sum(axis=2).reshape(len(steps), info.shape[0], *a.kshape)
-        sections.append(_analysis_section(a, summed, steps, folder))
-        filter_section, freq = _filter_section(info, a, summed, folder)
+        sections.append(_analysis_section(a, frames, folder))
+        filter_section, freq = _filter_section(info, a, folder)
         sections.append(filter_section)
         summary, headline, rows = report.layer_summary(a), report.headline(a), _kernel_rows(a)
-        big = w[-1].size > MAX_JSON_WEIGHTS  # a large layer's weights go to weights.npy, not into the JSON
+        big = last.size > MAX_JSON_WEIGHTS  # a large layer's weights go to weights.npy, not into the JSON
         if big:
-            atomic_write(folder / "weights.npy", lambda fh: np.save(fh, w[-1], allow_pickle=False))
-        detail = report.layer_detail(a, None if big else w[-1], freq, weights_file="weights.npy" if big else None)
+            atomic_write(folder / "weights.npy", lambda fh: np.save(fh, last, allow_pickle=False))
+        detail = report.layer_detail(a, None if big else last, freq, weights_file="weights.npy" if big else None)
         atomic_write_text(folder / "layer.json", report.dumps(detail, compact=True))
-        maps = None if samples is None else (filters.feature_maps_2d(w[-1], samples[0]), samples[1])
-        kernels = kernel_views(info, a, steps, w, folder / "kernels", maps, limit=MAX_KERNEL_PAGES)
+        maps = None if samples is None else (filters.feature_maps_2d(last, samples[0]), samples[1])
+        kernels = kernel_views(info, a, last, frames, folder / "kernels", maps, limit=MAX_KERNEL_PAGES)
     prev = None if prev_name is None else run.read_snapshot(int(steps[-1]))[prev_name]
-    sections += _extra_sections(info, w[-1], prev, samples, folder)
+    sections += _extra_sections(info, last, prev, samples, folder)
     return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows, kernels)
 
 
@@ -675,7 +709,7 @@ def _recipe_figures(checks: Sequence[RecipeCheck], folder: Path) -> None:
     for c in checks:
         for j in [*c.seeds, *([c.ablation] if c.ablation else [])]:
             run = Run(j.path)
-            _, w = run.read_kernels(run.layers()[0].name)
+            _, w = run.read_kernels(run.layers()[0].name, keep=[-1])  # the last snapshot only
             mosaic.write_png(folder / f"{j.name}.png", mosaic.layer_mosaic(w[-1]))
 
 

@@ -1,6 +1,8 @@
 """Small inline SVG line charts for the per-kernel pages: a few KB each, crisp at any zoom, no image files.
 
-Each chart is a string of SVG markup with role="img" and a <title>, ready to be placed in a page as is.
+Each chart is a string of SVG markup with role="img" and a <title>, ready to be placed in a page as is. A line of
+more than MAX_POINTS points is thinned for drawing (its peaks and dips kept); every number is in the layer's
+layer.json.
 """
 
 from __future__ import annotations
@@ -19,6 +21,26 @@ class Series:
     width: float = 1.5
     dash: str = ""  # an SVG stroke-dasharray, e.g. "4 3"
     label: str = ""
+
+
+MAX_POINTS = 400  # points of one line at most: a chart is 360 px wide, and a line of 10,000 points would be 100 KB
+
+
+def thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most `limit` of the points (x, y) of a line, for drawing: the first and the last, and in each of
+    (limit - 2) // 2 even runs of the points between them the lowest and the highest (so every peak and dip, and the
+    extremes, stay where they are)."""
+    n = len(y)
+    if n <= limit:
+        return x, y
+    edges = np.linspace(1, n - 1, (limit - 2) // 2 + 1).round().astype(int)
+    keep = [0]
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        if hi > lo:
+            run = y[lo:hi]
+            keep += sorted({lo + int(np.argmin(run)), lo + int(np.argmax(run))})
+    keep.append(n - 1)
+    return x[keep], y[keep]
 
 
 def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
@@ -80,7 +102,8 @@ def line_chart(
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#999"/>')
     for s, x, y in zip(series, xs, ys, strict=True):
         ok = np.isfinite(y)
-        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px(x[ok]), py(y[ok]), strict=True))
+        shown_x, shown_y = thin(x[ok], y[ok])
+        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px(shown_x), py(shown_y), strict=True))
         dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
         parts.append(f'<polyline fill="none" stroke="{s.colour}" stroke-width="{s.width}"{dash} points="{points}"/>')
     legend = [s for s in series if s.label]

@@ -232,7 +232,7 @@ def render_sweep(cfg: SweepConfig, outcomes: Sequence[Outcome], out: Path) -> li
         figures.save(figures.sweep_effects(keys, values, results), tmp / "effects.png", dpi=80)
         for n, summary in enumerate(summaries):
             run = Run(summary.example.path)
-            _, w = run.read_kernels(run.layers()[0].name)
+            _, w = run.read_kernels(run.layers()[0].name, keep=[-1])  # the last snapshot only
             mosaic.write_png(tmp / f"mosaic-{n}.png", mosaic.layer_mosaic(w[-1]))
         html = (
             jinja_env()
