@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,7 +13,7 @@ from .config import DEFAULT_PRESETS, DEVICES, RunConfig, from_dict, load_run_con
 from .errors import UserError
 from .rundir import Run
 from .site import RunView, build_site, check_out_dir
-from .swap import recover, replace_dir
+from .swap import make_temp, recover, replace_dir
 from .train import TrainResult, resolve_device, train
 from .workers import default_workers, run_all
 
@@ -105,7 +104,7 @@ def train_into(cfg: RunConfig, path: Path, on_step: Callable[[int, int], None] |
             raise UserError(f"{path} exists and was not made by `cnnkreport build`; move it, or use another --runs")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        tmp = make_temp(path)
     except OSError as e:
         raise UserError(f"cannot create runs folder {path.parent}: {e.strerror}") from None
     try:

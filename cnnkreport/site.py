@@ -37,6 +37,7 @@ from .kernel_view import GIF_FRAMES, KernelView, kernel_views
 from .publish import MARKER
 from .recipe import RecipeCheck
 from .rundir import LayerInfo, Run, atomic_write, atomic_write_text
+from .swap import make_temp, recover, replace_dir
 
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
 MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
@@ -810,26 +811,22 @@ def check_out_dir(out: Path) -> None:
 
 def swap_in(out: Path, fill: Callable[[Path], Any]) -> Any:
     """Let fill(tmp) write a site into a temporary folder beside `out`, then swap it in for `out`; returns what fill
-    returns. A failure leaves the previous site at `out` untouched."""
+    returns. A failure, or a kill at any moment, leaves the previous site at `out` untouched."""
+    recover(out)  # a previous command killed in the middle of its swap
     check_out_dir(out)
     out = out.resolve()
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        tmp = make_temp(out)
     except OSError as e:
         raise UserError(f"cannot write the site in {out.parent}: {e.strerror}") from None
     try:
         result = fill(tmp)
         (tmp / MARKER).write_text(f"made by cnnkreport {__version__}\n")
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a published site is not
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_dir(tmp, out)
     except OSError as e:  # a full disk, a file that vanished: one line, and the previous site stays
-        raise UserError(f"cannot write the site: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}") from None
+        target = e.filename2 or e.filename  # a failed copy names its source first and the file it wrote second
+        raise UserError(f"cannot write the site: {e.strerror or e}{f' ({target})' if target else ''}") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

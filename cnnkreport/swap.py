@@ -33,15 +33,37 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+def make_temp(path: Path) -> Path:
+    """A new folder beside `path` to build its replacement in; its name carries this process's id, so that one left
+    by a killed process can be told from one still in use."""
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def recover(path: Path) -> None:
-    """If a replace of `path` was killed between its two renames, put the old folder back."""
-    if path.exists():
+    """Tidy up after a command that was killed while replacing `path`: put the old folder back if the kill came
+    between the two renames, and delete the half-built replacements of processes that no longer run."""
+    if not path.parent.is_dir():
         return
-    for old in sorted(path.parent.glob(f".{path.name}.old-*")):
-        if (old / path.name).is_dir():
-            os.replace(old / path.name, path)
-            shutil.rmtree(old, ignore_errors=True)
-            return
+    if not path.exists():
+        for old in sorted(path.parent.glob(f".{path.name}.old-*")):
+            if (old / path.name).is_dir():
+                os.replace(old / path.name, path)
+                shutil.rmtree(old, ignore_errors=True)
+                break
+    for tmp in path.parent.glob(f".{path.name}.tmp-*-*"):
+        pid = tmp.name[len(f".{path.name}.tmp-") :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def replace_dir(new: Path, path: Path) -> None:

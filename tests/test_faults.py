@@ -261,8 +261,9 @@ def test_render_killed_midway_leaves_the_previous_site(
     if kill == "swap":  # killed between the renames: the old site waits aside, whole, for the next command
         assert not old_site.exists()
         assert [q.name for q in old_site.parent.glob(".site.old-*/site")] == ["site"]
-        recover(old_site)  # the first thing the next build, render or inspect does
+    recover(old_site)  # the first thing the next build, render or inspect does: it also clears what the kill left
     assert snapshot_bytes(old_site) == before
+    assert [q.name for q in old_site.parent.iterdir() if q.name.startswith(".site.")] == []
 
 
 def test_render_at_random_moments_never_breaks_the_site(old_site: Path, uninterrupted: Run) -> None:
@@ -298,3 +299,18 @@ def test_unwritable_output_is_one_line(uninterrupted: Run, tmp_path: Path) -> No
         result = CliRunner().invoke(app, ["render", str(uninterrupted.path), "--out", str(ro / "site")])
         assert result.exit_code == 2 and "permission" in result.output.lower(), result.output
     assert blocker.read_text() == "x"
+
+
+def test_the_next_command_puts_back_a_site_left_aside(old_site: Path, tmp_path: Path) -> None:
+    """A render killed between its two renames left the old site in `.site.old-*/site`: the next render puts it
+    back first, so even a render that then fails leaves the old site in place."""
+    site = tmp_path / "site"
+    aside = tmp_path / ".site.old-abc123" / "site"
+    aside.parent.mkdir()
+    import shutil
+
+    shutil.copytree(old_site, aside)
+    before = snapshot_bytes(aside)
+    result = CliRunner().invoke(app, ["render", str(tmp_path / "no-such-run"), "--out", str(site)])
+    assert result.exit_code == 2, result.output
+    assert snapshot_bytes(site) == before and not aside.parent.exists()
