@@ -1,18 +1,23 @@
-"""Reading a user's model files safely: PyTorch state_dicts and checkpoint dicts, safetensors, TorchScript, and (only
-when the user says they trust it) whole pickled models.
+"""Reading a user's model files safely: PyTorch state_dicts and checkpoint dicts, safetensors, and (only when the
+user says they trust them) whole pickled models and TorchScript programs.
 
 The format is told from the content, never from the extension. Nothing here runs code from a file unless
 `trust_pickle` is set: plain files go through `torch.load(..., weights_only=True)`, safetensors through a small
-reader of our own that checks every claimed size against the file before it reads anything. Every failure is a
-one-line `UserError` naming the file; no torch, pickle, zip or JSON exception gets out, and torch's warnings
-(deprecated TorchScript, pickle protocol, ...) are silenced while a file is read.
+reader of our own that checks every claimed size against the file before it reads anything; a TorchScript archive
+is a program (its methods and `__setstate__` run on load), so it needs `trust_pickle` like a pickled model. No claim
+in a file makes us allocate more than the file holds: a tensor that claims more bytes than its storage (a broadcast
+view) is refused. Every failure is a one-line `UserError` naming the file; no torch, pickle, zip or JSON exception
+gets out, and torch's warnings (deprecated TorchScript, pickle protocol, ...) are silenced while a file is read.
+Names with characters that cannot be printed (newline, NUL, bidi controls) are written out as Python escapes.
 """
 
 from __future__ import annotations
 
 import glob
+import io
 import json
 import math
+import os
 import pickle
 import pickletools
 import re
@@ -34,12 +39,16 @@ WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net", "network", "we
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DistributedDataParallel, torch.compile
 MAX_ELEMENTS = 2**31
 MAX_HEADER = 100_000_000  # the safetensors reference implementation refuses larger headers too
+# Kernels up to this many taps (1-D) or pixels per side (2-D) are analysed: what `train` allows (model.kernel_size),
+# and what the detector bank is built for in bounded memory (a 1-D bank holds O(k^2) templates: 64 taps take 2.5 GB).
+MAX_KERNEL_SIDE = 64
 TRANSPOSED = "a transposed convolution: its weight is (in, out, k...), which this report does not draw"
 CONV3D = "a Conv3d (5-D weight): only 1-D and 2-D kernels are shown"
 _NAME_GUESS = re.compile(r"transpose|deconv|upconv", re.IGNORECASE)
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _GLOBAL_IN_MESSAGE = re.compile(r"GLOBAL ([\w.]+)")
+_PRINTF = re.compile(r"%l*[dus]")  # an unformatted placeholder: torch's message says nothing then
 _TORCH_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 # safetensors dtype -> (bytes per element, numpy dtype to read it as, or None: not a weight, checked but skipped)
 _ST_DTYPES: dict[str, tuple[int, str | None]] = {
@@ -67,7 +76,8 @@ class Checkpoint:
     path: Path
     step: int | None  # the last integer in the file name's stem ("ckpt_step1200.pt" -> 1200), if any
     format: str  # "state_dict" | "checkpoint-dict" | "safetensors" | "torchscript" | "pickled-model"
-    tensors: dict[str, np.ndarray]  # float32 arrays by state_dict key ("features.0.weight"); no integer buffers
+    tensors: dict[str, np.ndarray]  # float32 arrays by state_dict key ("features.0.weight", escaped: printable());
+    # no integer buffers
     module_kinds: dict[str, str]  # module name -> class name ("Conv2d"), when the file says (TorchScript, pickled)
 
 
@@ -136,6 +146,12 @@ def find_checkpoints(args: Sequence[str | Path]) -> list[Path]:
 # ---------------------------------------------------------------------------------------------- small helpers
 
 
+def printable(name: str) -> str:
+    """A name with the characters that cannot be printed (newline, NUL, bidi controls, ...) written as Python escapes:
+    "line\nbreak" becomes "line\\nbreak". Safe in one line of text, in a page, and as a member of a zip archive."""
+    return name if name.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+
+
 def _one_line(text: str, limit: int = 160) -> str:
     lines = [ln.strip() for ln in _ANSI.sub("", text).splitlines() if ln.strip()]
     line = lines[0] if lines else ""
@@ -183,7 +199,9 @@ def _describe(path: Path, head: bytes) -> str:
         members = _zip_members(path)
         if members is None:
             return "a truncated or damaged zip archive, the format torch.save writes"
-        shown = ", ".join(members[:3]) + (", ..." if len(members) > 3 else "")
+        if any(n.endswith("data.pkl") for n in members):
+            return "a damaged torch.save archive"
+        shown = ", ".join(printable(m) for m in members[:3]) + (", ..." if len(members) > 3 else "")
         return f"a zip archive that torch.save did not write: it holds {shown or 'nothing'}"
     if head.startswith(b"\x80"):
         return "a truncated or damaged PyTorch/pickle file"
@@ -201,11 +219,12 @@ def _describe(path: Path, head: bytes) -> str:
 
 
 def _st_header_length(head: bytes, size: int) -> int | None:
-    """The header length when the file looks like safetensors (8-byte length, then "{"), else None."""
+    """The header length when the file looks like safetensors (8-byte length, then "{"), else None. A length beyond
+    MAX_HEADER counts only when the JSON goes on like a header ('{"'): random bytes have a "{" there 1 time in 256."""
     if len(head) < 9 or head[8:9] != b"{":
         return None
     n = int.from_bytes(head[:8], "little")
-    return n if 2 <= n <= MAX_HEADER else None
+    return n if 2 <= n <= MAX_HEADER or (n > MAX_HEADER and head[9:10] == b'"') else None
 
 
 @dataclass(frozen=True)
@@ -226,28 +245,36 @@ def _st_entries(path: Path, header: object, buffer: int, start: int) -> list[_St
     for name, info in header.items():
         if name == "__metadata__":
             continue
+        label = printable(name)
         ok = isinstance(info, dict) and isinstance(info.get("dtype"), str)
         shape, offsets = (info.get("shape"), info.get("data_offsets")) if ok else (None, None)
         ok = ok and isinstance(shape, list) and all(type(s) is int and s >= 0 for s in shape)
         ok = ok and isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
         if not ok:
-            raise UserError(f"{corrupt} (bad safetensors header entry for tensor {name})")
+            raise UserError(f"{corrupt} (bad safetensors header entry for tensor {label})")
         assert isinstance(shape, list) and isinstance(offsets, list)
         begin, end = offsets
         if not 0 <= begin <= end:
-            raise UserError(f"{corrupt} (tensor {name} has data_offsets {offsets})")
+            raise UserError(f"{corrupt} (tensor {label} has data_offsets {offsets})")
         if end > buffer:
-            raise UserError(f"{corrupt} (tensor {name} needs {start + end} bytes, the file has {start + buffer})")
+            raise UserError(f"{corrupt} (tensor {label} needs {start + end} bytes, the file has {start + buffer})")
         elements = math.prod(shape)
         if elements > MAX_ELEMENTS:
-            raise UserError(f"{corrupt} (tensor {name} claims {elements} elements)")
+            raise UserError(f"{corrupt} (tensor {label} claims {elements} elements)")
         itemsize = _ST_DTYPES.get(info["dtype"], (0, None))[0]
         if itemsize and end - begin != elements * itemsize:
             raise UserError(
-                f"{corrupt} (tensor {name}: {info['dtype']} {_shape_text(shape)} needs {elements * itemsize} "
+                f"{corrupt} (tensor {label}: {info['dtype']} {_shape_text(shape)} needs {elements * itemsize} "
                 f"bytes, its data_offsets span {end - begin})"
             )
         entries.append(_StEntry(name, info["dtype"], tuple(shape), begin, end))
+    stored = sorted((e for e in entries if e.end > e.begin), key=lambda e: e.begin)
+    for a, b in zip(stored, stored[1:], strict=False):
+        if b.begin < a.end:
+            raise UserError(
+                f"{corrupt} (the data of tensors {printable(a.name)} and {printable(b.name)} overlap: data_offsets "
+                f"{[a.begin, a.end]} and {[b.begin, b.end]})"
+            )
     return entries
 
 
@@ -280,6 +307,8 @@ def _read_safetensors(path: Path, header_length: int, size: int) -> dict[str, np
         raise UserError(
             f"{path} is truncated or corrupt (its safetensors header needs {start} bytes, the file has {size})"
         )
+    if header_length > MAX_HEADER:
+        raise UserError(f"{path}: its safetensors header of {header_length} bytes is larger than the format allows")
     with path.open("rb") as fh:
         fh.seek(8)
         try:
@@ -289,7 +318,7 @@ def _read_safetensors(path: Path, header_length: int, size: int) -> dict[str, np
         entries = _st_entries(path, header, size - start, start)
         tensors = {}
         for entry in _st_order(entries):
-            if _ST_DTYPES.get(entry.dtype, (0, None))[1] is not None and math.prod(entry.shape) > 0:
+            if _ST_DTYPES.get(entry.dtype, (0, None))[1] is not None:  # zero-size ones too: load() says so
                 tensors[entry.name] = _st_array(fh, start, entry)
     return tensors
 
@@ -298,18 +327,28 @@ def _read_safetensors(path: Path, header_length: int, size: int) -> dict[str, np
 
 
 def _to_numpy(path: Path, tensors: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Float tensors as float32 arrays; integer/bool buffers (num_batches_tracked), non-tensors and zero-size
-    tensors are dropped. Quantized tensors are dequantized; anything that cannot be converted is dropped."""
+    """Float tensors as float32 arrays; integer/bool buffers (num_batches_tracked) and non-tensors are dropped.
+    Quantized tensors are dequantized; anything that cannot be converted is dropped. A tensor that claims more bytes
+    than its storage holds (a broadcast view: one stored float "expanded" to gigabytes) is refused if it could be a
+    conv weight, and dropped otherwise: its size is a claim, not data in the file."""
     out = {}
     for key, t in tensors.items():
         if not isinstance(key, str) or not isinstance(t, torch.Tensor):
             continue
         if t.numel() > MAX_ELEMENTS:
-            raise UserError(f"{path}: tensor {key} has {t.numel()} elements, more than cnnkreport reads")
+            raise UserError(f"{path}: tensor {printable(key)} has {t.numel()} elements, more than cnnkreport reads")
         try:
-            t = t.dequantize() if t.is_quantized else t
-            if not t.is_floating_point() or t.layout != torch.strided or t.is_meta:
+            if t.layout != torch.strided or t.is_meta or not (t.is_floating_point() or t.is_quantized):
                 continue
+            needed, stored = t.numel() * t.element_size(), t.untyped_storage().nbytes()
+            if needed > stored:
+                if not _conv_candidate(key, t.dim()):
+                    continue
+                raise UserError(
+                    f"{path}: tensor {printable(key)} {_shape_text(t.shape)} claims {needed} bytes, but the file "
+                    f"stores {stored} for it (a broadcast view, not weights); save the model's own state_dict"
+                )
+            t = t.dequantize() if t.is_quantized else t
             out[key] = t.detach().to(device="cpu", dtype=torch.float32).numpy()
         except (RuntimeError, TypeError, ValueError):
             continue
@@ -359,6 +398,10 @@ def _from_object(path: Path, obj: object) -> tuple[str, dict[str, np.ndarray], d
             return "checkpoint-dict", _to_numpy(path, inner), {}
     if _has_tensors(obj):
         return "state_dict", _to_numpy(path, obj), {}
+    empty = next((k for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping) and obj[k]), None)
+    if empty is not None:
+        kinds = ", ".join(sorted({type(v).__name__ for v in obj[empty].values()}))
+        raise _unreadable(path, f"its {empty!r} holds no tensors, only {kinds}")
     keys = ", ".join(repr(k) for k in list(obj)[:6]) + (", ..." if len(obj) > 6 else "")
     wanted = ", ".join(repr(k) for k in WRAPPER_KEYS)
     raise _unreadable(
@@ -366,7 +409,38 @@ def _from_object(path: Path, obj: object) -> tuple[str, dict[str, np.ndarray], d
     )
 
 
-def _pickle_globals(fh: BinaryIO, max_pickles: int = 6) -> list[str]:
+class _Bounded:
+    """A binary stream that never reads past `size` bytes: an unpickler (or pickletools) asks for as many bytes as a
+    length in the file says (a 5-byte file can claim a 4 GB string), and a file object allocates what it is asked
+    for."""
+
+    def __init__(self, fh: Any, size: int) -> None:
+        self.fh, self.left = fh, size
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.fh.read(self.left if n < 0 else min(n, self.left))
+        self.left -= len(data)
+        return bytes(data)
+
+    def readline(self) -> bytes:
+        data = self.fh.readline(self.left)
+        self.left -= len(data)
+        return bytes(data)
+
+
+class _CappedFile(io.FileIO):
+    """A file (with a file descriptor, as torch's legacy reader wants) whose read() is bounded like _Bounded's."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "rb")
+        self.size = os.fstat(self.fileno()).st_size
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        left = max(self.size - self.tell(), 0)
+        return super().read(left if size is None or size < 0 else min(size, left))
+
+
+def _pickle_globals(fh: Any, max_pickles: int = 6) -> list[str]:
     """The classes/functions that the pickles at the start of a stream refer to, without running anything.
     Only complete pickles count (a legacy torch file is several pickles, then raw storage bytes)."""
     found: list[str] = []
@@ -411,10 +485,11 @@ def _unsafe_global(path: Path, exc: BaseException) -> str | None:
                 member = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
                 if member is None:
                     return None
+                size = min(zf.getinfo(member).file_size, path.stat().st_size)  # torch.save stores, never deflates
                 with zf.open(member) as fh:
-                    found = _pickle_globals(fh)  # type: ignore[arg-type]
+                    found = _pickle_globals(_Bounded(fh, size))
         else:
-            with path.open("rb") as fh:
+            with _CappedFile(path) as fh:
                 found = _pickle_globals(fh)
     except (OSError, zipfile.BadZipFile, RuntimeError, ValueError):
         return None
@@ -431,12 +506,19 @@ def _pickle_refused(path: Path, needs: str) -> UserError:
 
 def _load_torch(path: Path, head: bytes, trust_pickle: bool) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        if head.startswith(b"PK\x03\x04"):  # torch's own zip reader checks every record's size against the archive
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        else:  # a legacy torch file or a bare pickle: read by a Python unpickler that trusts lengths in the file
+            with _CappedFile(path) as fh:
+                obj = torch.load(fh, map_location="cpu", weights_only=True)
     except Exception as e:
         needs = _unsafe_global(path, e)
         if needs is None:
-            detail = f": {_one_line(str(e), 100)}" if head.startswith(b"\x80") and str(e) else ""
-            raise _unreadable(path, _describe(path, head) + detail) from e
+            what = _describe(path, head)
+            torch_file = head.startswith(b"\x80") or what.startswith("a damaged torch.save")
+            said = _one_line(str(e), 100)
+            detail = f": {said}" if torch_file and said and not _PRINTF.search(said) else ""  # not torch's "%ld"
+            raise _unreadable(path, what + detail) from e
         if not trust_pickle:
             raise _pickle_refused(path, needs) from e
         try:
@@ -454,7 +536,12 @@ def _is_torchscript(path: Path) -> bool:
     return any(n.endswith("/constants.pkl") or "/code/" in n for n in members)
 
 
-def _load_torchscript(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def _load_torchscript(path: Path, trust_pickle: bool) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    if not trust_pickle:
+        raise UserError(
+            f"{path} is a TorchScript program: loading it runs the code saved in it. Re-run with --trust-pickle if you "
+            "trust it, or save the weights instead: torch.save(model.state_dict(), path)"
+        )
     try:
         model = torch.jit.load(str(path), map_location="cpu")
     except Exception as e:
@@ -484,7 +571,7 @@ def _read(path: Path, trust_pickle: bool) -> tuple[str, dict[str, np.ndarray], d
     if header_length is not None:
         return "safetensors", _read_safetensors(path, header_length, size), {}
     if _is_torchscript(path):
-        return ("torchscript", *_load_torchscript(path))
+        return ("torchscript", *_load_torchscript(path, trust_pickle))
     return _load_torch(path, head, trust_pickle)
 
 
@@ -494,6 +581,21 @@ def _check(path: Path, ckpt: Checkpoint) -> None:
             raise UserError(f"{path}: layer {_label(name)} has an empty weight {_shape_text(a.shape)}")
         if not np.isfinite(a).all():
             raise UserError(f"{path}: layer {_label(name)} has NaN or infinite weights")
+
+
+def _printable_names(path: Path, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The tensors by printable() name; two names that become one are refused rather than merged."""
+    out = {printable(k): v for k, v in tensors.items()}
+    if len(out) < len(tensors):
+        seen: dict[str, str] = {}
+        for k in tensors:
+            if printable(k) in seen:
+                raise UserError(
+                    f"{path}: tensors {seen[printable(k)]!r} and {k!r} have the same name once their control "
+                    "characters are written out"
+                )
+            seen[printable(k)] = k
+    return out
 
 
 def load(path: Path, trust_pickle: bool = False) -> Checkpoint:
@@ -508,7 +610,8 @@ def load(path: Path, trust_pickle: bool = False) -> Checkpoint:
     except Exception as e:  # the last guard: MemoryError, an exception type we did not foresee
         raise _unreadable(path, _reason(e)) from e
     tensors, kinds = _strip_wrapper(tensors, kinds)
-    tensors = {k: v for k, v in tensors.items() if v.size > 0 or _conv_candidate(k, v)}
+    tensors = {k: v for k, v in tensors.items() if v.size > 0 or _conv_candidate(k, v.ndim)}
+    tensors, kinds = _printable_names(path, tensors), {printable(k): v for k, v in kinds.items()}
     ckpt = Checkpoint(path=path, step=step_of(path), format=fmt, tensors=tensors, module_kinds=kinds)
     _check(path, ckpt)
     return ckpt
@@ -517,8 +620,8 @@ def load(path: Path, trust_pickle: bool = False) -> Checkpoint:
 # ---------------------------------------------------------------------------------------------- conv layers
 
 
-def _conv_candidate(key: str, a: np.ndarray) -> bool:
-    return (key == "weight" or key.endswith(".weight")) and a.ndim in (3, 4, 5)
+def _conv_candidate(key: str, ndim: int) -> bool:
+    return (key == "weight" or key.endswith(".weight")) and ndim in (3, 4, 5)
 
 
 def _layer_name(key: str) -> str:
@@ -540,10 +643,19 @@ def _torch_non_conv(kind: str) -> bool:
 def _candidates(ckpt: Checkpoint) -> Iterator[tuple[str, str, np.ndarray, str | None]]:
     """(key, layer name, weight, module class name if known) of every convolution-like weight, in order."""
     for key, a in ckpt.tensors.items():
-        if _conv_candidate(key, a):
+        if _conv_candidate(key, a.ndim):
             kind = ckpt.module_kinds.get(_layer_name(key))
             if kind is None or not _torch_non_conv(kind):
                 yield key, _layer_name(key), a, kind
+
+
+def _too_large(spatial: tuple[int, ...]) -> str:
+    if len(spatial) == 1 or min(spatial) == 1:  # a Conv2d kernel of (k, 1) or (1, k) is a 1-D filter
+        return f"a filter of {max(spatial)} taps: more than the {MAX_KERNEL_SIDE} that cnnkreport analyses"
+    return (
+        f"kernels of {' x '.join(map(str, spatial))}: larger than the {MAX_KERNEL_SIDE} x {MAX_KERNEL_SIDE} "
+        "that cnnkreport analyses"
+    )
 
 
 def _classify(ckpt: Checkpoint) -> tuple[list[ConvLayer], list[Unshown]]:
@@ -557,6 +669,8 @@ def _classify(ckpt: Checkpoint) -> tuple[list[ConvLayer], list[Unshown]]:
             unshown.append(Unshown(name, shape, TRANSPOSED + " (guessed from its name)"))
         elif a.ndim == 5:
             unshown.append(Unshown(name, shape, CONV3D))
+        elif max(shape[2:]) > MAX_KERNEL_SIDE:
+            unshown.append(Unshown(name, shape, _too_large(shape[2:])))
         else:
             shown.append(ConvLayer(name, "conv1d" if a.ndim == 3 else "conv2d", shape))
     return shown, unshown
@@ -564,13 +678,22 @@ def _classify(ckpt: Checkpoint) -> tuple[list[ConvLayer], list[Unshown]]:
 
 def conv_layers(ckpt: Checkpoint) -> tuple[list[ConvLayer], list[Unshown]]:
     """The Conv1d/Conv2d layers to draw (by weight key and shape, in state_dict order) and the convolution-like
-    weights that are not drawn, with why. Without module kinds (state_dicts, safetensors) a transposed
-    convolution can only be told from its name; otherwise it is drawn as an ordinary conv of its weight."""
+    weights that are not drawn, with why (transposed, Conv3d, kernels larger than MAX_KERNEL_SIDE). Without module
+    kinds (state_dicts, safetensors) a transposed convolution can only be told from its name; otherwise it is drawn
+    as an ordinary conv of its weight. A checkpoint with nothing to draw is a UserError."""
     shown, unshown = _classify(ckpt)
     if not shown and not unshown:
         examples = ", ".join(f"{k} {_shape_text(a.shape)}" for k, a in list(ckpt.tensors.items())[:3])
         more = f"; shapes like {examples}" if examples else ""
-        raise UserError(f"{ckpt.path}: no Conv1d or Conv2d layer found ({len(ckpt.tensors)} tensors{more})")
+        n = len(ckpt.tensors)
+        raise UserError(f"{ckpt.path}: no Conv1d or Conv2d layer found ({n} tensor{'s' if n != 1 else ''}{more})")
+    if not shown:
+        u = unshown[0]
+        others = f" (and {len(unshown) - 1} more that cannot be drawn)" if len(unshown) > 1 else ""
+        raise UserError(
+            f"{ckpt.path}: no conv layer that cnnkreport can draw: layer {_label(u.name)} "
+            f"{_shape_text(u.shape)} is {u.reason}{others}"
+        )
     return shown, unshown
 
 
@@ -626,5 +749,6 @@ __all__ = [
     "find_checkpoints",
     "history",
     "load",
+    "printable",
     "step_of",
 ]

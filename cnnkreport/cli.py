@@ -66,7 +66,7 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
         try:
             fn(*args, **kwargs)
         except UserError as e:
-            typer.echo(f"error: {e}", err=True)
+            typer.echo(f"error: {_one_line(str(e))}", err=True)
             raise typer.Exit(2) from None
         except BrokenProcessPool:  # a worker killed from outside (the out-of-memory killer, say): not bad input
             typer.echo("error: a worker process died (out of memory?); nothing was replaced", err=True)
@@ -74,10 +74,16 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
         except OSError as e:
             if e.errno not in REFUSALS:
                 raise
-            typer.echo(f"error: {refusal(e)}", err=True)
+            typer.echo(f"error: {_one_line(refusal(e))}", err=True)
             raise typer.Exit(2) from None
 
     return app.command()(wrapper)
+
+
+def _one_line(message: str) -> str:
+    """The error message as one line whatever it quotes: a file or layer name may hold a newline, a NUL or a
+    terminal control character; those are written as Python escapes (\\n, \\x00, \\x1b)."""
+    return message if message.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def _version(value: bool) -> None:
@@ -231,11 +237,16 @@ def inspect(
         str | None, typer.Option("--layers", help="Only conv layers whose name matches this regex.")
     ] = None,
     trust_pickle: Annotated[
-        bool, typer.Option("--trust-pickle", help="Allow a whole pickled model (loading a pickle runs its code).")
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Allow files that run code when loaded: whole pickled models and TorchScript programs.",
+        ),
     ] = False,
 ) -> None:
-    """The gallery for your own model: a state_dict, checkpoint dict, safetensors or TorchScript file, or several
-    checkpoints of one training run (ordered by the step in their names)."""
+    """The gallery for your own model: a state_dict, checkpoint dict or safetensors file (a whole pickled model or a
+    TorchScript file with --trust-pickle), or several checkpoints of one training run (ordered by the step in their
+    names)."""
     from .inspection import inspect_checkpoints
 
     with bars() as progress:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields, replace
@@ -21,6 +22,9 @@ LOSSES = ("cross_entropy", "l1", "mse")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 SCHEDULES = ("cosine", "constant")
+MAX_SAMPLES = 1_000_000  # per split
+MAX_DATA_VALUES = 2**28  # samples x pixels (or samples) of a whole data set: 1 GB as float32
+MAX_PARAMETERS = 2**26  # of the model: 256 MB as float32, three times that with the optimizer's state
 
 
 def _check(ok: bool, message: str) -> None:
@@ -58,8 +62,10 @@ class DataConfig:
     def __post_init__(self) -> None:
         _check(self.kind in ("image", "signal"), f"data.kind must be 'image' or 'signal', got {self.kind!r}")
         _check(8 <= self.size <= 1024, f"data.size must be between 8 and 1024, got {self.size}")
-        _check(self.n_train >= 1, f"data.n_train must be at least 1, got {self.n_train}")
-        _check(self.n_test >= 0, f"data.n_test must be at least 0, got {self.n_test}")
+        _check(
+            1 <= self.n_train <= MAX_SAMPLES, f"data.n_train must be between 1 and {MAX_SAMPLES}, got {self.n_train}"
+        )
+        _check(0 <= self.n_test <= MAX_SAMPLES, f"data.n_test must be between 0 and {MAX_SAMPLES}, got {self.n_test}")
         _check(len(self.classes) >= 2, "data.classes needs at least two waveforms")
         _check(len(set(self.classes)) == len(self.classes), "data.classes has a waveform twice")
         for c in self.classes:
@@ -71,6 +77,12 @@ class DataConfig:
         _check(0.0 < self.thickness <= 32.0, f"data.thickness must be in (0, 32], got {self.thickness}")
         _check(0.0 <= self.blur <= 32.0, f"data.blur must be in [0, 32], got {self.blur}")
         _check(0.0 <= self.noise <= 10.0, f"data.noise must be in [0, 10], got {self.noise}")
+        values = (self.n_train + self.n_test) * self.size ** (2 if self.kind == "image" else 1)
+        _check(
+            values <= MAX_DATA_VALUES,
+            f"data: {self.n_train + self.n_test:,} samples of size {self.size} hold {values:,} values, more than the "
+            f"{MAX_DATA_VALUES:,} cnnkreport keeps in memory; use fewer samples or a smaller data.size",
+        )
 
 
 @dataclass(frozen=True)
@@ -149,6 +161,38 @@ class RunConfig:
         )
         _check(0 <= self.seed < 2**32, f"seed must be between 0 and 2**32-1, got {self.seed}")
         _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        flat = _features(self.model, self.data)
+        _check(
+            flat > 0,
+            f"model: {len(self.model.channels)} conv+pool layers shrink data.size={self.data.size} to nothing; "
+            "use fewer layers or a larger data.size",
+        )
+        params = _parameters(self.model, self.data, flat)
+        _check(
+            params <= MAX_PARAMETERS,
+            f"model: {params:,} parameters with data.size={self.data.size}, more than the {MAX_PARAMETERS:,} "
+            "cnnkreport trains; use fewer model.channels, a smaller model.hidden or a smaller data.size",
+        )
+
+
+def _features(model: ModelConfig, data: DataConfig) -> int:
+    """Values out of the conv layers (each conv, 'same' padding, then 2x max-pooling; model.PulseNet), 0 if the
+    pooling shrinks the input to nothing."""
+    n = data.size
+    for k in model.kernel_size:
+        n = (n + 2 * (k // 2) - k + 1) // 2
+        if n < 1:
+            return 0
+    return model.channels[-1] * n ** (2 if data.kind == "image" else 1)
+
+
+def _parameters(model: ModelConfig, data: DataConfig, flat: int) -> int:
+    dims = 2 if data.kind == "image" else 1
+    inputs = (1, *model.channels[:-1])
+    conv = sum(c * (c_in * k**dims + 1) for c_in, c, k in zip(inputs, model.channels, model.kernel_size, strict=True))
+    classes = len(data.classes)
+    head = (flat + 1) * model.hidden + (model.hidden + 1) * classes if model.hidden else (flat + 1) * classes
+    return conv + head
 
 
 PRESETS: dict[str, RunConfig] = {
@@ -287,17 +331,31 @@ def load_run_config(path: Path | None, base: RunConfig) -> RunConfig:
     if path is None:
         return base
     d = dict(read_toml(path))
-    if "preset" in d:
-        p = d.pop("preset")
-        _check(isinstance(p, str), f"{path}: preset must be a string")
-        base = preset(p)
     try:
+        if "preset" in d:
+            p = d.pop("preset")
+            _check(isinstance(p, str), f"preset must be a string, got {p!r}")
+            base = preset(p)
         return from_dict(RunConfig, d, "", base)
     except UserError as e:
         raise UserError(f"{path}: {e}") from None
 
 
 # --- TOML writing (tomllib only reads; the config needs nothing beyond scalars, lists and tables) -----------
+
+
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_TOML_CONTROL = re.compile(r"[\x00-\x1f\x7f]").match
+_TOML_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+").fullmatch
+
+
+def _toml_string(v: str) -> str:
+    """A TOML basic string: backslash, quote and every control character escaped."""
+    return '"' + "".join(_TOML_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if _TOML_CONTROL(c) else c) for c in v) + '"'
+
+
+def _toml_key(k: str) -> str:
+    return k if _TOML_BARE_KEY(k) else _toml_string(k)
 
 
 def _toml_value(v: Any) -> str:
@@ -308,18 +366,19 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, float):
         return repr(v)
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        return _toml_string(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
 def dumps_toml(d: dict[str, Any], prefix: str = "") -> str:
-    scalars = [f"{k} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict)]
+    """TOML for a dict of scalars, lists and tables; keys that are not bare words ("train.lr", "") are quoted."""
+    scalars = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict)]
     out = "\n".join(scalars) + ("\n" if scalars else "")
     for k, v in d.items():
         if isinstance(v, dict):
-            out += f"\n[{prefix}{k}]\n" + dumps_toml(v, f"{prefix}{k}.")
+            out += f"\n[{prefix}{_toml_key(k)}]\n" + dumps_toml(v, f"{prefix}{_toml_key(k)}.")
     return out
 
 

@@ -11,15 +11,16 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .checkpoint import find_checkpoints, history
+from .checkpoint import find_checkpoints, history, printable
 from .errors import UserError
 from .rundir import Run
 from .site import RunView, build_site, check_out_dir
 
 
 def model_name(paths: list[Path]) -> str:
-    """A name for the model: the first file's name without its step number (ckpt_step100.pt -> ckpt_step)."""
-    return re.sub(r"[-_.]*\d+$", "", paths[0].stem) or paths[0].stem
+    """A name for the model: the first file's name without its step number (ckpt_step100.pt -> ckpt_step), with
+    characters that cannot be printed written out (checkpoint.printable)."""
+    return printable(re.sub(r"[-_.]*\d+$", "", paths[0].stem) or paths[0].stem)
 
 
 def inspect_checkpoints(
@@ -56,7 +57,9 @@ def inspect_checkpoints(
                 "test_accuracy": None,
                 "layers": [{"name": c.name, "kind": c.kind, "shape": list(c.shape)} for c in convs],
                 "unshown": [{"name": u.name, "shape": list(u.shape), "reason": u.reason} for u in unshown],
-                "checkpoints": [{"file": c.path.name, "step": c.step, "format": c.format} for c in checkpoints],
+                "checkpoints": [
+                    {"file": printable(c.path.name), "step": c.step, "format": c.format} for c in checkpoints
+                ],
             }
         )
         run.write_snapshots(

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 console = Console(stderr=True, highlight=False)
@@ -63,6 +64,6 @@ def item_callback(progress: Progress, verb: str, total: int | None = None) -> Ca
     def update(name: str) -> None:
         if not task:
             task.append(progress.add_task(verb, total=total))
-        progress.update(task[0], advance=1, description=f"{verb} {name}")
+        progress.update(task[0], advance=1, description=f"{verb} {escape(name)}")  # a name is not rich markup
 
     return update

@@ -21,6 +21,7 @@ from torch import nn
 
 from cnnkreport.checkpoint import (
     CONV3D,
+    MAX_KERNEL_SIDE,
     TRANSPOSED,
     Checkpoint,
     ConvLayer,
@@ -231,7 +232,7 @@ def test_torchscript(tmp_path: Path) -> None:
         torch.jit.script(model).save(str(path))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # load() silences torch's own deprecation warnings
-        ckpt = load(path)
+        ckpt = load(path, trust_pickle=True)
     assert ckpt.format == "torchscript"
     assert ckpt.module_kinds == {
         "": "Sequential",
@@ -245,6 +246,19 @@ def test_torchscript(tmp_path: Path) -> None:
     }
     same_weights(ckpt, model)
     assert conv_layers(ckpt) == (NET2D_SHOWN, NET2D_UNSHOWN)
+
+
+def test_torchscript_is_a_program_and_needs_trust(tmp_path: Path) -> None:
+    """A TorchScript archive holds code that runs on load (its methods, __setstate__): refused like a pickled model,
+    with what to do instead."""
+    path = tmp_path / "scripted.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.trace(nn.Conv1d(1, 2, 5), torch.zeros(1, 1, 9)).save(str(path))
+    needles = ("is a TorchScript program", "--trust-pickle", "torch.save(model.state_dict(), path)")
+    user_error(lambda: load(path), str(path), *needles)
+    user_error(lambda: history([path]), "TorchScript", "--trust-pickle")
+    assert load(path, trust_pickle=True).format == "torchscript"
 
 
 def test_pickled_model_needs_trust(tmp_path: Path) -> None:
@@ -440,6 +454,34 @@ def test_non_finite_outside_conv_layers_is_fine(tmp_path: Path) -> None:
 def test_empty_conv_weight(tmp_path: Path) -> None:
     sd = {"c.weight": torch.zeros(0, 3, 3), "other": torch.zeros(0)}
     user_error(lambda: load(save(sd, tmp_path / "e.pt")), "layer c has an empty weight (0, 3, 3)")
+
+
+def test_kernels_larger_than_analysed_are_not_drawn(tmp_path: Path) -> None:
+    big = MAX_KERNEL_SIDE + 1
+    sd = {
+        "small.weight": torch.ones(2, 1, 5),
+        "long.weight": torch.ones(2, 1, big),
+        "wide.weight": torch.ones(1, 1, 1, big),
+    }
+    sd["square.weight"] = torch.ones(1, 1, big, big)
+    shown, unshown = conv_layers(load(save(sd, tmp_path / "m.pt")))
+    assert shown == [ConvLayer("small", "conv1d", (2, 1, 5))]
+    assert [u.name for u in unshown] == ["long", "wide", "square"]
+    assert f"a filter of {big} taps" in unshown[1].reason and f"kernels of {big} x {big}" in unshown[2].reason
+    del sd["small.weight"]
+    message = user_error(
+        lambda: conv_layers(load(save(sd, tmp_path / "n.pt"))), "no conv layer that cnnkreport can draw"
+    )
+    assert f"layer long (2, 1, {big}) is a filter of {big} taps" in message and "(and 2 more" in message
+
+
+def test_broadcast_views_claim_what_the_file_does_not_hold(tmp_path: Path) -> None:
+    """A stride-0 view stores one float and claims millions: dropped if it is no conv weight, refused if it is."""
+    sd = {"c.weight": torch.ones(2, 1, 5), "table": torch.zeros(1).expand(4000, 4000)}
+    ckpt = load(save(sd, tmp_path / "a.pt"))
+    assert list(ckpt.tensors) == ["c.weight"]
+    sd["c.weight"] = torch.ones(1).expand(2, 1, 5)
+    user_error(lambda: load(save(sd, tmp_path / "b.pt")), "tensor c.weight (2, 1, 5) claims 40 bytes", "broadcast")
 
 
 def test_no_conv_layer(tmp_path: Path) -> None:

@@ -46,9 +46,10 @@ def test_every_format_of_a_real_model(tmp_path: Path, runner: CliRunner, fmt: st
         torch.jit.script(nn.Sequential(model[0], model[1], model[2])).save(str(path))
     else:
         torch.save(model, path)
+    if fmt in ("pickle", "torchscript"):  # files that run code when loaded: refused unless trusted
         code, out = inspect(runner, str(path), "--out", str(tmp_path / "site"))
         assert code == 2 and "--trust-pickle" in out and not (tmp_path / "site").exists()
-    extra = ["--trust-pickle"] if fmt == "pickle" else []
+    extra = ["--trust-pickle"] if fmt in ("pickle", "torchscript") else []
     code, out = inspect(runner, str(path), "--out", str(tmp_path / "site"), *extra)
     assert code == 0, out
     run = summary(tmp_path / "site")["runs"][0]
