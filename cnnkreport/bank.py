@@ -274,10 +274,14 @@ def bank(shape: tuple[int, ...]) -> Bank:
     )
 
 
-def _distinct(matrix: np.ndarray) -> np.ndarray:
-    """Mask of rows that are neither all-zero nor a (sign-flipped) duplicate of an earlier row."""
+def _distinct(matrix: np.ndarray, block: int = 1024) -> np.ndarray:
+    """Mask of rows that are neither all-zero nor a (sign-flipped) duplicate of an earlier row. Compared a block of
+    rows at a time, so that a bank of tens of thousands of templates (a 64-tap kernel) needs no square matrix."""
     nonzero = np.linalg.norm(matrix, axis=1) > 0.5
-    gram = np.abs(matrix @ matrix.T)
-    np.fill_diagonal(gram, 0.0)
-    earlier_twin = np.tril(gram > DUPLICATE).any(axis=1)
+    earlier_twin = np.zeros(len(matrix), dtype=bool)
+    for a in range(0, len(matrix), block):
+        b = min(a + block, len(matrix))
+        gram = np.abs(matrix[a:b] @ matrix[:b].T)  # rows a..b against every row up to b
+        earlier = np.arange(b)[None, :] < np.arange(a, b)[:, None]
+        earlier_twin[a:b] = ((gram > DUPLICATE) & earlier).any(axis=1)
     return nonzero & ~earlier_twin

@@ -32,6 +32,14 @@ def _check(ok: bool, message: str) -> None:
         raise UserError(message)
 
 
+def check_name(name: str, key: str = "name") -> None:
+    """A name that becomes a folder: letters, digits, '-', '_' and '.', so it can never leave its parent folder."""
+    _check(
+        bool(name) and len(name) <= 100 and all(c.isalnum() or c in "-_." for c in name) and not name.startswith("."),
+        f"{key} must be 1-100 letters, digits, '-', '_' or '.', not starting with '.', got {name!r}",
+    )
+
+
 def _check_range(name: str, pair: tuple[float, float], lo: float, hi: float) -> None:
     _check(
         len(pair) == 2 and lo <= pair[0] <= pair[1] <= hi,
@@ -152,13 +160,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        _check(
-            bool(self.name)
-            and len(self.name) <= 100
-            and all(c.isalnum() or c in "-_." for c in self.name)
-            and not self.name.startswith("."),
-            f"name must be 1-100 letters, digits, '-', '_' or '.', not starting with '.', got {self.name!r}",
-        )
+        check_name(self.name)
         _check(0 <= self.seed < 2**32, f"seed must be between 0 and 2**32-1, got {self.seed}")
         _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         flat = _features(self.model, self.data)

@@ -51,7 +51,11 @@ class BuildConfig:
         cfgs = []
         for name in self.presets:
             cfg = replace(preset(name), seed=self.seed, device=self.device)
-            cfg = from_dict(RunConfig, self.overrides.get(name, {}), f"overrides.{name}", cfg)
+            try:
+                cfg = from_dict(RunConfig, self.overrides.get(name, {}), f"overrides.{name}", cfg)
+            except UserError as e:  # a range error names the key only; say which preset's override it is
+                message = str(e)
+                raise UserError(message if f"overrides.{name}" in message else f"overrides.{name}: {message}") from None
             cfgs.append(quick(cfg) if self.quick else cfg)
         return cfgs
 

@@ -11,6 +11,7 @@ Layout of the output (all links relative, so it works from file://, a local serv
 
 from __future__ import annotations
 
+import hashlib
 import math
 import multiprocessing
 import os
@@ -39,6 +40,7 @@ from .recipe import RecipeCheck
 from .rundir import LayerInfo, Run, atomic_write, atomic_write_text
 from .swap import make_temp, recover, replace_dir
 
+MAX_SLUG = 80  # characters of a name kept in a file or folder name
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
 MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
 TABLE_PAGE = 64  # kernels per page of a layer's kernel table
@@ -58,7 +60,11 @@ def templates_dir() -> Path:
 
 
 def slug(name: str) -> str:
+    """A file or folder name for `name`: letters, digits, '.', '_' and '-' only, never '.' or '..', and short enough
+    for any file system (a long name keeps its start and gets a hash of the whole)."""
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    if len(s) > MAX_SLUG:
+        s = s[:MAX_SLUG].rstrip("-.") + "-" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:10]
     return s or "x"
 
 
@@ -801,6 +807,8 @@ def check_out_dir(out: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise UserError(f"output folder {out} is not empty and was not made by cnnkreport; choose another --out")
     parent = out.resolve().parent
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"cannot write the site: {parent} is a file, not a folder")
     if not parent.is_dir():
         raise UserError(f"cannot write the site: folder {parent} does not exist")
     try:  # a real probe: permission bits say nothing for root, or on a read-only mount

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .config import RunConfig, from_dict, load_run_config, preset, quick, read_toml
+from .config import RunConfig, check_name, from_dict, load_run_config, preset, quick, read_toml
 from .errors import UserError
 from .recipe import judge as judge_run
 from .rundir import Run
@@ -38,6 +38,17 @@ class SweepConfig:
     preset: str = "pulses-2d"
     seeds: tuple[int, ...] = (0, 1, 2)
     grid: dict[str, list[Any]] = field(default_factory=dict)  # "section.key" -> values
+
+    def __post_init__(self) -> None:
+        check_name(self.name)  # runs go to <runs>/<name>: it must stay a plain folder name
+        preset(self.preset)
+        if not self.seeds:
+            raise UserError("seeds must list at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise UserError(f"seeds lists a seed twice: {list(self.seeds)}")
+        for seed in self.seeds:
+            if not 0 <= seed < 2**32:
+                raise UserError(f"seeds must be between 0 and 2**32-1, got {seed}")
 
 
 BUILTIN: dict[str, SweepConfig] = {

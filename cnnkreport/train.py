@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,19 +102,34 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def _prepare_folder(run: Run, cfg: RunConfig, resume: bool) -> RunConfig:
-    """Check the folder fits the request; on resume, the config is the one the run was started with."""
+def _prepare_folder(run: Run, cfg: RunConfig, resume: bool) -> tuple[RunConfig, bool]:
+    """Check the folder fits the request; returns the config and whether there is something to resume. On resume,
+    the config is the one the run was started with; a run killed before it recorded anything starts afresh."""
     if resume:
-        if not run.meta_path.is_file():
+        if run.meta_path.is_file():
+            return load_run_config(run.config_path, cfg), True
+        if not run.path.is_dir() or any(not _leftover(p) for p in run.path.iterdir()):
             raise UserError(f"{run.path}: nothing to resume (no run.json)")
-        return load_run_config(run.config_path, cfg)
+        for p in run.path.iterdir():  # only what a run killed at its very start leaves
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
     if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
         raise UserError(f"{run.path} already exists and is not empty: use --resume, or another --run folder")
     try:
         run.path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create run folder {run.path}: {e.strerror}") from None
-    return cfg
+    return cfg, False
+
+
+def _leftover(p: Path) -> bool:
+    """A file a run writes before run.json (its config), a temp file of a write that was cut short, or an empty
+    snapshots folder."""
+    if p.is_dir():
+        return p.name == "snapshots" and not any(p.iterdir())
+    return p.name == "config.toml" or (p.name.startswith(".") and p.name.endswith(".tmp"))
 
 
 def train(
@@ -126,7 +142,7 @@ def train(
     """Train `cfg` into `run_path`. `snapshots=False` runs the identical loop without recording (benchmarks)."""
     t0 = time.perf_counter()
     run = Run(run_path)
-    cfg = _prepare_folder(run, cfg, resume)
+    cfg, resume = _prepare_folder(run, cfg, resume)
     meta = run.read_meta() if resume else {}
     if meta.get("status") == "complete":
         return TrainResult(run, meta.get("steps", 0), meta.get("test_accuracy"), 0.0)
@@ -182,8 +198,8 @@ def train(
         ]
     else:
         run.drop_snapshots_after(-1)
+        atomic_write_text(run.config_path, dumps_toml(to_dict(cfg)))  # first: a run.json always has its config
         run.write_meta(meta)
-        atomic_write_text(run.config_path, dumps_toml(to_dict(cfg)))
         rec.rows.append({"step": 0, "epoch": 0, "test_accuracy": accuracy(model, x_te, y_te)})
         if snapshots:
             rec.snapshot(0, kernels_of(model))
