@@ -205,8 +205,8 @@ def test_train_killed_at_many_moments_resumes_to_the_same_kernels(
         "write:run.json:1",  # status "complete", the last write of all
     ]
     landed = 0
-    for n, kill in enumerate(kills):
-        args = ["train", "--config", str(fault_config), "--run", str(path)] + (["--resume"] if n else [])
+    for kill in kills:
+        args = ["train", "--config", str(fault_config), "--run", str(path)] + (["--resume"] if path.exists() else [])
         if kill == "time":
             proc = start(*args)
             time.sleep(rng.uniform(0.3, 2.0))
