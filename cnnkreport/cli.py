@@ -15,7 +15,7 @@ import typer
 
 from . import __version__
 from .config import PRESETS, RunConfig, load_run_config, preset, quick
-from .errors import UserError
+from .errors import UserError, os_error_text
 from .progress import bars, item_callback, say, step_callback
 
 app = typer.Typer(
@@ -51,10 +51,8 @@ REFUSALS = {
 
 
 def refusal(e: OSError) -> str:
-    target = e.filename2 or e.filename  # a copy's error names the source first, the file it could not write second
-    where = f" ({target})" if target else ""
     hint = REFUSALS.get(e.errno or 0, "")
-    return f"{e.strerror or e}{where}" + (f"; {hint}" if hint else "")
+    return os_error_text(e) + (f"; {hint}" if hint else "")
 
 
 def command(fn: Callable[..., None]) -> Callable[..., None]:

@@ -33,7 +33,7 @@ from .analysis import LayerAnalysis
 from .bank import FAMILY_ORDER, Bank
 from .config import RunConfig, from_dict, read_toml
 from .data import make_dataset
-from .errors import UserError
+from .errors import UserError, os_error_text
 from .kernel_view import GIF_FRAMES, KernelView, kernel_views
 from .publish import MARKER
 from .recipe import RecipeCheck
@@ -711,13 +711,19 @@ def _write_bank(b: Bank, folder: Path) -> list[dict[str, Any]]:
     return families
 
 
+def first_layer_png(run_path: Path, path: Path) -> None:
+    """The first layer of a run after training (its last snapshot only), as a mosaic PNG: what the recipe page and
+    a sweep's comparison page show of each run."""
+    run = Run(run_path)
+    _, w = run.read_kernels(run.layers()[0].name, keep=[-1])
+    mosaic.write_png(path, mosaic.layer_mosaic(w[-1]))
+
+
 def _recipe_figures(checks: Sequence[RecipeCheck], folder: Path) -> None:
     """The first layer of every run behind the recipe page, after training: recipe/<run>.png."""
     for c in checks:
         for j in [*c.seeds, *([c.ablation] if c.ablation else [])]:
-            run = Run(j.path)
-            _, w = run.read_kernels(run.layers()[0].name, keep=[-1])  # the last snapshot only
-            mosaic.write_png(folder / f"{j.name}.png", mosaic.layer_mosaic(w[-1]))
+            first_layer_png(j.path, folder / f"{j.name}.png")
 
 
 def write_pages(views: list[RunView], out: Path, checks: Sequence[RecipeCheck] = ()) -> None:
@@ -833,8 +839,7 @@ def swap_in(out: Path, fill: Callable[[Path], Any]) -> Any:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a published site is not
         replace_dir(tmp, out)
     except OSError as e:  # a full disk, a file that vanished: one line, and the previous site stays
-        target = e.filename2 or e.filename  # a failed copy names its source first and the file it wrote second
-        raise UserError(f"cannot write the site: {e.strerror or e}{f' ({target})' if target else ''}") from None
+        raise UserError(f"cannot write the site: {os_error_text(e)}") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

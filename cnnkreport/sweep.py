@@ -229,8 +229,8 @@ def _key(setting: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
 def render_sweep(cfg: SweepConfig, outcomes: Sequence[Outcome], out: Path) -> list[Summary]:
     """The comparison page (index.html of `out`): the table, the effect of each swept value, and each setting's
     first-layer mosaic, side by side. Written into a temp folder and swapped in, like every site."""
-    from . import figures, mosaic
-    from .site import jinja_env, swap_in, templates_dir
+    from . import figures
+    from .site import first_layer_png, jinja_env, swap_in, templates_dir
 
     summaries = aggregate(outcomes)
     keys = list(cfg.grid)
@@ -242,9 +242,7 @@ def render_sweep(cfg: SweepConfig, outcomes: Sequence[Outcome], out: Path) -> li
 
         figures.save(figures.sweep_effects(keys, values, results), tmp / "effects.png", dpi=80)
         for n, summary in enumerate(summaries):
-            run = Run(summary.example.path)
-            _, w = run.read_kernels(run.layers()[0].name, keep=[-1])  # the last snapshot only
-            mosaic.write_png(tmp / f"mosaic-{n}.png", mosaic.layer_mosaic(w[-1]))
+            first_layer_png(summary.example.path, tmp / f"mosaic-{n}.png")
         html = (
             jinja_env()
             .get_template("sweep.html")
