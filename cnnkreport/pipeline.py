@@ -133,11 +133,13 @@ def build(
     check_out_dir(Path(cfg.out))  # fail before training, not after
     runs = Path(cfg.runs)
     main = [(rc, runs / rc.name) for rc in cfg.run_configs()]
-    checks = [
-        (name, rc, [runs / "checks" / s.name for s in seeds], runs / "checks" / ab.name if ab else None, [*seeds, ab])
-        for name, rc, seeds, ab in cfg.check_configs()
-    ]
-    wanted = main + [(c, runs / "checks" / c.name) for *_, extra in checks for c in extra if c is not None]
+    checks = cfg.check_configs()
+
+    def checked(c: RunConfig) -> Path:
+        return runs / "checks" / c.name
+
+    extra = [c for _, _, seeds, ab in checks for c in [*seeds, *([ab] if ab else [])]]
+    wanted = main + [(c, checked(c)) for c in extra]
     jobs, callbacks = [], []
     for rc, path in wanted:
         recover(path)  # a build killed while swapping this run in
@@ -148,8 +150,8 @@ def build(
             callbacks.append(callback)
     run_all(jobs, _workers(cfg), callbacks)
     judged = [
-        recipe.check(rc.name, name, [runs / rc.name, *seed_paths], ab_path)
-        for name, rc, seed_paths, ab_path, _ in checks
+        recipe.check(rc.name, name, [runs / rc.name, *map(checked, seeds)], checked(ab) if ab else None)
+        for name, rc, seeds, ab in checks
     ]
     return build_site([path for _, path in main], Path(cfg.out), on_render, judged)
 

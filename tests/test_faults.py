@@ -67,7 +67,7 @@ elif mode.startswith("write:"):
 elif mode == "swap":
     import cnnkreport.swap as sw
     sw._exchange = lambda a, b: False  # the two-rename path, as on systems without RENAME_EXCHANGE
-    real, calls = os.replace, [0]
+    real = os.replace
     def replace(a, b):
         real(a, b)
         if ".old-" in str(b):
