@@ -24,10 +24,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmark this checkout, installed or not
 
-from cnnkreport import analysis, site  # noqa: E402
-from cnnkreport.bank import bank  # noqa: E402
+from cnnkreport.analysis import scores as analysis  # noqa: E402
+from cnnkreport.analysis.bank import bank  # noqa: E402
 from cnnkreport.config import DEFAULT_PRESETS, PRESETS  # noqa: E402
 from cnnkreport.rundir import Run  # noqa: E402
+from cnnkreport.site import pages as site  # noqa: E402
 from cnnkreport.train import train  # noqa: E402
 
 BUDGET_S = 10.0

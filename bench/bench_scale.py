@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmark this checkout, installed or not
 
-from cnnkreport.bank import bank  # noqa: E402
+from cnnkreport.analysis.bank import bank  # noqa: E402
 from cnnkreport.config import PRESETS, dumps_toml, to_dict  # noqa: E402
 from cnnkreport.rundir import Recording, Run  # noqa: E402
 

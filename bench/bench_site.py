@@ -30,10 +30,10 @@ from PIL import Image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmark this checkout, installed or not
 
-from cnnkreport import mosaic  # noqa: E402
 from cnnkreport.config import DEFAULT_PRESETS, PRESETS  # noqa: E402
+from cnnkreport.draw import mosaic  # noqa: E402
 from cnnkreport.rundir import Run  # noqa: E402
-from cnnkreport.site import build_site  # noqa: E402
+from cnnkreport.site.pages import build_site  # noqa: E402
 from cnnkreport.train import train  # noqa: E402
 
 SITE_TARGET, GIF_TARGET, SPEED_TARGET = 5 * 2**20, 2**20, 20.0

@@ -34,8 +34,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this checkout, installed or not
 
+from cnnkreport.analysis.recipe import TARGETS, judge, met  # noqa: E402
 from cnnkreport.config import PRESETS, RunConfig, from_dict  # noqa: E402
-from cnnkreport.recipe import TARGETS, judge, met  # noqa: E402
 from cnnkreport.train import train  # noqa: E402
 
 TARGET_SEEDS = 4  # of 5

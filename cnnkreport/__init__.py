@@ -9,7 +9,7 @@ __all__ = ["KernelRecorder", "__version__"]
 def __getattr__(name: str) -> Any:
     """`cnnkreport.KernelRecorder`, imported on first use (it needs torch; the rest of a CLI call may not)."""
     if name == "KernelRecorder":
-        from .recorder import KernelRecorder
+        from .sources.recorder import KernelRecorder
 
         return KernelRecorder
     raise AttributeError(f"module 'cnnkreport' has no attribute {name!r}")

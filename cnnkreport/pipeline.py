@@ -8,11 +8,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import recipe
+from .analysis import recipe
 from .config import DEFAULT_PRESETS, DEVICES, RunConfig, from_dict, load_run_config, preset, quick, read_toml
 from .errors import UserError
 from .rundir import Run
-from .site import RunView, build_site, check_out_dir
+from .site.pages import RunView, build_site, check_out_dir
 from .swap import make_temp, recover, replace_dir
 from .train import TrainResult, resolve_device, train
 from .workers import default_workers, run_all

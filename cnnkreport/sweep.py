@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .analysis.recipe import judge as judge_run
 from .config import RunConfig, check_name, from_dict, load_run_config, preset, quick, read_toml
 from .errors import UserError
-from .recipe import judge as judge_run
 from .rundir import Run
 from .workers import OnStep, run_all
 
@@ -229,8 +229,8 @@ def _key(setting: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
 def render_sweep(cfg: SweepConfig, outcomes: Sequence[Outcome], out: Path) -> list[Summary]:
     """The comparison page (index.html of `out`): the table, the effect of each swept value, and each setting's
     first-layer mosaic, side by side. Written into a temp folder and swapped in, like every site."""
-    from . import figures
-    from .site import first_layer_png, jinja_env, swap_in, templates_dir
+    from .draw import figures
+    from .site.pages import first_layer_png, jinja_env, swap_in, templates_dir
 
     summaries = aggregate(outcomes)
     keys = list(cfg.grid)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from cnnkreport import analysis
-from cnnkreport.analysis import analyse_layer, claims_possible, kernel_shape, match, null_scores
-from cnnkreport.bank import FAMILY_ORDER, bank, normalise
+from cnnkreport.analysis import scores as analysis
+from cnnkreport.analysis.bank import FAMILY_ORDER, bank, normalise
+from cnnkreport.analysis.scores import analyse_layer, claims_possible, kernel_shape, match, null_scores
 
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], float)
 PREWITT_X = np.array([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]], float)

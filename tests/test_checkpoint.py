@@ -19,7 +19,8 @@ import pytest
 import torch
 from torch import nn
 
-from cnnkreport.checkpoint import (
+from cnnkreport.errors import UserError
+from cnnkreport.sources.checkpoint import (
     CONV3D,
     MAX_KERNEL_SIDE,
     TRANSPOSED,
@@ -32,7 +33,6 @@ from cnnkreport.checkpoint import (
     load,
     step_of,
 )
-from cnnkreport.errors import UserError
 
 # ----------------------------------------------------------------------------------------------- fixtures
 

@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from PIL import Image
 
-from cnnkreport import filter_figures as ff
-from cnnkreport import filters as fl
-from cnnkreport.figures import save
+from cnnkreport.analysis import filters as fl
+from cnnkreport.draw import filter_figures as ff
+from cnnkreport.draw.figures import save
 
 RNG = np.random.default_rng(7)
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")  # torch's note
@@ -242,7 +242,7 @@ def test_figure_renders_and_saves(name: str, make: Callable[[], Figure], n_axes:
 
 
 def test_channel_grid_is_a_row_per_channel_and_a_column_per_filter() -> None:
-    from cnnkreport.mosaic import channel_grid
+    from cnnkreport.draw.mosaic import channel_grid
 
     img = channel_grid(RNG.normal(size=(5, 3, 9)))  # 5 filters, 3 input channels
     one = channel_grid(RNG.normal(size=(1, 1, 9)))

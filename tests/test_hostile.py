@@ -37,7 +37,6 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cnnkreport.checkpoint import MAX_KERNEL_SIDE, conv_layers, history, load, printable
 from cnnkreport.cli import app
 from cnnkreport.config import (
     DEVICES,
@@ -56,7 +55,8 @@ from cnnkreport.config import (
 )
 from cnnkreport.errors import UserError
 from cnnkreport.pipeline import BuildConfig, load_build_config
-from cnnkreport.publish import MARKER
+from cnnkreport.publish.pack import MARKER
+from cnnkreport.sources.checkpoint import MAX_KERNEL_SIDE, conv_layers, history, load, printable
 from cnnkreport.sweep import SweepConfig, expand, load_sweep
 
 CORPUS = Path(__file__).parent / "hostile"

@@ -20,10 +20,10 @@ from typing import BinaryIO
 import pytest
 from PIL import Image
 
-from cnnkreport import publish
 from cnnkreport.errors import UserError
-from cnnkreport.publish import PackResult, make_server, pack_html, pack_zip, server_url
-from cnnkreport.site import MARKER
+from cnnkreport.publish import pack as publish
+from cnnkreport.publish.pack import PackResult, make_server, pack_html, pack_zip, server_url
+from cnnkreport.site.pages import MARKER
 
 
 class Doc(html.parser.HTMLParser):

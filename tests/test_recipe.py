@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnkreport import recipe
+from cnnkreport.analysis import recipe
+from cnnkreport.analysis.recipe import Judged, Target, met, verdict
 from cnnkreport.config import PRESETS
 from cnnkreport.errors import UserError
 from cnnkreport.pipeline import BuildConfig, load_build_config, train_into
-from cnnkreport.recipe import Judged, Target, met, verdict
 from cnnkreport.rundir import Run
 from cnnkreport.workers import run_all
 

@@ -15,7 +15,7 @@ from torch import nn
 from cnnkreport import KernelRecorder
 from cnnkreport.errors import UserError
 from cnnkreport.rundir import Run
-from cnnkreport.site import build_site
+from cnnkreport.site.pages import build_site
 
 ROOT = Path(__file__).resolve().parent.parent
 

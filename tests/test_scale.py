@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnkreport import analysis, kernel_view, mosaic, site, svg
+from cnnkreport.analysis import scores as analysis
+from cnnkreport.draw import mosaic, svg
 from cnnkreport.rundir import CHUNK_SNAPSHOTS, Recording, Run
+from cnnkreport.site import kernels as kernel_view
+from cnnkreport.site import pages as site
 
 
 def long_run(path: Path, snapshots: int, shape: tuple[int, ...], seed: int = 0) -> Run:
@@ -186,7 +189,7 @@ def test_a_run_of_3000_snapshots_renders_with_every_score_and_bounded_pictures(t
 def test_bank_dedup_in_blocks_equals_the_square_matrix() -> None:
     """A 64-tap bank has ~15,000 candidate templates: their duplicates are found a block at a time (the square
     matrix took 2.5 GB), with the same result."""
-    from cnnkreport import bank as B
+    from cnnkreport.analysis import bank as B
 
     items = list(B._bank_1d(31))
     items += [(t, w[::-1].copy()) for t, w in items]

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cnnkreport import mosaic
+from cnnkreport.draw import mosaic
 from cnnkreport.rundir import Run
-from cnnkreport.site import MAX_KERNEL_PAGES, TABLE_PAGE, build_site, templates_dir
+from cnnkreport.site.pages import MAX_KERNEL_PAGES, TABLE_PAGE, build_site, templates_dir
 
 
 def fake_run(path: Path, out_channels: int, snapshots: int = 3, kshape: tuple[int, ...] = (5, 5)) -> Run:

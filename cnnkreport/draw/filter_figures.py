@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .filters import (  # noqa: E402
+from ..analysis.filters import (  # noqa: E402
     channel_views_1d,
     frequency_response_1d,
     frequency_response_2d,

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
-from . import filters, mosaic, svg
-from .analysis import SURROGATE_ALPHA, LayerAnalysis
-from .rundir import LayerInfo
+from ..analysis import filters
+from ..draw import mosaic, svg
+from ..analysis.scores import SURROGATE_ALPHA, LayerAnalysis
+from ..rundir import LayerInfo
 
 GIF_FRAMES = 16  # frames of a single kernel's evolution GIF
 MAX_CHANNELS = 16  # input channels drawn (and printed as numbers) one by one; more: the channel sum

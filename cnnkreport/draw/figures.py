@@ -13,8 +13,8 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from .data import Dataset  # noqa: E402
-from .rundir import atomic_write  # noqa: E402
+from ..data import Dataset  # noqa: E402
+from ..rundir import atomic_write  # noqa: E402
 
 
 def save(fig: Figure, path: Path, dpi: int = 100) -> None:

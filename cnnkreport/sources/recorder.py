@@ -20,10 +20,10 @@ from typing import Any
 
 from torch import nn
 
-from .errors import UserError
-from .model import conv_layers
-from .rundir import METRIC_FIELDS, Recording, Run
-from .train import kernels_of, layer_infos
+from ..errors import UserError
+from ..model import conv_layers
+from ..rundir import METRIC_FIELDS, Recording, Run
+from ..train import kernels_of, layer_infos
 
 
 class KernelRecorder:

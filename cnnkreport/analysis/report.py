@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import SURROGATE_ALPHA, THRESHOLD_QUANTILE, LayerAnalysis
 from .bank import Template
+from .scores import SURROGATE_ALPHA, THRESHOLD_QUANTILE, LayerAnalysis
 
 SUMMARY_VERSION = 1
 DIGITS = 4  # floats in JSON are rounded, so that the same numbers give the same bytes

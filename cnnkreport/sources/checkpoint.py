@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import UserError
+from ..errors import UserError
 
 EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".tar")
 WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net", "network", "weights")

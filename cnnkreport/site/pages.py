@@ -28,17 +28,19 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from . import __version__, analysis, figures, filter_figures, filters, mosaic, recipe, report
-from .analysis import LayerAnalysis
-from .bank import FAMILY_ORDER, Bank
-from .config import RunConfig, from_dict, read_toml
-from .data import make_dataset
-from .errors import UserError, os_error_text
-from .kernel_view import GIF_FRAMES, KernelView, kernel_views
-from .publish import MARKER
-from .recipe import RecipeCheck
-from .rundir import LayerInfo, Run, atomic_write, atomic_write_text
-from .swap import make_temp, recover, replace_dir
+from .. import __version__
+from ..analysis import scores as analysis, filters, recipe, report
+from ..draw import figures, filter_figures, mosaic
+from ..analysis.scores import LayerAnalysis
+from ..analysis.bank import FAMILY_ORDER, Bank
+from ..config import RunConfig, from_dict, read_toml
+from ..data import make_dataset
+from ..errors import UserError, os_error_text
+from .kernels import GIF_FRAMES, KernelView, kernel_views
+from ..publish.pack import MARKER
+from ..analysis.recipe import RecipeCheck
+from ..rundir import LayerInfo, Run, atomic_write, atomic_write_text
+from ..swap import make_temp, recover, replace_dir
 
 MAX_SLUG = 80  # characters of a name kept in a file or folder name
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
@@ -56,7 +58,7 @@ LAYER_GIF_FRAMES = 40  # frames of a layer's evolution GIF (every snapshot stays
 def templates_dir() -> Path:
     """Installed wheels carry the templates inside the package; a source checkout has them at the top level."""
     packaged = Path(str(resources.files("cnnkreport"))) / "templates"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "templates"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "templates"
 
 
 def slug(name: str) -> str:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig, from_dict, load_run_config
-from .errors import UserError
+from ..config import RunConfig, from_dict, load_run_config
+from ..errors import UserError
+from ..rundir import Run
 from .report import rounded
-from .rundir import Run
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class Judged:
 
 def judge(path: Path) -> Judged:
     """Analyse the first conv layer of the run at `path`."""
-    from .analysis import score_chunks
+    from .scores import score_chunks
 
     run = Run(path)
     meta = run.read_meta()

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from .errors import UserError
-from .rundir import atomic_write
+from ..errors import UserError
+from ..rundir import atomic_write
 
 MARKER = ".cnnkreport-site"  # in every site cnnkreport makes, so that nothing else is ever replaced or packed
 

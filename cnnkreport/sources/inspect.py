@@ -11,10 +11,10 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..errors import UserError
+from ..rundir import Run
+from ..site.pages import RunView, build_site, check_out_dir
 from .checkpoint import find_checkpoints, history, printable
-from .errors import UserError
-from .rundir import Run
-from .site import RunView, build_site, check_out_dir
 
 
 def model_name(paths: list[Path]) -> str:
