@@ -16,6 +16,7 @@ import typer
 from . import __version__
 from .config import PRESETS, RunConfig, load_run_config, preset, quick
 from .errors import UserError, os_error_text
+from .names import printable
 from .progress import bars, item_callback, say, step_callback
 
 app = typer.Typer(
@@ -64,7 +65,7 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
         try:
             fn(*args, **kwargs)
         except UserError as e:
-            typer.echo(f"error: {_one_line(str(e))}", err=True)
+            typer.echo(f"error: {printable(str(e))}", err=True)
             raise typer.Exit(2) from None
         except BrokenProcessPool:  # a worker killed from outside (the out-of-memory killer, say): not bad input
             typer.echo("error: a worker process died (out of memory?); nothing was replaced", err=True)
@@ -72,16 +73,10 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
         except OSError as e:
             if e.errno not in REFUSALS:
                 raise
-            typer.echo(f"error: {_one_line(refusal(e))}", err=True)
+            typer.echo(f"error: {printable(refusal(e))}", err=True)
             raise typer.Exit(2) from None
 
     return app.command()(wrapper)
-
-
-def _one_line(message: str) -> str:
-    """The error message as one line whatever it quotes: a file or layer name may hold a newline, a NUL or a
-    terminal control character; those are written as Python escapes (\\n, \\x00, \\x1b)."""
-    return message if message.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def _version(value: bool) -> None:

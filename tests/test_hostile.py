@@ -54,9 +54,10 @@ from cnnkreport.config import (
     to_dict,
 )
 from cnnkreport.errors import UserError
+from cnnkreport.names import printable
 from cnnkreport.pipeline import BuildConfig, load_build_config
 from cnnkreport.publish.pack import MARKER
-from cnnkreport.sources.checkpoint import MAX_KERNEL_SIDE, conv_layers, history, load, printable
+from cnnkreport.sources.checkpoint import MAX_KERNEL_SIDE, conv_layers, history, load
 from cnnkreport.sweep import SweepConfig, expand, load_sweep
 
 CORPUS = Path(__file__).parent / "hostile"

@@ -36,13 +36,13 @@ from ..analysis.bank import FAMILY_ORDER, Bank
 from ..config import RunConfig, from_dict, read_toml
 from ..data import make_dataset
 from ..errors import UserError, os_error_text
+from ..names import unique_slugs
 from .kernels import GIF_FRAMES, KernelView, kernel_views
 from ..publish.pack import MARKER
 from ..analysis.recipe import RecipeCheck
 from ..rundir import LayerInfo, Run, atomic_write, atomic_write_text
 from ..swap import make_temp, recover, replace_dir
 
-MAX_SLUG = 80  # characters of a name kept in a file or folder name
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
 MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
 TABLE_PAGE = 64  # kernels per page of a layer's kernel table
@@ -59,15 +59,6 @@ def templates_dir() -> Path:
     """Installed wheels carry the templates inside the package; a source checkout has them at the top level."""
     packaged = Path(str(resources.files("cnnkreport"))) / "templates"
     return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "templates"
-
-
-def slug(name: str) -> str:
-    """A file or folder name for `name`: letters, digits, '.', '_' and '-' only, never '.' or '..', and short enough
-    for any file system (a long name keeps its start and gets a hash of the whole)."""
-    s = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
-    if len(s) > MAX_SLUG:
-        s = s[:MAX_SLUG].rstrip("-.") + "-" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:10]
-    return s or "x"
 
 
 def bank_slug(kshape: tuple[int, ...]) -> str:
@@ -149,18 +140,6 @@ class RunView:
                     if fig.src == "input-space.png":
                         return lv, fig
         return None
-
-
-def _unique_slugs(names: list[str], taken: set[str] | None = None) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        s = slug(n)
-        while s in (taken or set()):
-            s += "-"
-        seen[s] = seen.get(s, 0) + 1
-        out.append(s if seen[s] == 1 else f"{s}-{seen[s]}")
-    return out
 
 
 def describe(info: LayerInfo) -> str:
@@ -604,7 +583,7 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
     runs = [Run(p) for p in run_paths]
     metas = [r.read_meta() for r in runs]  # fail early, before any drawing, on a folder that is not a run
     names = [m.get("name") or r.path.name for r, m in zip(runs, metas, strict=True)]
-    slugs = _unique_slugs(names)
+    slugs = unique_slugs(names)
     jobs: list[tuple[int, Callable[..., Any], tuple[Any, ...]]] = []  # (run index, function, arguments)
     config_texts: list[str | None] = []
     configs: list[RunConfig | None] = []
@@ -621,7 +600,7 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
         configs.append(cfg)
         downloads.append(_copy_downloads(run, folder))
         infos = run.layers()
-        lslugs = _unique_slugs([li.name for li in infos], RUN_FILES)
+        lslugs = unique_slugs([li.name for li in infos], RUN_FILES)
         for j, (info, lslug) in enumerate(zip(infos, lslugs, strict=True)):
             # Lee's input-space picture needs the architecture between the layers (2x pooling): known for the
             # second layer of a run trained here, not for a user's model.

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..names import printable
 
 EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".tar")
 WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net", "network", "weights")
@@ -144,12 +145,6 @@ def find_checkpoints(args: Sequence[str | Path]) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------------------------- small helpers
-
-
-def printable(name: str) -> str:
-    """A name with the characters that cannot be printed (newline, NUL, bidi controls, ...) written as Python escapes:
-    "line\nbreak" becomes "line\\nbreak". Safe in one line of text, in a page, and as a member of a zip archive."""
-    return name if name.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
 
 
 def _one_line(text: str, limit: int = 160) -> str:

@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import UserError
+from ..names import printable
 from ..rundir import Run
 from ..site.pages import RunView, build_site, check_out_dir
-from .checkpoint import find_checkpoints, history, printable
+from .checkpoint import find_checkpoints, history
 
 
 def model_name(paths: list[Path]) -> str:
