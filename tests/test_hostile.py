@@ -56,7 +56,7 @@ from cnnkreport.config import (
 from cnnkreport.errors import UserError
 from cnnkreport.names import printable
 from cnnkreport.pipeline import BuildConfig, load_build_config
-from cnnkreport.publish.pack import MARKER
+from cnnkreport.site.layout import MARKER
 from cnnkreport.sources.checkpoint import MAX_KERNEL_SIDE, conv_layers, history, load
 from cnnkreport.sweep import SweepConfig, expand, load_sweep
 

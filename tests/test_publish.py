@@ -23,7 +23,7 @@ from PIL import Image
 from cnnkreport.errors import UserError
 from cnnkreport.publish import pack as publish
 from cnnkreport.publish.pack import PackResult, make_server, pack_html, pack_zip, server_url
-from cnnkreport.site.pages import MARKER
+from cnnkreport.site.layout import MARKER
 
 
 class Doc(html.parser.HTMLParser):

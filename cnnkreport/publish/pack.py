@@ -37,8 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import UserError
 from ..rundir import atomic_write
-
-MARKER = ".cnnkreport-site"  # in every site cnnkreport makes, so that nothing else is ever replaced or packed
+from ..site.layout import MARKER
 
 MAX_INLINE_DOWNLOAD = 1_000_000  # bytes: a text download up to this size is inlined into the packed HTML file
 IMAGE_TYPES = {

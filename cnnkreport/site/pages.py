@@ -38,7 +38,7 @@ from ..data import make_dataset
 from ..errors import UserError, os_error_text
 from ..names import unique_slugs
 from .kernels import GIF_FRAMES, KernelView, kernel_views
-from ..publish.pack import MARKER
+from .layout import MARKER
 from ..analysis.recipe import RecipeCheck
 from ..rundir import LayerInfo, Run, atomic_write, atomic_write_text
 from ..swap import make_temp, recover, replace_dir
