@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmark this c
 
 from cnnkreport.analysis.bank import bank  # noqa: E402
 from cnnkreport.config import PRESETS, dumps_toml, to_dict  # noqa: E402
-from cnnkreport.rundir import Recording, Run  # noqa: E402
+from cnnkreport.rundir import LayerInfo, Recording, Run, RunMeta  # noqa: E402
 
 MEMORY_TARGET = 1.25  # peak memory, many snapshots against few: flat
 LAYERS = {"features.0": (8, 1, 5, 5), "features.3": (16, 8, 5, 5)}
@@ -54,18 +54,9 @@ def synthetic_run(path: Path, snapshots: int, seed: int = 0) -> Run:
         gains = rng.normal(size=(out, in_c, 1, 1))  # each input channel a multiple of the kernel's template
         target[name] = 0.6 * templates[:, None] * gains
     run = Run(path)
-    run.write_meta(
-        {
-            "name": path.name,
-            "source": "train",
-            "status": "running",
-            "kind": cfg.data.kind,
-            "classes": list(cfg.data.classes),
-            "steps": snapshots - 1,
-            "test_accuracy": None,
-            "layers": [{"name": n, "kind": "conv2d", "shape": list(s)} for n, s in LAYERS.items()],
-        }
-    )
+    layers = tuple(LayerInfo(n, "conv2d", tuple(s)) for n, s in LAYERS.items())
+    meta = RunMeta(path.name, "train", "running", snapshots - 1, layers, None, cfg.data.kind, tuple(cfg.data.classes))
+    run.write_meta(meta)
     run.config_path.write_text(dumps_toml(to_dict(cfg)), encoding="utf-8")
     rec = Recording(run)
     tau = snapshots / 6
@@ -88,7 +79,7 @@ def synthetic_run(path: Path, snapshots: int, seed: int = 0) -> Run:
                 row["test_accuracy"] = min(1.0, 0.2 + 0.8 * progress)
             rec.rows.append(row)
         rec.flush()
-    run.write_meta({**run.read_meta(), "status": "complete", "test_accuracy": 0.97})
+    run.write_meta(replace(meta, status="complete", test_accuracy=0.97))
     return run
 
 

@@ -1,8 +1,9 @@
 """Training overhead of kernel snapshots: the same training loop with and without recording.
 
-For each preset, `cnnkreport.train.train` runs into a fresh temporary folder with `snapshots=True` (kernel
-snapshots, buffered and written in chunks at about ten checkpoints per run, each with metrics.csv and resume.pt,
-and the final run.json/weights.pt) and with `snapshots=False` (the identical loop, nothing recorded).
+For each preset, `cnnkreport.train.train` runs into a fresh temporary folder as it is (kernel snapshots, buffered and
+written in chunks at about ten checkpoints per run, each with metrics.csv and resume.pt, and the final
+run.json/weights.pt) and with its recording functions replaced by ones that do nothing (the identical loop, nothing
+taken or written).
 
 Two figures, because run-to-run noise on a small shared machine (seen: 2.8 s to 4.9 s for the same run) is larger
 than the effect being measured:
@@ -72,15 +73,21 @@ def timed(fn: Callable[..., Any], clock: list[float]) -> Callable[..., Any]:
     return wrapper
 
 
+def nothing(*args: Any, **kwargs: Any) -> Any:
+    """Stands in for a recording function on the side without recording: takes nothing, writes nothing."""
+    return {}
+
+
 def timed_run(cfg: RunConfig, snapshots: bool) -> tuple[float, float, int, int]:
-    """(seconds, seconds inside recording code, steps, snapshots) of one run into a fresh temporary folder."""
+    """(seconds, seconds inside recording code, steps, snapshots) of one run into a fresh temporary folder; without
+    `snapshots`, the recording functions do nothing."""
     clock = [0.0]
     originals = [(owner, name, getattr(owner, name)) for owner, name in RECORDING]
     for owner, name, fn in originals:
-        setattr(owner, name, timed(fn, clock))
+        setattr(owner, name, timed(fn, clock) if snapshots else nothing)
     try:
         with tempfile.TemporaryDirectory(prefix="cnnk-bench-") as tmp:
-            result = train_module.train(cfg, Path(tmp) / cfg.name, snapshots=snapshots)
+            result = train_module.train(cfg, Path(tmp) / cfg.name)
             return result.seconds, clock[0], result.steps, len(result.run.snapshot_steps()) if snapshots else 0
     finally:
         for owner, name, fn in originals:

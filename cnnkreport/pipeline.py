@@ -1,9 +1,12 @@
-"""`cnnkreport build`: train the default presets and render the site, in one go, reusing finished runs."""
+"""The jobs behind the commands that go from start to site: `cnnkreport build` (train the default presets and the
+recipe check, reusing finished runs, then render the site) and `cnnkreport inspect` (a user's model, read into a run
+folder, then rendered)."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from .config import DEFAULT_PRESETS, DEVICES, RunConfig, from_dict, load_run_con
 from .errors import UserError
 from .rundir import Run
 from .site.pages import RunView, build_site, check_out_dir
+from .sources.inspect import read_model
 from .swap import make_temp, recover, replace_dir
 from .train import TrainResult, resolve_device, train
 from .workers import default_workers, run_all
@@ -90,8 +94,7 @@ def load_build_config(path: Path | None, **cli: Any) -> BuildConfig:
 def _reusable(run: Run, cfg: RunConfig) -> bool:
     """A finished run made from exactly this config needs no retraining."""
     try:
-        meta = run.read_meta()
-        return meta.get("status") == "complete" and load_run_config(run.config_path, cfg) == cfg
+        return run.read_meta().status == "complete" and load_run_config(run.config_path, cfg) == cfg
     except UserError:
         return False
 
@@ -101,7 +104,7 @@ def train_into(cfg: RunConfig, path: Path, on_step: Callable[[int, int], None] |
     Only a folder that `build` made itself (run.json says so) is ever replaced."""
     if path.exists():
         try:
-            made_by_build = Run(path).read_meta().get("made_by") == "build"
+            made_by_build = Run(path).read_meta().made_by == "build"
         except UserError:
             made_by_build = False
         if not made_by_build:
@@ -114,7 +117,7 @@ def train_into(cfg: RunConfig, path: Path, on_step: Callable[[int, int], None] |
     try:
         result = train(cfg, tmp, on_step=on_step)
         run = Run(tmp)
-        run.write_meta({**run.read_meta(), "made_by": "build"})
+        run.write_meta(replace(run.read_meta(), made_by="build"))
         replace_dir(tmp, path)
     finally:
         if tmp.exists():
@@ -154,6 +157,21 @@ def build(
         for name, rc, seeds, ab in checks
     ]
     return build_site([path for _, path in main], Path(cfg.out), on_render, judged)
+
+
+def inspect(
+    args: Sequence[str | Path],
+    out: Path,
+    layers: str | None = None,
+    trust_pickle: bool = False,
+    on_run: Callable[[str], None] | None = None,
+) -> list[RunView]:
+    """`cnnkreport inspect`: render the gallery of the model in `args` (files, folders or globs) into `out`; `layers`
+    is a regular expression that layer names must match (re.search)."""
+    check_out_dir(out)  # before reading gigabytes
+    with tempfile.TemporaryDirectory(prefix="cnnkreport-inspect-") as tmp:
+        run = read_model(args, Path(tmp) / "run", layers, trust_pickle)
+        return build_site([run.path], out, on_run)
 
 
 def _workers(cfg: BuildConfig) -> int:

@@ -15,12 +15,13 @@ runs/NAME/
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
 import os
 import re
-import tempfile
+import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,21 +39,29 @@ FLUSH_BYTES = 64 * 2**20  # ...or when they take this much memory
 CHUNK_SNAPSHOTS = 256  # snapshots in one chunk file at most: what reading a chunk holds in memory
 LAYER_PREFIX = "layer:"  # npz member names are "steps" and "layer:<conv layer name>"
 _CHUNK = re.compile(r"^(\d{8})-(\d{8})\.npz$")
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+
+
+def _temp_file(path: Path) -> tuple[int, Path]:
+    """A new, empty temp file beside `path` (`.NAME.RANDOM.tmp`), opened for writing. Created with mode 0o666, so
+    the process umask applies as for any ordinary file (mkstemp would make it private)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write through `write(fh)` (a binary file) into a temp file beside `path`, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _temp_file(path)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes files private; ours are ordinary files
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -71,9 +80,157 @@ def _layer_keys(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class LayerInfo:
-    name: str
+    name: str  # module name ("features.0"); "" for a bare "weight" key (the root module)
     kind: str  # "conv1d" | "conv2d"
+    shape: tuple[int, ...]  # (out, in_per_group, *k)
+
+
+@dataclass(frozen=True)
+class Unshown:
+    """A layer of a user's model that is listed but not drawn, and why."""
+
+    name: str
     shape: tuple[int, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class CheckpointFile:
+    """One checkpoint behind an inspected run."""
+
+    file: str  # its file name, printable
+    step: int | None  # the step number in its name, if any
+    format: str  # "state_dict" | "checkpoint-dict" | "safetensors" | "torchscript" | "pickled-model"
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """run.json: what a run is. Written and read only here (Run.write_meta, Run.read_meta)."""
+
+    name: str
+    source: str  # "train" | "inspect" | "recorder"
+    status: str  # "running" | "complete"
+    steps: int  # optimiser steps (planned, for a run being trained; recorded so far, for a recorder)
+    layers: tuple[LayerInfo, ...]  # the conv layers whose snapshots the run holds
+    test_accuracy: float | None = None
+    kind: str | None = None  # "image" | "signal": the data of a run trained here
+    classes: tuple[str, ...] = ()  # the data's classes, for a run trained here
+    unshown: tuple[Unshown, ...] = ()  # layers of an inspected model that are not drawn
+    checkpoints: tuple[CheckpointFile, ...] = ()  # the files behind an inspected run
+    made_by: str | None = None  # "build" for a run that `cnnkreport build` trained (and so may replace)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": FORMAT_VERSION, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_json(cls, d: object, where: str) -> RunMeta:
+        """Check every key of a parsed run.json; a missing key or a wrong type is a UserError naming it."""
+        if not isinstance(d, dict):
+            raise UserError(f"{where}: corrupt run.json (a JSON {type(d).__name__}, not an object)")
+        if d.get("version") != FORMAT_VERSION:
+            raise UserError(f"{where}: unsupported run format version {d.get('version')!r}")
+        r = _MetaReader(d, where)
+        return cls(
+            name=r.get("name", str),
+            source=r.choice("source", SOURCES),
+            status=r.choice("status", STATUSES),
+            steps=r.get("steps", int),
+            layers=tuple(r.records("layers", _layer)),
+            test_accuracy=r.fraction("test_accuracy"),
+            kind=r.get("kind", str, None),
+            classes=tuple(r.records("classes", lambda x: _typed(x, str), ())),
+            unshown=tuple(r.records("unshown", _unshown, ())),
+            checkpoints=tuple(r.records("checkpoints", _checkpoint_file, ())),
+            made_by=r.get("made_by", str, None),
+        )
+
+
+SOURCES = ("train", "inspect", "recorder")
+STATUSES = ("running", "complete")
+_REQUIRED = object()
+
+
+class _BadMeta(ValueError):
+    pass
+
+
+def _typed(x: object, tp: type | tuple[type, ...]) -> Any:
+    """x if it is of type tp (a bool is not a number here), else _BadMeta."""
+    if not isinstance(x, tp) or (isinstance(x, bool) and tp is not bool):
+        expected = "a number" if isinstance(tp, tuple) else tp.__name__
+        raise _BadMeta(f"{type(x).__name__} {x!r:.40}, not {expected}")
+    return x
+
+
+def _shape(x: object, dims: tuple[int, ...] = (3, 4, 5)) -> tuple[int, ...]:
+    shape = tuple(_typed(v, int) for v in _typed(x, list))
+    if len(shape) not in dims or any(v < 1 for v in shape):
+        raise _BadMeta(f"shape {list(shape)}, not a conv weight's")
+    return shape
+
+
+def _field(d: object, key: str, tp: type) -> Any:
+    if not isinstance(d, dict) or key not in d:
+        raise _BadMeta(f"an entry without {key!r}")
+    return _typed(d[key], tp)
+
+
+def _layer(d: object) -> LayerInfo:
+    kind = _field(d, "kind", str)
+    if kind not in ("conv1d", "conv2d"):
+        raise _BadMeta(f"kind {kind!r}, not conv1d or conv2d")
+    assert isinstance(d, dict)
+    return LayerInfo(_field(d, "name", str), kind, _shape(d.get("shape"), (3,) if kind == "conv1d" else (4,)))
+
+
+def _unshown(d: object) -> Unshown:
+    shape = tuple(_typed(v, int) for v in _field(d, "shape", list))
+    return Unshown(_field(d, "name", str), shape, _field(d, "reason", str))
+
+
+def _checkpoint_file(d: object) -> CheckpointFile:
+    step = d.get("step") if isinstance(d, dict) else None
+    return CheckpointFile(_field(d, "file", str), None if step is None else _typed(step, int), _field(d, "format", str))
+
+
+@dataclass(frozen=True)
+class _MetaReader:
+    """Reads the keys of a run.json object, each checked; a bad one is one line naming the key."""
+
+    d: dict[str, Any]
+    where: str
+
+    def _fail(self, key: str, why: str) -> UserError:
+        return UserError(f"{self.where}: corrupt run.json ({key!r}: {why})")
+
+    def get(self, key: str, tp: type | tuple[type, ...], default: Any = _REQUIRED) -> Any:
+        if key not in self.d or (self.d[key] is None and default is not _REQUIRED):
+            if default is _REQUIRED:
+                raise self._fail(key, "missing")
+            return default
+        try:
+            return _typed(self.d[key], tp)
+        except _BadMeta as e:
+            raise self._fail(key, str(e)) from None
+
+    def choice(self, key: str, allowed: tuple[str, ...]) -> str:
+        value: str = self.get(key, str)
+        if value not in allowed:
+            raise self._fail(key, f"{value!r:.40}, not one of {', '.join(allowed)}")
+        return value
+
+    def fraction(self, key: str) -> float | None:
+        value = self.get(key, (int, float), None)
+        if value is not None and not (math.isfinite(value) and 0 <= value <= 1):
+            raise self._fail(key, f"{value!r}, not a fraction from 0 to 1")
+        return None if value is None else float(value)
+
+    def records(self, key: str, read: Callable[[object], Any], default: Any = _REQUIRED) -> list[Any]:
+        items = self.get(key, list, default)
+        try:
+            return [read(x) for x in items]
+        except _BadMeta as e:
+            raise self._fail(key, str(e)) from None
 
 
 @dataclass(frozen=True)
@@ -120,8 +277,8 @@ class Run:
 
     # --- writing -------------------------------------------------------------------------------------------
 
-    def write_meta(self, meta: dict[str, Any]) -> None:
-        atomic_write_text(self.meta_path, json.dumps({"version": FORMAT_VERSION, **meta}, indent=2) + "\n")
+    def write_meta(self, meta: RunMeta) -> None:
+        atomic_write_text(self.meta_path, json.dumps(meta.to_json(), indent=2) + "\n")
 
     def write_snapshots(self, snapshots: list[tuple[int, dict[str, np.ndarray]]]) -> None:
         """(step, {layer: weights}) snapshots, in step order, as chunk files of at most CHUNK_SNAPSHOTS each, written
@@ -152,19 +309,17 @@ class Run:
 
     # --- reading -------------------------------------------------------------------------------------------
 
-    def read_meta(self) -> dict[str, Any]:
+    def read_meta(self) -> RunMeta:
         if not self.meta_path.is_file():
             raise UserError(f"{self.path}: not a run folder (no run.json)")
         try:
-            meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
+            data = json.loads(self.meta_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise UserError(f"{self.meta_path}: corrupt run.json ({e})") from None
-        if not isinstance(meta, dict) or meta.get("version") != FORMAT_VERSION:
-            raise UserError(f"{self.meta_path}: unsupported run format version {meta.get('version')!r}")
-        return meta
+        return RunMeta.from_json(data, str(self.meta_path))
 
     def layers(self) -> list[LayerInfo]:
-        return [LayerInfo(d["name"], d["kind"], tuple(d["shape"])) for d in self.read_meta()["layers"]]
+        return list(self.read_meta().layers)
 
     def _read_chunk(self, path: Path, layers: list[str] | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(steps, {layer: weights}) of one chunk, for the given layers (None: all of them)."""

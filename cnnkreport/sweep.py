@@ -149,7 +149,7 @@ def _status(path: Path, cfg: RunConfig) -> str:
         return "other"
     if not same:
         return "other"
-    return "done" if meta.get("status") == "complete" else "resume"
+    return "done" if meta.status == "complete" else "resume"
 
 
 def run_sweep(

@@ -6,7 +6,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from .config import RunConfig, dumps_toml, load_run_config, to_dict
 from .data import make_dataset
 from .errors import UserError
 from .model import PulseNet, conv_layers
-from .rundir import LayerInfo, Recording, Run, atomic_write, atomic_write_text
+from .rundir import LayerInfo, Recording, Run, RunMeta, atomic_write, atomic_write_text
 
 EVAL_POINTS = 16  # test-set evaluations spread over training (plus one at every epoch end)
 EVAL_BATCH = 1024
@@ -132,20 +132,88 @@ def _leftover(p: Path) -> bool:
     return p.name == "config.toml" or (p.name.startswith(".") and p.name.endswith(".tmp"))
 
 
+@dataclass(frozen=True)
+class Plan:
+    """When a run of `total` optimiser steps records snapshots, writes checkpoints and evaluates the test set."""
+
+    per_epoch: int
+    total: int
+    snap_at: frozenset[int]
+    checkpoint_at: frozenset[int]
+    eval_at: frozenset[int]
+
+    @classmethod
+    def of(cls, cfg: RunConfig, n_train: int) -> Plan:
+        per_epoch = math.ceil(n_train / cfg.train.batch_size)
+        total = cfg.train.epochs * per_epoch
+        epoch_ends = {e * per_epoch for e in range(1, cfg.train.epochs + 1)}
+        return cls(
+            per_epoch,
+            total,
+            frozenset(snapshot_schedule(total, cfg.train.snapshots)),
+            frozenset(np.linspace(0, total, CHECKPOINTS + 1).round().astype(int).tolist()),
+            frozenset(snapshot_schedule(total, EVAL_POINTS)) | epoch_ends,
+        )
+
+
+def _restore(run: Run, rec: Recording, model: nn.Module, opt: torch.optim.Optimizer, device: torch.device) -> int:
+    """Load the state a run resumes from; drop the snapshots and metric rows recorded after it. Returns its step."""
+    try:
+        state = torch.load(run.resume_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start = int(state["step"])
+    except Exception as e:  # a truncated or foreign file: say so, do not guess
+        raise UserError(f"{run.resume_path}: cannot resume from this file ({type(e).__name__})") from None
+    run.drop_snapshots_after(start)
+    rec.rows = [
+        {k: (int(v) if k == "step" and v is not None else v) for k, v in r.items()}
+        for r in run.read_metrics()
+        if r["step"] is not None and r["step"] <= start
+    ]
+    return start
+
+
+def _train_step(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    cfg: RunConfig,
+    plan: Plan,
+    step: int,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+) -> dict[str, Any]:
+    """One optimiser step on the batch (xb, yb); returns its metrics row."""
+    for g in opt.param_groups:
+        g["lr"] = learning_rate(cfg, step, plan.total)
+    logits = model(xb)
+    loss = loss_fn(cfg.train.loss, logits, yb)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    loss_value = loss.item()
+    if not math.isfinite(loss_value):
+        raise UserError(f"training diverged at step {step} (loss is {loss_value}): lower train.lr")
+    return {
+        "step": step,
+        "epoch": (step - 1) // plan.per_epoch + ((step - 1) % plan.per_epoch + 1) / plan.per_epoch,
+        "loss": loss_value,
+        "train_accuracy": float((logits.argmax(1) == yb).float().mean()),
+    }
+
+
 def train(
     cfg: RunConfig,
     run_path: Path,
     resume: bool = False,
     on_step: Callable[[int, int], None] | None = None,
-    snapshots: bool = True,
 ) -> TrainResult:
-    """Train `cfg` into `run_path`. `snapshots=False` runs the identical loop without recording (benchmarks)."""
+    """Train `cfg` into `run_path` (or, with `resume`, continue the run there from its last checkpoint)."""
     t0 = time.perf_counter()
     run = Run(run_path)
     cfg, resume = _prepare_folder(run, cfg, resume)
-    meta = run.read_meta() if resume else {}
-    if meta.get("status") == "complete":
-        return TrainResult(run, meta.get("steps", 0), meta.get("test_accuracy"), 0.0)
+    if resume and (done := run.read_meta()).status == "complete":
+        return TrainResult(run, done.steps, done.test_accuracy, 0.0)
 
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
@@ -154,24 +222,8 @@ def train(
     ds = make_dataset(cfg.data, cfg.seed)
     x_tr, y_tr = torch.from_numpy(ds.x_train).to(device), torch.from_numpy(ds.y_train).to(device)
     x_te, y_te = torch.from_numpy(ds.x_test).to(device), torch.from_numpy(ds.y_test).to(device)
-
-    n, bs = len(y_tr), cfg.train.batch_size
-    per_epoch = math.ceil(n / bs)
-    total = cfg.train.epochs * per_epoch
-    snap_at = set(snapshot_schedule(total, cfg.train.snapshots)) if snapshots else set()
-    checkpoint_at = set(np.linspace(0, total, CHECKPOINTS + 1).round().astype(int).tolist())
-    eval_at = set(snapshot_schedule(total, EVAL_POINTS)) | {e * per_epoch for e in range(1, cfg.train.epochs + 1)}
-    meta = {
-        "name": cfg.name,
-        "source": "train",
-        "status": "running",
-        "kind": cfg.data.kind,
-        "classes": list(ds.classes),
-        "steps": total,
-        "test_accuracy": None,
-        "layers": [{"name": li.name, "kind": li.kind, "shape": list(li.shape)} for li in layer_infos(model)],
-    }
-
+    plan = Plan.of(cfg, len(y_tr))
+    meta = RunMeta(cfg.name, "train", "running", plan.total, tuple(layer_infos(model)), None, cfg.data.kind, ds.classes)
     rec = Recording(run)  # snapshots since the last checkpoint, and every metric row
 
     def checkpoint(step: int) -> None:
@@ -181,68 +233,38 @@ def train(
         state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict()}
         atomic_write(run.resume_path, lambda fh: torch.save(state, fh))
 
-    start = 0
     if resume and run.resume_path.is_file():
-        try:
-            state = torch.load(run.resume_path, map_location=device, weights_only=True)
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            start = int(state["step"])
-        except Exception as e:  # a truncated or foreign file: say so, do not guess
-            raise UserError(f"{run.resume_path}: cannot resume from this file ({type(e).__name__})") from None
-        run.drop_snapshots_after(start)
-        rec.rows = [
-            {k: (int(v) if k == "step" and v is not None else v) for k, v in r.items()}
-            for r in run.read_metrics()
-            if r["step"] is not None and r["step"] <= start
-        ]
+        start = _restore(run, rec, model, opt, device)
     else:
+        start = 0
         run.drop_snapshots_after(-1)
         atomic_write_text(run.config_path, dumps_toml(to_dict(cfg)))  # first: a run.json always has its config
         run.write_meta(meta)
         rec.rows.append({"step": 0, "epoch": 0, "test_accuracy": accuracy(model, x_te, y_te)})
-        if snapshots:
-            rec.snapshot(0, kernels_of(model))
-            checkpoint(0)
+        rec.snapshot(0, kernels_of(model))
+        checkpoint(0)
 
     model.train()
-    order = epoch_order(cfg.seed, start // per_epoch, n)
-    for step in range(start + 1, total + 1):
-        epoch, b = divmod(step - 1, per_epoch)
-        if b == 0:
-            order = epoch_order(cfg.seed, epoch, n)
+    bs = cfg.train.batch_size
+    for step in range(start + 1, plan.total + 1):
+        epoch, b = divmod(step - 1, plan.per_epoch)
+        if b == 0 or step == start + 1:
+            order = epoch_order(cfg.seed, epoch, len(y_tr))
         idx = torch.from_numpy(order[b * bs : (b + 1) * bs]).to(device)
-        xb, yb = x_tr[idx], y_tr[idx]
-        for g in opt.param_groups:
-            g["lr"] = learning_rate(cfg, step, total)
-        logits = model(xb)
-        loss = loss_fn(cfg.train.loss, logits, yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise UserError(f"training diverged at step {step} (loss is {loss_value}): lower train.lr")
-        row: dict[str, Any] = {
-            "step": step,
-            "epoch": epoch + (b + 1) / per_epoch,
-            "loss": loss_value,
-            "train_accuracy": float((logits.argmax(1) == yb).float().mean()),
-        }
-        if step in eval_at:
+        row = _train_step(model, opt, cfg, plan, step, x_tr[idx], y_tr[idx])
+        if step in plan.eval_at:
             row["test_accuracy"] = accuracy(model, x_te, y_te)
         rec.rows.append(row)
-        if step in snap_at:
+        if step in plan.snap_at:
             rec.snapshot(step, kernels_of(model))
-        if snapshots and step < total and (step in checkpoint_at or rec.due()):
+        if step < plan.total and (step in plan.checkpoint_at or rec.due()):
             checkpoint(step)
         if on_step is not None:
-            on_step(step, total)
+            on_step(step, plan.total)
 
     test_acc = accuracy(model, x_te, y_te)
-    if snapshots:
-        rec.flush()
-        atomic_write(run.weights_path, lambda fh: torch.save(model.state_dict(), fh))
-        run.write_meta({**meta, "status": "complete", "test_accuracy": test_acc})
-        run.resume_path.unlink(missing_ok=True)
-    return TrainResult(run, total, test_acc, time.perf_counter() - t0)
+    rec.flush()
+    atomic_write(run.weights_path, lambda fh: torch.save(model.state_dict(), fh))
+    run.write_meta(replace(meta, status="complete", test_accuracy=test_acc))
+    run.resume_path.unlink(missing_ok=True)
+    return TrainResult(run, plan.total, test_acc, time.perf_counter() - t0)

@@ -130,7 +130,7 @@ def assert_readable(run: Run) -> None:
         assert {p.name for p in run.path.iterdir() if not p.name.startswith(".")} <= {"config.toml", "snapshots"}
         return
     meta = run.read_meta()
-    assert meta["status"] in ("running", "complete")
+    assert meta.status in ("running", "complete")
     run.read_metrics()
     steps = run.snapshot_steps()
     assert steps == sorted(set(steps))
@@ -153,7 +153,7 @@ def assert_same_run(a: Run, b: Run) -> None:
     fa = torch.load(a.weights_path, weights_only=True)
     fb = torch.load(b.weights_path, weights_only=True)
     assert fa.keys() == fb.keys() and all(torch.equal(fa[k], fb[k]) for k in fa)
-    assert a.read_meta()["test_accuracy"] == b.read_meta()["test_accuracy"]
+    assert a.read_meta().test_accuracy == b.read_meta().test_accuracy
     assert [r["loss"] for r in a.read_metrics()] == [r["loss"] for r in b.read_metrics()]
 
 
@@ -181,7 +181,7 @@ def test_train_killed_at_many_moments_resumes_to_the_same_kernels(
     in the middle of writing a snapshot chunk, the resume state, the metrics, run.json and the final weights, and
     at a random moment of the start."""
     path = tmp_path / "run"
-    total = uninterrupted.read_meta()["steps"]
+    total = uninterrupted.read_meta().steps
     rng = random.Random(7)
 
     def at(lo: float, hi: float) -> str:  # a random step in this stretch of the run
@@ -218,7 +218,7 @@ def test_train_killed_at_many_moments_resumes_to_the_same_kernels(
         if not path.exists():
             continue  # killed before it made the folder: the next attempt starts afresh
         assert_readable(Run(path))
-        if Run(path).meta_path.exists() and Run(path).read_meta()["status"] == "complete":
+        if Run(path).meta_path.exists() and Run(path).read_meta().status == "complete":
             break
     assert landed >= 12, f"only {landed} of the planned kills hit the run"
     p = cnnk("none", "train", "--config", str(fault_config), "--run", str(path), "--resume")
@@ -339,7 +339,7 @@ def test_resume_of_a_run_killed_before_it_recorded_anything(fault_config: Path, 
     (started / "config.toml").write_text(fault_config.read_text())
     (started / ".metrics.csv.abc.tmp").write_text("half")
     result = train(cfg, started, resume=True)
-    assert result.steps > 0 and Run(started).read_meta()["status"] == "complete"
+    assert result.steps > 0 and Run(started).read_meta().status == "complete"
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")

@@ -44,8 +44,8 @@ def test_recorded_run_renders_like_a_built_in_run(tmp_path: Path) -> None:
     assert np.array_equal(run.read_snapshot(0)["0"], init)
     assert np.array_equal(run.read_snapshot(10)["2"], net[2].weight.detach().numpy())
     meta = run.read_meta()
-    assert meta["status"] == "complete" and meta["source"] == "recorder" and meta["steps"] == 10
-    assert [layer["name"] for layer in meta["layers"]] == ["0", "2"]
+    assert meta.status == "complete" and meta.source == "recorder" and meta.steps == 10
+    assert [layer.name for layer in meta.layers] == ["0", "2"]
     assert [r["step"] for r in run.read_metrics()] == list(range(1, 11))
 
     build_site([run.path], tmp_path / "site")
@@ -63,7 +63,7 @@ def test_an_interrupted_loop_leaves_a_readable_run(tmp_path: Path) -> None:
             if i == 3:
                 raise RuntimeError("the laptop went to sleep")
     run = Run(tmp_path / "cut")
-    assert run.read_meta()["status"] == "running" and run.snapshot_steps() == [0, 1, 2, 3, 4]
+    assert run.read_meta().status == "running" and run.snapshot_steps() == [0, 1, 2, 3, 4]
 
 
 def test_recorder_refuses_what_it_cannot_record(tmp_path: Path) -> None:
@@ -88,4 +88,4 @@ def test_the_example_runs(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert "recorded 63 steps" in out.stdout
-    assert Run(tmp_path / "ex").read_meta()["status"] == "complete"
+    assert Run(tmp_path / "ex").read_meta().status == "complete"

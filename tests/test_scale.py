@@ -14,7 +14,7 @@ from PIL import Image
 
 from cnnkreport.analysis import scores as analysis
 from cnnkreport.draw import mosaic, svg
-from cnnkreport.rundir import CHUNK_SNAPSHOTS, Recording, Run
+from cnnkreport.rundir import CHUNK_SNAPSHOTS, LayerInfo, Recording, Run, RunMeta
 from cnnkreport.site import kernels as kernel_view
 from cnnkreport.site import pages as site
 
@@ -23,17 +23,8 @@ def long_run(path: Path, snapshots: int, shape: tuple[int, ...], seed: int = 0) 
     """A recorder-written run of one conv layer whose kernels drift from noise towards a fixed pattern, recorded
     through `Recording` in flushes of 1,000 snapshots (each written as several chunks)."""
     run = Run(path)
-    run.write_meta(
-        {
-            "name": path.name,
-            "source": "recorder",
-            "status": "complete",
-            "steps": 2 * (snapshots - 1),
-            "test_accuracy": None,
-            "classes": [],
-            "layers": [{"name": "conv", "kind": "conv2d" if len(shape) == 4 else "conv1d", "shape": list(shape)}],
-        }
-    )
+    layer = LayerInfo("conv", "conv2d" if len(shape) == 4 else "conv1d", shape)
+    run.write_meta(RunMeta(path.name, "recorder", "complete", 2 * (snapshots - 1), (layer,)))
     rng = np.random.default_rng(seed)
     start, end = rng.normal(size=shape), rng.normal(size=shape)
     rec = Recording(run)

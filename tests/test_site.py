@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from cnnkreport.draw import mosaic
-from cnnkreport.rundir import Run
+from cnnkreport.rundir import LayerInfo, Run, RunMeta
 from cnnkreport.site.pages import MAX_KERNEL_PAGES, TABLE_PAGE, build_site, templates_dir
 
 
@@ -19,17 +19,8 @@ def fake_run(path: Path, out_channels: int, snapshots: int = 3, kshape: tuple[in
     run = Run(path)
     rng = np.random.default_rng(0)
     shape = (out_channels, 1, *kshape)
-    run.write_meta(
-        {
-            "name": path.name,
-            "source": "recorder",
-            "status": "complete",
-            "steps": 10 * snapshots,
-            "test_accuracy": None,
-            "classes": [],
-            "layers": [{"name": "conv", "kind": "conv2d" if len(kshape) == 2 else "conv1d", "shape": list(shape)}],
-        }
-    )
+    layer = LayerInfo("conv", "conv2d" if len(kshape) == 2 else "conv1d", shape)
+    run.write_meta(RunMeta(path.name, "recorder", "complete", 10 * snapshots, (layer,)))
     run.write_snapshots([(10 * s, {"conv": rng.normal(size=shape).astype(np.float32)}) for s in range(snapshots)])
     return run
 

@@ -36,8 +36,8 @@ def test_loss_goes_down_and_snapshots_round_trip(tmp_path: Path, kind: str, epoc
     assert last < 0.8 * first
 
     meta = run.read_meta()
-    assert meta["status"] == "complete" and meta["source"] == "train"
-    assert meta["test_accuracy"] == result.test_accuracy and result.test_accuracy > 0.4
+    assert meta.status == "complete" and meta.source == "train"
+    assert meta.test_accuracy == result.test_accuracy and result.test_accuracy > 0.4
     steps = run.snapshot_steps()
     assert steps[0] == 0 and steps[-1] == result.steps and len(steps) >= 8
 
@@ -66,7 +66,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(tmp_path: Path
     with pytest.raises(Interrupt):
         train(cfg, tmp_path / "cut", on_step=stop_at)
     cut = Run(tmp_path / "cut")
-    assert cut.read_meta()["status"] == "running" and cut.resume_path.exists()
+    assert cut.read_meta().status == "running" and cut.resume_path.exists()
     with pytest.raises(UserError, match="already exists"):
         train(cfg, tmp_path / "cut")  # never silently overwrites
 
@@ -78,7 +78,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(tmp_path: Path
         a, b = ref.read_snapshot(step), cut.read_snapshot(step)
         assert all(np.array_equal(a[k], b[k]) for k in a)
     assert [r["loss"] for r in cut.read_metrics()] == [r["loss"] for r in ref.read_metrics()]
-    assert cut.read_meta()["status"] == "complete"
+    assert cut.read_meta().status == "complete"
     again = train(cfg, tmp_path / "cut", resume=True)  # resuming a finished run changes nothing
     assert again.steps == reference.steps
 

@@ -111,17 +111,17 @@ def judge(path: Path) -> Judged:
 
     run = Run(path)
     meta = run.read_meta()
-    info = run.layers()[0]
+    info = meta.layers[0]
     a = score_chunks(info.name, info.kind, run.iter_kernels(info.name)).analysis()  # a chunk of snapshots at a time
     if a is None:
         raise UserError(f"{path}: the first layer's kernels are too small to analyse")
     cfg = load_run_config(run.config_path, RunConfig()) if run.config_path.is_file() else None
     return Judged(
-        name=meta.get("name") or path.name,
+        name=meta.name or path.name,
         path=path,
         seed=cfg.seed if cfg is not None else 0,
         config=cfg,
-        test_accuracy=meta.get("test_accuracy"),
+        test_accuracy=meta.test_accuracy,
         kind=info.kind,
         kshape=a.kshape,
         kernels=len(a.final.score),

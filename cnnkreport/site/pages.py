@@ -40,7 +40,7 @@ from ..names import unique_slugs
 from .kernels import GIF_FRAMES, KernelView, kernel_views
 from .layout import MARKER
 from ..analysis.recipe import RecipeCheck
-from ..rundir import LayerInfo, Run, atomic_write, atomic_write_text
+from ..rundir import LayerInfo, Run, RunMeta, atomic_write, atomic_write_text
 from ..swap import make_temp, recover, replace_dir
 
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
@@ -114,7 +114,7 @@ class LayerView:
 class RunView:
     name: str
     slug: str
-    meta: dict[str, Any]
+    meta: RunMeta
     config_text: str | None
     layers: list[LayerView]
     figures: list[Figure]  # run-level: curves, data samples
@@ -125,7 +125,7 @@ class RunView:
 
     @property
     def test_accuracy(self) -> float | None:
-        return self.meta.get("test_accuracy")
+        return self.meta.test_accuracy
 
     @property
     def first(self) -> LayerView | None:
@@ -582,7 +582,7 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
     `on_run(name)` as each run is done."""
     runs = [Run(p) for p in run_paths]
     metas = [r.read_meta() for r in runs]  # fail early, before any drawing, on a folder that is not a run
-    names = [m.get("name") or r.path.name for r, m in zip(runs, metas, strict=True)]
+    names = [m.name or r.path.name for r, m in zip(runs, metas, strict=True)]
     slugs = unique_slugs(names)
     jobs: list[tuple[int, Callable[..., Any], tuple[Any, ...]]] = []  # (run index, function, arguments)
     config_texts: list[str | None] = []
@@ -599,7 +599,7 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
         config_texts.append(config_text)
         configs.append(cfg)
         downloads.append(_copy_downloads(run, folder))
-        infos = run.layers()
+        infos = list(metas[i].layers)
         lslugs = unique_slugs([li.name for li in infos], RUN_FILES)
         for j, (info, lslug) in enumerate(zip(infos, lslugs, strict=True)):
             # Lee's input-space picture needs the architecture between the layers (2x pooling): known for the
@@ -631,7 +631,7 @@ def gather(run_paths: list[Path], out: Path, on_run: Callable[[str], None] | Non
     for i, (run, meta, name, rslug) in enumerate(zip(runs, metas, names, slugs, strict=True)):
         mine = [results[k] for k, (r, _, _) in enumerate(jobs) if r == i]
         layers, run_figs = mine[:-1], mine[-1]
-        steps = int(meta.get("steps") or 0)
+        steps = meta.steps
         views.append(
             RunView(
                 name,
@@ -762,7 +762,7 @@ def write_pages(views: list[RunView], out: Path, checks: Sequence[RecipeCheck] =
         "runs": [
             {
                 "name": v.name,
-                "source": v.meta.get("source", "train"),
+                "source": v.meta.source,
                 "test_accuracy": v.test_accuracy,
                 "layers": [lv.summary for lv in v.layers if lv.summary is not None],
             }

@@ -1,20 +1,18 @@
 """`cnnkreport inspect`: the gallery for a user's own model, from one checkpoint or several (a training history).
 
-The checkpoints are read safely (checkpoint.py), their Conv1d/Conv2d weights become a run folder in the run format
-(one snapshot per checkpoint, the first one the baseline), and that run is rendered like any other.
+The checkpoints are read safely (checkpoint.py), and their Conv1d/Conv2d weights become a run folder in the run format
+(one snapshot per checkpoint, the first one the baseline), which pipeline.inspect renders like any other run.
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import UserError
 from ..names import printable
-from ..rundir import Run
-from ..site.pages import RunView, build_site, check_out_dir
+from ..rundir import CheckpointFile, LayerInfo, Run, RunMeta, Unshown
 from .checkpoint import find_checkpoints, history
 
 
@@ -24,16 +22,10 @@ def model_name(paths: list[Path]) -> str:
     return printable(re.sub(r"[-_.]*\d+$", "", paths[0].stem) or paths[0].stem)
 
 
-def inspect_checkpoints(
-    args: Sequence[str | Path],
-    out: Path,
-    layers: str | None = None,
-    trust_pickle: bool = False,
-    on_run: Callable[[str], None] | None = None,
-) -> list[RunView]:
-    """Render the gallery of the model in `args` (files, folders or globs) into `out`; `layers` is a regular
-    expression that layer names must match (re.search)."""
-    check_out_dir(out)  # before reading gigabytes
+def read_model(args: Sequence[str | Path], folder: Path, layers: str | None = None, trust_pickle: bool = False) -> Run:
+    """The Conv1d/Conv2d weights of the model in `args` (files, folders or globs; several make a history) as a run
+    folder at `folder` (which must not exist): one snapshot per checkpoint. `layers` is a regular expression that
+    layer names must match (re.search)."""
     try:
         pattern = re.compile(layers) if layers is not None else None
     except re.error as e:
@@ -45,28 +37,24 @@ def inspect_checkpoints(
         unshown = [u for u in unshown if pattern.search(u.name)]
         if not convs:
             raise UserError(f"no conv layer name matches --layers {layers!r}")
-    name = model_name(paths)
-    with tempfile.TemporaryDirectory(prefix="cnnkreport-inspect-") as tmp:
-        run = Run(Path(tmp) / "run")
-        run.path.mkdir()
-        run.write_meta(
-            {
-                "name": name,
-                "source": "inspect",
-                "status": "complete",
-                "steps": checkpoints[-1].step or 0,
-                "test_accuracy": None,
-                "layers": [{"name": c.name, "kind": c.kind, "shape": list(c.shape)} for c in convs],
-                "unshown": [{"name": u.name, "shape": list(u.shape), "reason": u.reason} for u in unshown],
-                "checkpoints": [
-                    {"file": printable(c.path.name), "step": c.step, "format": c.format} for c in checkpoints
-                ],
-            }
+    run = Run(folder)
+    run.path.mkdir()
+    files = tuple(CheckpointFile(printable(c.path.name), c.step, c.format) for c in checkpoints)
+    run.write_meta(
+        RunMeta(
+            name=model_name(paths),
+            source="inspect",
+            status="complete",
+            steps=checkpoints[-1].step or 0,
+            layers=tuple(LayerInfo(c.name, c.kind, tuple(c.shape)) for c in convs),
+            unshown=tuple(Unshown(u.name, tuple(u.shape), u.reason) for u in unshown),
+            checkpoints=files,
         )
-        run.write_snapshots(
-            [(c.step or 0, {conv.name: c.tensors[weight_key(conv.name)] for conv in convs}) for c in checkpoints]
-        )
-        return build_site([run.path], out, on_run)
+    )
+    run.write_snapshots(
+        [(c.step or 0, {conv.name: c.tensors[weight_key(conv.name)] for conv in convs}) for c in checkpoints]
+    )
+    return run
 
 
 def weight_key(layer: str) -> str:

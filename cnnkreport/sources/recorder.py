@@ -14,15 +14,15 @@ Then `cnnkreport render runs/mine` draws the same gallery as for a built-in run.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from torch import nn
 
 from ..errors import UserError
 from ..model import conv_layers
-from ..rundir import METRIC_FIELDS, Recording, Run
+from ..rundir import METRIC_FIELDS, Recording, Run, RunMeta
 from ..train import kernels_of, layer_infos
 
 
@@ -41,14 +41,7 @@ class KernelRecorder:
         if self.run.path.exists() and (not self.run.path.is_dir() or any(self.run.path.iterdir())):
             raise UserError(f"{self.run.path} already exists and is not empty: choose another run folder")
         self.run.path.mkdir(parents=True, exist_ok=True)
-        self.meta: dict[str, Any] = {
-            "name": name or self.run.path.name,
-            "source": "recorder",
-            "status": "running",
-            "steps": 0,
-            "test_accuracy": None,
-            "layers": [{"name": li.name, "kind": li.kind, "shape": list(li.shape)} for li in layer_infos(model)],
-        }
+        self.meta = RunMeta(name or self.run.path.name, "recorder", "running", 0, tuple(layer_infos(model)))
         self.run.write_meta(self.meta)
         self.recording = Recording(self.run)
         self.recording.snapshot(0, kernels_of(model))
@@ -68,14 +61,14 @@ class KernelRecorder:
 
     def flush(self) -> None:
         self.recording.flush()
-        self.meta["steps"] = self.steps
+        self.meta = replace(self.meta, steps=self.steps)
         self.run.write_meta(self.meta)
 
     def close(self, test_accuracy: float | None = None) -> Run:
         """The last snapshot (if the last step was not one already), everything written, the run marked complete."""
         if self.steps % self.every != 0:
             self.recording.snapshot(self.steps, kernels_of(self.model))
-        self.meta.update(status="complete", test_accuracy=test_accuracy)
+        self.meta = replace(self.meta, status="complete", test_accuracy=test_accuracy)
         self.flush()
         return self.run
 
