@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .names import MAX_SLUG, is_slug
 
 WAVEFORMS = ("square", "triangle", "sawtooth", "gaussian", "sine")
 LOSSES = ("cross_entropy", "l1", "mse")
@@ -33,10 +34,11 @@ def _check(ok: bool, message: str) -> None:
 
 
 def check_name(name: str, key: str = "name") -> None:
-    """A name that becomes a folder: letters, digits, '-', '_' and '.', so it can never leave its parent folder."""
+    """A name that becomes a folder as it is (names.is_slug), so it can never leave its parent folder."""
     _check(
-        bool(name) and len(name) <= 100 and all(c.isalnum() or c in "-_." for c in name) and not name.startswith("."),
-        f"{key} must be 1-100 letters, digits, '-', '_' or '.', not starting with '.', got {name!r}",
+        is_slug(name),
+        f"{key} must be 1-{MAX_SLUG} letters, digits, '-', '_' or '.', not starting or ending with '.' or '-', "
+        f"got {name!r}",
     )
 
 
@@ -163,12 +165,7 @@ class RunConfig:
         check_name(self.name)
         _check(0 <= self.seed < 2**32, f"seed must be between 0 and 2**32-1, got {self.seed}")
         _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        flat = _features(self.model, self.data)
-        _check(
-            flat > 0,
-            f"model: {len(self.model.channels)} conv+pool layers shrink data.size={self.data.size} to nothing; "
-            "use fewer layers or a larger data.size",
-        )
+        flat = features(self.model, self.data)
         params = _parameters(self.model, self.data, flat)
         _check(
             params <= MAX_PARAMETERS,
@@ -177,14 +174,17 @@ class RunConfig:
         )
 
 
-def _features(model: ModelConfig, data: DataConfig) -> int:
-    """Values out of the conv layers (each conv, 'same' padding, then 2x max-pooling; model.PulseNet), 0 if the
-    pooling shrinks the input to nothing."""
+def features(model: ModelConfig, data: DataConfig) -> int:
+    """Values out of the conv layers (each conv with padding k // 2, then 2x max-pooling; model.PulseNet); a
+    UserError if the pooling shrinks the input to nothing."""
     n = data.size
     for k in model.kernel_size:
         n = (n + 2 * (k // 2) - k + 1) // 2
-        if n < 1:
-            return 0
+        _check(
+            n >= 1,
+            f"model: {len(model.channels)} conv+pool layers shrink data.size={data.size} to nothing; "
+            "use fewer layers or a larger data.size",
+        )
     return model.channels[-1] * n ** (2 if data.kind == "image" else 1)
 
 

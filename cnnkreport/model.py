@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import DataConfig, ModelConfig
-from .errors import UserError
+from .config import DataConfig, ModelConfig, features
 
 
 class PulseNet(nn.Module):
@@ -22,17 +21,7 @@ class PulseNet(nn.Module):
             layers += [conv(c_in, c, k, padding=k // 2), nn.ReLU(), pool(2)]
             c_in = c
         self.features = nn.Sequential(*layers)
-        shape = (1, 1, data.size, data.size) if data.kind == "image" else (1, 1, data.size)
-        with torch.no_grad():
-            try:
-                flat = self.features(torch.zeros(shape)).numel()
-            except RuntimeError:
-                flat = 0
-        if flat == 0:
-            raise UserError(
-                f"model: {len(cfg.channels)} conv+pool layers shrink data.size={data.size} to nothing; "
-                "use fewer layers or a larger data.size"
-            )
+        flat = features(cfg, data)  # a UserError where the layers shrink the input to nothing
         n_classes = len(data.classes)
         head: list[nn.Module] = [nn.Flatten()]
         if cfg.hidden > 0:

@@ -125,7 +125,7 @@ def test_no_serious_accessibility_violations(axe: Path, http_crawl: Crawl) -> No
 
 def test_packed_single_file_works_offline(browser: Browser, axe: Path, quick_site: Path, tmp_path: Path) -> None:
     """publish.pack_html: one self-contained file, each page a <section id="page-...">, images as data: URIs."""
-    from cnnkreport.publish.pack import pack_html  # here, so that the site's own checks run even if publish breaks
+    from cnnkreport.publish import pack_html  # here, so that the site's own checks run even if publish breaks
 
     site = quick_site / "site"
     out = tmp_path / "alone" / "site.html"  # away from the site: a relative reference left in it cannot resolve

@@ -21,8 +21,7 @@ import pytest
 from PIL import Image
 
 from cnnkreport.errors import UserError
-from cnnkreport.publish import pack as publish
-from cnnkreport.publish.pack import PackResult, make_server, pack_html, pack_zip, server_url
+from cnnkreport.publish import PackResult, common, make_server, pack_html, pack_zip, rewrite, serve, server_url
 from cnnkreport.site.layout import MARKER
 
 
@@ -262,7 +261,7 @@ def test_pack_html_leaves_out_what_lies_outside_the_site(tmp_path: Path) -> None
 def test_pack_html_downloads_inline_small_text_and_drop_binary_or_large(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(publish, "MAX_INLINE_DOWNLOAD", 100)
+    monkeypatch.setattr(rewrite, "MAX_INLINE_DOWNLOAD", 100)
     site = make_site(
         tmp_path / "site",
         {
@@ -281,7 +280,7 @@ def test_pack_html_downloads_inline_small_text_and_drop_binary_or_large(
     assert list(links) == ["metrics.csv"]
     assert decode(links["metrics.csv"]) == b"step,loss\n1,0.5\n"
     text = result.path.read_text()
-    assert text.count(publish.OMITTED_NOTE) == 2 and ">big</span>" in text and ">weights</span>" in text
+    assert text.count(rewrite.OMITTED_NOTE) == 2 and ">big</span>" in text and ">weights</span>" in text
     assert any("data/weights.pt: a binary file" in s for s in result.skipped)
     assert any("data/big.json: larger than 100 bytes" in s for s in result.skipped)
 
@@ -447,7 +446,7 @@ def test_serve_refuses_a_port_in_use_and_a_missing_site(quick_site: Path, tmp_pa
     with pytest.raises(UserError, match="does not exist"):
         make_server(tmp_path / "nope", port=0)
     with pytest.raises(UserError, match="does not exist"):
-        publish.serve(tmp_path / "nope", port=0)
+        serve(tmp_path / "nope", port=0)
 
 
 # --- bad input ----------------------------------------------------------------------------------------------------
@@ -491,7 +490,7 @@ def test_a_failed_pack_leaves_the_previous_output(
         pack(tmp_path / "nope", out)
     assert out.read_bytes() == b"previous"
 
-    real = publish.atomic_write
+    real = common.atomic_write
 
     def disk_full(path: Path, write: Callable[[BinaryIO], object]) -> None:
         def half(fh: BinaryIO) -> None:
@@ -500,7 +499,7 @@ def test_a_failed_pack_leaves_the_previous_output(
 
         real(path, half)
 
-    monkeypatch.setattr(publish, "atomic_write", disk_full)
+    monkeypatch.setattr(common, "atomic_write", disk_full)
     with pytest.raises(UserError, match="No space left on device"):
         pack(small_site, out)
     assert out.read_bytes() == b"previous"

@@ -1,0 +1,334 @@
+"""The HTML scanning and rewriting behind pack_html: what each page holds (Scan), what the pages of one site share
+and how a link, an image or a stylesheet of theirs is inlined or left out (Packer), and each page re-emitted with its
+links, images and ids rewritten (Rewrite).
+
+Links between pages become `#page-...` links; an id inside a page becomes `page-...--id`, and links to it follow.
+Downloads: text files (.json, .toml, .csv, .txt) of at most MAX_INLINE_DOWNLOAD bytes become data: URIs with a
+`download` attribute; binary files (weights.pt, .npz) and larger ones are left out, the link replaced by its text and
+OMITTED_NOTE. Nothing outside the site folder is ever read: a link or image that resolves outside it is left out, and
+said so in Packer.skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import posixpath
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from ..names import slug
+
+MAX_INLINE_DOWNLOAD = 1_000_000  # bytes: a text download up to this size is inlined into the packed HTML file
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+}
+TEXT_TYPES = {
+    ".json": "application/json",
+    ".toml": "text/plain;charset=utf-8",
+    ".csv": "text/csv;charset=utf-8",
+    ".txt": "text/plain;charset=utf-8",
+}
+OMITTED_NOTE = "not included in this file: it is in the zip and on the online site"
+_VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())
+_ID_REFS = frozenset(
+    "for headers list form aria-labelledby aria-describedby aria-controls aria-owns aria-flowto aria-details "
+    "aria-errormessage aria-activedescendant".split()
+)
+_SVG_URL_ATTRS = frozenset("fill stroke clip-path mask filter marker-start marker-mid marker-end".split())
+_URL_REF = re.compile(r"url\(#([^)\s'\"]+)\)")
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
+
+
+def page_ident(path: str) -> str:
+    """'runs/a/index.html' -> 'page-runs-a', 'methods.html' -> 'page-methods', 'index.html' -> 'page-index'."""
+    stem = path.removesuffix("index.html").rstrip("/") if posixpath.basename(path) == "index.html" else path[:-5]
+    return "page-" + slug(stem.replace("/", "-") or "index")
+
+
+def element_id(ident: str, raw: str) -> str:
+    """The name in the packed file of id `raw` on the page whose section is `ident` (before it is made unique)."""
+    return f"{ident}--{slug(raw)}"
+
+
+@dataclass
+class Page:
+    path: str  # posix, relative to the site
+    text: str
+    ident: str = ""
+    title: str = ""
+    lang: str = ""
+    hrefs: list[str] = field(default_factory=list)  # <a href> values, in document order
+    stylesheets: list[str] = field(default_factory=list)
+    raw_ids: list[str] = field(default_factory=list)
+    ids: dict[str, str] = field(default_factory=dict)  # id in the page -> id in the packed file
+
+
+class Scan(HTMLParser):
+    """Pass 1: a page's title, language, ids, links and stylesheets."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__(convert_charrefs=True)
+        self.page = page
+        self._title: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.page.raw_ids.append(a["id"] or "")
+        if tag == "html" and a.get("lang"):
+            self.page.lang = a["lang"] or ""
+        elif tag in ("a", "area") and a.get("href") is not None:
+            self.page.hrefs.append(a["href"] or "")
+        elif tag == "link" and "stylesheet" in (a.get("rel") or "").lower().split() and a.get("href"):
+            self.page.stylesheets.append(a["href"] or "")
+        elif tag == "title":
+            self._title = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title" and self._title is not None:
+            self.page.title = " ".join("".join(self._title).split())
+            self._title = None
+
+    def handle_data(self, data: str) -> None:
+        if self._title is not None:
+            self._title.append(data)
+
+
+class Packer:
+    """What the pages of one site share: the files, the id names taken, what was inlined and what left out."""
+
+    def __init__(self, root: Path, pages: dict[str, Page]) -> None:
+        self.root, self.pages = root, pages
+        self.skipped: list[str] = []
+        self.images = 0
+        self.taken: set[str] = set()
+        self._uris: dict[str, str] = {}
+
+    def warn(self, message: str) -> None:
+        if message not in self.skipped:
+            self.skipped.append(message)
+
+    def unique(self, name: str) -> str:
+        candidate, n = name, 2
+        while candidate in self.taken:
+            candidate, n = f"{name}-{n}", n + 1
+        self.taken.add(candidate)
+        return candidate
+
+    def locate(self, base: str, url: str) -> tuple[str, str, str]:
+        """(kind, site-relative path, fragment) of `url` on page `base`. kind: external, outside, missing, page or
+        file."""
+        parts = urlsplit(url.strip())
+        if parts.scheme or parts.netloc:
+            return "external", url, ""
+        frag, path = unquote(parts.fragment), unquote(parts.path)
+        if not path:
+            return "page", base, frag
+        rel = posixpath.normpath(posixpath.join(posixpath.dirname(base), path))
+        if path.startswith("/") or rel == ".." or rel.startswith("../"):
+            return "outside", path, frag
+        full = self.root / rel
+        try:
+            if not full.resolve().is_relative_to(self.root):  # a symlink out of the site
+                return "outside", rel, frag
+        except (OSError, RuntimeError):
+            return "missing", rel, frag
+        if full.is_dir():
+            rel = "index.html" if rel == "." else f"{rel}/index.html"
+        if rel in self.pages:
+            return "page", rel, frag
+        return ("file" if (self.root / rel).is_file() else "missing"), rel, frag
+
+    def anchor(self, path: str, frag: str) -> str:
+        page = self.pages[path]
+        return "#" + (page.ids.get(frag) or page.ident)
+
+    def data_uri(self, rel: str, mime: str) -> str:
+        if rel not in self._uris:
+            data = base64.b64encode((self.root / rel).read_bytes()).decode("ascii")
+            self._uris[rel] = f"data:{mime};base64,{data}"
+        return self._uris[rel]
+
+    def link(self, base: str, url: str) -> tuple[str, str]:
+        """What an <a href> becomes: ("keep", url), ("href", "#id"), ("download", data URI) or ("omit", path)."""
+        kind, rel, frag = self.locate(base, url)
+        if kind == "external":
+            return "keep", url
+        if kind == "page":
+            return "href", self.anchor(rel, frag)
+        if kind == "file":
+            suffix = posixpath.splitext(rel)[1].lower()
+            mime = IMAGE_TYPES.get(suffix) or TEXT_TYPES.get(suffix)
+            size = (self.root / rel).stat().st_size
+            if mime and (suffix in IMAGE_TYPES or size <= MAX_INLINE_DOWNLOAD):
+                return "download", self.data_uri(rel, mime)
+            why = "a binary file" if mime is None else f"larger than {MAX_INLINE_DOWNLOAD:,} bytes"
+            self.warn(f"{rel}: {why} ({size:,} bytes), not inlined; the link to it says so")
+            return "omit", rel
+        why = "resolves outside the site" if kind == "outside" else "points to no file"
+        self.warn(f"{base}: link {url} {why}; left out")
+        return "omit", rel
+
+    def image(self, base: str, url: str) -> str | None:
+        """The data: URI of an image, or None (left out, with a warning)."""
+        if url.startswith("data:"):
+            return url
+        kind, rel, _ = self.locate(base, url)
+        suffix = posixpath.splitext(rel)[1].lower()
+        if kind == "file" and suffix in IMAGE_TYPES:
+            return self.data_uri(rel, IMAGE_TYPES[suffix])
+        why = {
+            "external": "is not in the site",
+            "outside": "resolves outside the site",
+            "missing": "points to no file",
+        }.get(kind, "is not an image")
+        self.warn(f"{base}: image {url} {why}; left out")
+        return None
+
+    def css(self, text: str, base: str, ids: dict[str, str] | None = None) -> str:
+        """CSS with every url() inlined (or `none` where left out), `url(#id)` renamed by `ids`, safe inside a
+        <style> element."""
+
+        def one(m: re.Match[str]) -> str:
+            url = m.group(2)
+            if url.startswith("#"):
+                return f'url("#{(ids or {}).get(url[1:], url[1:])}")'
+            uri = self.image(base, url)
+            return f'url("{uri}")' if uri else "none"
+
+        return re.sub(r"</(style)", r"<\\/\1", _CSS_URL.sub(one, text), flags=re.IGNORECASE)
+
+
+def attr(name: str, value: str | None) -> str:
+    return f" {name}" if value is None else f' {name}="{html.escape(value)}"'
+
+
+class Rewrite(HTMLParser):
+    """Pass 2: a page re-emitted with its links, images and ids rewritten, split into header, main and footer."""
+
+    def __init__(self, packer: Packer, page: Page) -> None:
+        super().__init__(convert_charrefs=False)
+        self.packer, self.page = packer, page
+        self.out: dict[str, list[str]] = {"header": [], "main": [], "footer": []}
+        self.nav = ""  # where the header link marked aria-current points, rewritten
+        self._region: str | None = None
+        self._depth = 0
+        self._closers: list[str] = []  # what each open <a> is closed with
+        self._seen: set[str] = set()
+        self._in_style = False  # inside a <style> element: its text is CSS
+
+    def _emit(self, text: str) -> None:
+        if self._region is not None:
+            self.out[self._region].append(text)
+
+    def _id(self, value: str) -> str:
+        if value in self._seen or value not in self.page.ids:  # a duplicate id in the page: a fresh name
+            return self.packer.unique(element_id(self.page.ident, value))
+        self._seen.add(value)
+        return self.page.ids[value]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._region is None and tag in self.out:
+            self._region, self._depth = tag, 1
+            if tag == "main":
+                return
+        elif tag == self._region:
+            self._depth += 1
+        self._in_style = tag == "style"
+        if self._region is not None:
+            self._start(tag, attrs)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)  # HTML ignores the slash: a void element, or a start tag
+
+    def _start(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        p, base = self.packer, self.page.path
+        out: list[tuple[str, str | None]] = []
+        omit, download, current = False, False, False
+        for name, value in attrs:
+            if name in ("loading", "srcset"):  # data: URIs need no lazy loading; srcset would name files
+                continue
+            if name == "aria-current" and self._region == "header":
+                current = True
+                continue
+            if value is not None:
+                if name == "id":
+                    value = self._id(value)
+                elif name in _ID_REFS:
+                    value = " ".join(self.page.ids.get(v, v) for v in value.split())
+                elif name == "href" and tag in ("a", "area"):
+                    how, value = p.link(base, value)
+                    download = how == "download"
+                    if how == "omit":
+                        omit = True
+                        continue
+                elif name in ("href", "xlink:href") and value.startswith("#"):  # SVG <use>, gradients
+                    value = "#" + self.page.ids.get(value[1:], value[1:])
+                elif name in ("href", "src", "poster"):
+                    uri = p.image(base, value)
+                    if uri is None:
+                        omit = True
+                        continue
+                    value = uri
+                    if tag == "img" and name == "src":
+                        p.images += 1
+                elif name == "style":
+                    value = p.css(value, base, self.page.ids)
+                elif name in _SVG_URL_ATTRS:  # fill="url(#gradient)", clip-path="url(#clip)"
+                    value = _URL_REF.sub(lambda m: f"url(#{self.page.ids.get(m.group(1), m.group(1))})", value)
+            out.append((name, value))
+        attrs_d = dict(out)
+        if current:
+            self.nav = attrs_d.get("href") or ""
+        if tag == "img" and omit:
+            alt = attrs_d.get("alt") or "an image"
+            self._emit(f'<span class="pack-omitted">[{html.escape(alt)}: image left out]</span>')
+            return
+        if tag == "a" and omit:
+            self._emit('<span class="pack-omitted">')
+            self._closers.append(f'</span> <small class="pack-omitted">({OMITTED_NOTE})</small>')
+            return
+        if tag == "a" and download and not attrs_d.get("download"):
+            href = next(v for n, v in attrs if n == "href") or ""
+            name = posixpath.basename(unquote(urlsplit(href).path))
+            out = [(n, v) for n, v in out if n != "download"] + [("download", name)]
+        if tag == "a":
+            self._closers.append("</a>")
+        self._emit(f"<{tag}{''.join(attr(n, v) for n, v in out)}>")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+        if self._region is None:
+            return
+        if tag == self._region:
+            self._depth -= 1
+            if self._depth == 0:
+                if tag != "main":
+                    self._emit(f"</{tag}>")
+                self._region = None
+                return
+        if tag == "a" and self._closers:
+            self._emit(self._closers.pop())
+        elif tag not in _VOID:
+            self._emit(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        self._emit(self.packer.css(data, self.page.path, self.page.ids) if self._in_style else data)
+
+    def handle_entityref(self, name: str) -> None:
+        self._emit(f"&{name};")
+
+    def handle_charref(self, name: str) -> None:
+        self._emit(f"&#{name};")
+
+    def handle_comment(self, data: str) -> None:
+        self._emit(f"<!--{data}-->")
