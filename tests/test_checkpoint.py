@@ -20,19 +20,9 @@ import torch
 from torch import nn
 
 from cnnkreport.errors import UserError
-from cnnkreport.sources.checkpoint import (
-    CONV3D,
-    MAX_KERNEL_SIDE,
-    TRANSPOSED,
-    Checkpoint,
-    ConvLayer,
-    Unshown,
-    conv_layers,
-    find_checkpoints,
-    history,
-    load,
-    step_of,
-)
+from cnnkreport.rundir import LayerInfo, Unshown
+from cnnkreport.sources.checkpoint import Checkpoint, find_checkpoints, history, load, step_of
+from cnnkreport.sources.layers import CONV3D, MAX_KERNEL_SIDE, TRANSPOSED, conv_layers
 
 # ----------------------------------------------------------------------------------------------- fixtures
 
@@ -61,11 +51,11 @@ def net2d() -> nn.Module:
     )
 
 
-NET1D_LAYERS = [ConvLayer("0", "conv1d", (4, 3, 9)), ConvLayer("2", "conv1d", (4, 2, 5))]
+NET1D_LAYERS = [LayerInfo("0", "conv1d", (4, 3, 9)), LayerInfo("2", "conv1d", (4, 2, 5))]
 NET2D_SHOWN = [
-    ConvLayer("rgb", "conv2d", (8, 3, 3, 3)),
-    ConvLayer("depthwise", "conv2d", (8, 1, 3, 3)),
-    ConvLayer("pointwise", "conv2d", (4, 8, 1, 1)),
+    LayerInfo("rgb", "conv2d", (8, 3, 3, 3)),
+    LayerInfo("depthwise", "conv2d", (8, 1, 3, 3)),
+    LayerInfo("pointwise", "conv2d", (4, 8, 1, 1)),
 ]
 NET2D_UNSHOWN = [Unshown("up", (4, 2, 2, 2), TRANSPOSED), Unshown("volume", (2, 1, 3, 3, 3), CONV3D)]
 
@@ -149,7 +139,7 @@ def test_state_dict_2d_without_module_kinds(tmp_path: Path) -> None:
     same_weights(ckpt, model)
     shown, unshown = conv_layers(ckpt)
     # A state_dict cannot say that "up" is transposed: its weight is drawn like a conv's.
-    assert shown == NET2D_SHOWN + [ConvLayer("up", "conv2d", (4, 2, 2, 2))]
+    assert shown == NET2D_SHOWN + [LayerInfo("up", "conv2d", (4, 2, 2, 2))]
     assert unshown == [Unshown("volume", (2, 1, 3, 3, 3), CONV3D)]
 
 
@@ -287,7 +277,7 @@ def test_transposed_guessed_from_name(tmp_path: Path) -> None:
         "weight": torch.zeros(3, 3, 5),  # a model that is one Conv1d
     }
     shown, unshown = conv_layers(load(save(sd, tmp_path / "ae.pt")))
-    assert shown == [ConvLayer("enc", "conv2d", (4, 1, 3, 3)), ConvLayer("", "conv1d", (3, 3, 5))]  # the root module
+    assert shown == [LayerInfo("enc", "conv2d", (4, 1, 3, 3)), LayerInfo("", "conv1d", (3, 3, 5))]  # the root module
     assert [u.name for u in unshown] == ["dec.upconv1", "dec.DeConv"]
     assert all(u.reason == TRANSPOSED + " (guessed from its name)" for u in unshown)
 
@@ -295,7 +285,7 @@ def test_transposed_guessed_from_name(tmp_path: Path) -> None:
 def test_a_model_that_is_one_conv(tmp_path: Path) -> None:
     conv = nn.Conv2d(1, 2, 3)
     ckpt = load(save(conv, tmp_path / "one.pt"), trust_pickle=True)
-    assert ckpt.module_kinds == {"": "Conv2d"} and conv_layers(ckpt) == ([ConvLayer("", "conv2d", (2, 1, 3, 3))], [])
+    assert ckpt.module_kinds == {"": "Conv2d"} and conv_layers(ckpt) == ([LayerInfo("", "conv2d", (2, 1, 3, 3))], [])
     sd = conv.state_dict()
     sd["weight"][0, 0, 0, 0] = float("nan")
     user_error(lambda: load(save(sd, tmp_path / "nan.pt")), "nan.pt: layer weight has NaN or infinite weights")
@@ -304,7 +294,7 @@ def test_a_model_that_is_one_conv(tmp_path: Path) -> None:
 def test_bilinear_is_not_a_conv_when_the_kind_is_known(tmp_path: Path) -> None:
     model = nn.Sequential(nn.Conv1d(1, 2, 3), nn.Bilinear(3, 4, 5))
     shown, unshown = conv_layers(load(save(model, tmp_path / "b.pt"), trust_pickle=True))
-    assert shown == [ConvLayer("0", "conv1d", (2, 1, 3))] and unshown == []
+    assert shown == [LayerInfo("0", "conv1d", (2, 1, 3))] and unshown == []
 
 
 # ----------------------------------------------------------------------------------------------- finding files
@@ -429,7 +419,7 @@ def test_safetensors_bad_json_and_unknown_dtypes(tmp_path: Path) -> None:
     }
     path.write_bytes(st_raw(header, np.array([1, 2], "<f4").tobytes() + bytes(5)))
     ckpt = load(path)
-    assert list(ckpt.tensors) == ["c.weight"] and conv_layers(ckpt)[0] == [ConvLayer("c", "conv1d", (1, 1, 2))]
+    assert list(ckpt.tensors) == ["c.weight"] and conv_layers(ckpt)[0] == [LayerInfo("c", "conv1d", (1, 1, 2))]
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
@@ -465,7 +455,7 @@ def test_kernels_larger_than_analysed_are_not_drawn(tmp_path: Path) -> None:
     }
     sd["square.weight"] = torch.ones(1, 1, big, big)
     shown, unshown = conv_layers(load(save(sd, tmp_path / "m.pt")))
-    assert shown == [ConvLayer("small", "conv1d", (2, 1, 5))]
+    assert shown == [LayerInfo("small", "conv1d", (2, 1, 5))]
     assert [u.name for u in unshown] == ["long", "wide", "square"]
     assert f"a filter of {big} taps" in unshown[1].reason and f"kernels of {big} x {big}" in unshown[2].reason
     del sd["small.weight"]

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..names import printable
-from ..rundir import CheckpointFile, LayerInfo, Run, RunMeta, Unshown
+from ..rundir import CheckpointFile, Run, RunMeta
 from .checkpoint import find_checkpoints, history
 
 
 def model_name(paths: list[Path]) -> str:
     """A name for the model: the first file's name without its step number (ckpt_step100.pt -> ckpt_step), with
-    characters that cannot be printed written out (checkpoint.printable)."""
+    characters that cannot be printed written out (names.printable)."""
     return printable(re.sub(r"[-_.]*\d+$", "", paths[0].stem) or paths[0].stem)
 
 
@@ -46,8 +46,8 @@ def read_model(args: Sequence[str | Path], folder: Path, layers: str | None = No
             source="inspect",
             status="complete",
             steps=checkpoints[-1].step or 0,
-            layers=tuple(LayerInfo(c.name, c.kind, tuple(c.shape)) for c in convs),
-            unshown=tuple(Unshown(u.name, tuple(u.shape), u.reason) for u in unshown),
+            layers=tuple(convs),
+            unshown=tuple(unshown),
             checkpoints=files,
         )
     )

@@ -1,0 +1,131 @@
+"""Which weights of a read model file are conv layers to draw, and which convolution-like ones are not, and why.
+
+A convolution-like weight is a 3-, 4- or 5-D tensor under a "weight" key ("features.0.weight"; a bare "weight" is
+the root module's): (out, in_per_group, k) is a Conv1d, (out, in_per_group, kh, kw) a Conv2d, 5-D a Conv3d (not
+drawn). A transposed convolution's weight, (in, out, k...), looks alike: it is told by its module's class when the
+file names it (TorchScript, pickled models), else guessed from its name. Built-in torch modules that are not
+convolutions (nn.Bilinear) are left out; kernels larger than MAX_KERNEL_SIDE are not drawn. This works on arrays
+already read (a `Checkpoint`): it opens no file and runs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from ..errors import UserError
+from ..rundir import LayerInfo, Unshown
+from .modelfile import Checkpoint, shape_text
+
+# Kernels up to this many taps (1-D) or pixels per side (2-D) are analysed: what `train` allows (model.kernel_size),
+# and what the detector bank is built for in bounded memory (a 1-D bank holds O(k^2) templates: 64 taps take 2.5 GB).
+MAX_KERNEL_SIDE = 64
+TRANSPOSED = "a transposed convolution: its weight is (in, out, k...), which this report does not draw"
+CONV3D = "a Conv3d (5-D weight): only 1-D and 2-D kernels are shown"
+_NAME_GUESS = re.compile(r"transpose|deconv|upconv", re.IGNORECASE)
+_TORCH_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def is_conv_weight(key: str, ndim: int) -> bool:
+    """A convolution-like weight, by its state_dict key and number of dimensions."""
+    return (key == "weight" or key.endswith(".weight")) and ndim in (3, 4, 5)
+
+
+def _layer_name(key: str) -> str:
+    """The module name of a weight key: "features.0.weight" -> "features.0", "weight" -> "" (the root module)."""
+    return key[: -len(".weight")] if key.endswith(".weight") else ""
+
+
+def layer_label(name: str) -> str:
+    """A layer name for messages: the root module (name "") is called by its key, "weight"."""
+    return name or "weight"
+
+
+def _torch_non_conv(kind: str) -> bool:
+    """A built-in torch module that is known not to be a convolution (nn.Bilinear has a 3-D weight)."""
+    cls = getattr(nn, kind, None)
+    return isinstance(cls, type) and issubclass(cls, nn.Module) and not issubclass(cls, _TORCH_CONVS)
+
+
+def conv_weights(ckpt: Checkpoint) -> Iterator[tuple[str, str, np.ndarray, str | None]]:
+    """(key, layer name, weight, module class name if known) of every convolution-like weight, in order."""
+    for key, a in ckpt.tensors.items():
+        if is_conv_weight(key, a.ndim):
+            kind = ckpt.module_kinds.get(_layer_name(key))
+            if kind is None or not _torch_non_conv(kind):
+                yield key, _layer_name(key), a, kind
+
+
+def _too_large(spatial: tuple[int, ...]) -> str:
+    if len(spatial) == 1 or min(spatial) == 1:  # a Conv2d kernel of (k, 1) or (1, k) is a 1-D filter
+        return f"a filter of {max(spatial)} taps: more than the {MAX_KERNEL_SIDE} that cnnkreport analyses"
+    return (
+        f"kernels of {' x '.join(map(str, spatial))}: larger than the {MAX_KERNEL_SIDE} x {MAX_KERNEL_SIDE} "
+        "that cnnkreport analyses"
+    )
+
+
+def _classify(ckpt: Checkpoint) -> tuple[list[LayerInfo], list[Unshown]]:
+    shown: list[LayerInfo] = []
+    unshown: list[Unshown] = []
+    for _key, name, a, kind in conv_weights(ckpt):
+        shape = tuple(int(s) for s in a.shape)
+        if kind is not None and ("transpose" in kind.lower() or "deconv" in kind.lower()):
+            unshown.append(Unshown(name, shape, TRANSPOSED))
+        elif kind is None and _NAME_GUESS.search(name):
+            unshown.append(Unshown(name, shape, TRANSPOSED + " (guessed from its name)"))
+        elif a.ndim == 5:
+            unshown.append(Unshown(name, shape, CONV3D))
+        elif max(shape[2:]) > MAX_KERNEL_SIDE:
+            unshown.append(Unshown(name, shape, _too_large(shape[2:])))
+        else:
+            shown.append(LayerInfo(name, "conv1d" if a.ndim == 3 else "conv2d", shape))
+    return shown, unshown
+
+
+def conv_layers(ckpt: Checkpoint) -> tuple[list[LayerInfo], list[Unshown]]:
+    """The Conv1d/Conv2d layers to draw (by weight key and shape, in state_dict order) and the convolution-like
+    weights that are not drawn, with why (transposed, Conv3d, kernels larger than MAX_KERNEL_SIDE). Without module
+    kinds (state_dicts, safetensors) a transposed convolution can only be told from its name; otherwise it is drawn
+    as an ordinary conv of its weight. A checkpoint with nothing to draw is a UserError."""
+    shown, unshown = _classify(ckpt)
+    if not shown and not unshown:
+        examples = ", ".join(f"{k} {shape_text(a.shape)}" for k, a in list(ckpt.tensors.items())[:3])
+        more = f"; shapes like {examples}" if examples else ""
+        n = len(ckpt.tensors)
+        raise UserError(f"{ckpt.path}: no Conv1d or Conv2d layer found ({n} tensor{'s' if n != 1 else ''}{more})")
+    if not shown:
+        u = unshown[0]
+        others = f" (and {len(unshown) - 1} more that cannot be drawn)" if len(unshown) > 1 else ""
+        raise UserError(
+            f"{ckpt.path}: no conv layer that cnnkreport can draw: layer {layer_label(u.name)} "
+            f"{shape_text(u.shape)} is {u.reason}{others}"
+        )
+    return shown, unshown
+
+
+def layer_mismatch(
+    a: Checkpoint, la: list[LayerInfo], b: Checkpoint, lb: list[LayerInfo], label: dict[Path, str]
+) -> str | None:
+    """The first difference between two checkpoints' conv layers (b against the reference a), or None."""
+    shapes_a = {layer.name: layer.shape for layer in la}
+    shapes_b = {layer.name: layer.shape for layer in lb}
+    for layer in la:
+        if layer.name not in shapes_b:
+            return (
+                f"{label[b.path]}: has no layer {layer_label(layer.name)} "
+                f"({label[a.path]} has it, shape {shape_text(layer.shape)})"
+            )
+        if shapes_b[layer.name] != layer.shape:
+            return (
+                f"{label[b.path]}: layer {layer_label(layer.name)} has shape {shape_text(shapes_b[layer.name])}, "
+                f"{label[a.path]} has {shape_text(layer.shape)}"
+            )
+    extra = next((layer for layer in lb if layer.name not in shapes_a), None)
+    if extra is not None:
+        return f"{label[b.path]}: layer {layer_label(extra.name)} is not in {label[a.path]}"
+    return None
