@@ -28,7 +28,7 @@ from cnnkreport.analysis import scores as analysis  # noqa: E402
 from cnnkreport.analysis.bank import bank  # noqa: E402
 from cnnkreport.config import DEFAULT_PRESETS, PRESETS  # noqa: E402
 from cnnkreport.rundir import Run  # noqa: E402
-from cnnkreport.site import pages as site  # noqa: E402
+from cnnkreport.site import build as site  # noqa: E402
 from cnnkreport.train import train  # noqa: E402
 
 BUDGET_S = 10.0

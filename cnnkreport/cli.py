@@ -215,7 +215,7 @@ def render(
     out: Annotated[Path, typer.Option("--out", help="Site folder.")] = Path("site"),
 ) -> None:
     """Figures, animations and the site from recorded runs, without training."""
-    from .site.pages import build_site
+    from .site import build_site
 
     with bars() as progress:
         build_site(list(runs), out, item_callback(progress, "render", total=len(runs)))
@@ -240,10 +240,10 @@ def inspect(
     """The gallery for your own model: a state_dict, checkpoint dict or safetensors file (a whole pickled model or a
     TorchScript file with --trust-pickle), or several checkpoints of one training run (ordered by the step in their
     names)."""
-    from .sources.inspect import inspect_checkpoints
+    from .pipeline import inspect as inspect_model
 
     with bars() as progress:
-        inspect_checkpoints(checkpoints, out, layers, trust_pickle, item_callback(progress, "render", total=1))
+        inspect_model(checkpoints, out, layers, trust_pickle, item_callback(progress, "render", total=1))
     say(f"site written to {out}/index.html")
 
 
@@ -259,7 +259,7 @@ def sweep(
     quick_: QuickOpt = None,
 ) -> None:
     """Many runs over a grid of settings and seeds, in parallel and resumable, compared on one page."""
-    from .site.pages import check_out_dir
+    from .site import check_out_dir
     from .sweep import expand, judge, load_sweep, render_sweep, run_sweep
     from .workers import default_workers
 
@@ -285,7 +285,7 @@ def serve(
     open_: Annotated[bool, typer.Option("--open", help="Open it in the web browser.")] = False,
 ) -> None:
     """Preview the site on 127.0.0.1 until Ctrl-C."""
-    from .publish.pack import serve as run_server
+    from .publish import serve as run_server
 
     run_server(directory, port=port, open_browser=open_, on_ready=lambda url: say(f"serving {directory} at {url}"))
 
@@ -299,7 +299,7 @@ def pack(
     out: Annotated[Path | None, typer.Option("--out", help="Output file [default: site.html or site.zip].")] = None,
 ) -> None:
     """One self-contained HTML file (images inlined, GIFs still animate) or a zip of the site, for coursework."""
-    from .publish.pack import pack_html, pack_zip
+    from .publish import pack_html, pack_zip
 
     if format_ not in ("html", "zip"):
         raise UserError(f"--format must be html or zip, got {format_!r}")

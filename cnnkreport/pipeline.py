@@ -15,7 +15,7 @@ from .analysis import recipe
 from .config import DEFAULT_PRESETS, DEVICES, RunConfig, from_dict, load_run_config, preset, quick, read_toml
 from .errors import UserError
 from .rundir import Run
-from .site.pages import RunView, build_site, check_out_dir
+from .site import RunView, build_site, check_out_dir
 from .sources.inspect import read_model
 from .swap import make_temp, recover, replace_dir
 from .train import TrainResult, resolve_device, train
@@ -152,11 +152,18 @@ def build(
             jobs.append((train_into, (rc, path)))
             callbacks.append(callback)
     run_all(jobs, _workers(cfg), callbacks)
-    judged = [
-        recipe.check(rc.name, name, [runs / rc.name, *map(checked, seeds)], checked(ab) if ab else None)
-        for name, rc, seeds, ab in checks
-    ]
-    return build_site([path for _, path in main], Path(cfg.out), on_render, judged)
+    main_paths = [path for _, path in main]
+
+    def judge(views: list[RunView]) -> list[recipe.RecipeCheck]:
+        """The recipe checks, judged once the site has analysed the main runs: their first layers are not analysed
+        again (the check runs under runs/checks are not rendered, and are analysed here)."""
+        analysed = {p: v.first.analysis for p, v in zip(main_paths, views, strict=True) if v.first and v.first.analysis}
+        return [
+            recipe.check(rc.name, name, [runs / rc.name, *map(checked, seeds)], checked(ab) if ab else None, analysed)
+            for name, rc, seeds, ab in checks
+        ]
+
+    return build_site(main_paths, Path(cfg.out), on_render, judge)
 
 
 def inspect(

@@ -16,7 +16,6 @@ A finished run made from the same config is not run again, so an interrupted swe
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from . import __version__
 from .analysis.recipe import judge as judge_run
 from .config import RunConfig, check_name, from_dict, load_run_config, preset, quick, read_toml
 from .errors import UserError
+from .names import slug
 from .rundir import Run
 from .workers import OnStep, run_all
 
@@ -78,8 +78,9 @@ class Point:
 
     @property
     def folder(self) -> str:
-        slug = re.sub(r"[^A-Za-z0-9.]+", "-", "_".join(f"{k.split('.')[-1]}-{_text(v)}" for k, v in self.setting))
-        return f"{slug.strip('-') or 'base'}_seed-{self.seed}"
+        """The run's folder (and name): the setting, then the seed after '_' (so '_' in a key or value becomes '-')."""
+        setting = "-".join(f"{k.split('.')[-1]}-{_text(v)}" for k, v in self.setting).replace("_", "-")
+        return slug(f"{setting or 'base'}_seed-{self.seed}")
 
 
 def _text(v: Any) -> str:
@@ -230,38 +231,36 @@ def render_sweep(cfg: SweepConfig, outcomes: Sequence[Outcome], out: Path) -> li
     """The comparison page (index.html of `out`): the table, the effect of each swept value, and each setting's
     first-layer mosaic, side by side. Written into a temp folder and swapped in, like every site."""
     from .draw import figures
-    from .site.pages import first_layer_png, jinja_env, swap_in, templates_dir
+    from .site import Layout, first_layer_png, jinja_env, swap_in, write_page, write_static
+    from .site import layout as paths
 
     summaries = aggregate(outcomes)
     keys = list(cfg.grid)
     values = {k: [_text(v) for v in cfg.grid[k]] for k in keys}
     results = [{"setting": dict(_key(o.point.setting)), **{m: getattr(o, m) for m in MEASURES}} for o in outcomes]
 
-    def fill(tmp: Path) -> None:
-        import shutil
-
-        figures.save(figures.sweep_effects(keys, values, results), tmp / "effects.png", dpi=80)
+    def fill(layout: Layout) -> None:
+        effects = layout.claim(paths.SWEEP_EFFECTS, "the sweep's effects figure")
+        figures.save(figures.sweep_effects(keys, values, results), effects, dpi=80)
         for n, summary in enumerate(summaries):
-            first_layer_png(summary.example.path, tmp / f"mosaic-{n}.png")
-        html = (
-            jinja_env()
-            .get_template("sweep.html")
-            .render(
-                root="",
-                runs=[],
-                banks=[],
-                checks={},
-                version=__version__,
-                sweep=cfg,
-                summaries=summaries,
-                keys=keys,
-                seeds=list(cfg.seeds),
-                colour=preset(cfg.preset).data.kind == "image",
-            )
+            first_layer_png(summary.example.path, layout.claim(paths.sweep_mosaic(n), f"setting {summary.label!r}"))
+        write_page(
+            layout,
+            jinja_env(),
+            "sweep.html",
+            paths.INDEX,
+            "the sweep page",
+            runs=[],
+            banks=[],
+            checks={},
+            version=__version__,
+            sweep=cfg,
+            summaries=summaries,
+            keys=keys,
+            seeds=list(cfg.seeds),
+            colour=preset(cfg.preset).data.kind == "image",
         )
-        (tmp / "index.html").write_text(html, encoding="utf-8")
-        shutil.copytree(templates_dir() / "static", tmp / "static")
-        (tmp / ".nojekyll").write_text("")
+        write_static(layout)
 
     swap_in(out, fill)
     return summaries

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -202,6 +202,30 @@ def _train_step(
     }
 
 
+def _begin(
+    run: Run, cfg: RunConfig, meta: RunMeta, rec: Recording, model: nn.Module, test_accuracy: float | None
+) -> int:
+    """Start a run afresh: its config, run.json, and step 0 (the initialisation) recorded; returns the step, 0."""
+    run.drop_snapshots_after(-1)
+    atomic_write_text(run.config_path, dumps_toml(to_dict(cfg)))  # first: a run.json always has its config
+    run.write_meta(meta)
+    rec.rows.append({"step": 0, "epoch": 0, "test_accuracy": test_accuracy})
+    rec.snapshot(0, kernels_of(model))
+    return 0
+
+
+def _batches(cfg: RunConfig, plan: Plan, start: int, n: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(step, sample indices of its batch) for the steps after `start`: the same batches whether a run was resumed
+    or not (epoch_order)."""
+    bs = cfg.train.batch_size
+    order = epoch_order(cfg.seed, start // plan.per_epoch, n)
+    for step in range(start + 1, plan.total + 1):
+        epoch, b = divmod(step - 1, plan.per_epoch)
+        if b == 0:
+            order = epoch_order(cfg.seed, epoch, n)
+        yield step, order[b * bs : (b + 1) * bs]
+
+
 def train(
     cfg: RunConfig,
     run_path: Path,
@@ -220,8 +244,7 @@ def train(
     model = PulseNet(cfg.model, cfg.data).to(device)
     opt = make_optimizer(cfg, model.parameters())
     ds = make_dataset(cfg.data, cfg.seed)
-    x_tr, y_tr = torch.from_numpy(ds.x_train).to(device), torch.from_numpy(ds.y_train).to(device)
-    x_te, y_te = torch.from_numpy(ds.x_test).to(device), torch.from_numpy(ds.y_test).to(device)
+    x_tr, y_tr, x_te, y_te = (torch.from_numpy(a).to(device) for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test))
     plan = Plan.of(cfg, len(y_tr))
     meta = RunMeta(cfg.name, "train", "running", plan.total, tuple(layer_infos(model)), None, cfg.data.kind, ds.classes)
     rec = Recording(run)  # snapshots since the last checkpoint, and every metric row
@@ -236,21 +259,12 @@ def train(
     if resume and run.resume_path.is_file():
         start = _restore(run, rec, model, opt, device)
     else:
-        start = 0
-        run.drop_snapshots_after(-1)
-        atomic_write_text(run.config_path, dumps_toml(to_dict(cfg)))  # first: a run.json always has its config
-        run.write_meta(meta)
-        rec.rows.append({"step": 0, "epoch": 0, "test_accuracy": accuracy(model, x_te, y_te)})
-        rec.snapshot(0, kernels_of(model))
+        start = _begin(run, cfg, meta, rec, model, accuracy(model, x_te, y_te))
         checkpoint(0)
 
     model.train()
-    bs = cfg.train.batch_size
-    for step in range(start + 1, plan.total + 1):
-        epoch, b = divmod(step - 1, plan.per_epoch)
-        if b == 0 or step == start + 1:
-            order = epoch_order(cfg.seed, epoch, len(y_tr))
-        idx = torch.from_numpy(order[b * bs : (b + 1) * bs]).to(device)
+    for step, batch in _batches(cfg, plan, start, len(y_tr)):
+        idx = torch.from_numpy(batch).to(device)
         row = _train_step(model, opt, cfg, plan, step, x_tr[idx], y_tr[idx])
         if step in plan.eval_at:
             row["test_accuracy"] = accuracy(model, x_te, y_te)

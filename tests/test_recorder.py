@@ -15,7 +15,7 @@ from torch import nn
 from cnnkreport import KernelRecorder
 from cnnkreport.errors import UserError
 from cnnkreport.rundir import Run
-from cnnkreport.site.pages import build_site
+from cnnkreport.site import build_site
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,6 +79,7 @@ def test_recorder_refuses_what_it_cannot_record(tmp_path: Path) -> None:
         recorder.step(lsos=1.0)
 
 
+@pytest.mark.slow  # the example in a process of its own: torch imported, a model trained
 def test_the_example_runs(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "record_conv1d.py"), "--run", str(tmp_path / "ex"), "--epochs", "1"],

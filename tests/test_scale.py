@@ -15,8 +15,8 @@ from PIL import Image
 from cnnkreport.analysis import scores as analysis
 from cnnkreport.draw import mosaic, svg
 from cnnkreport.rundir import CHUNK_SNAPSHOTS, LayerInfo, Recording, Run, RunMeta
+from cnnkreport.site import build as site
 from cnnkreport.site import kernels as kernel_view
-from cnnkreport.site import pages as site
 
 
 def long_run(path: Path, snapshots: int, shape: tuple[int, ...], seed: int = 0) -> Run:

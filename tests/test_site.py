@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import html.parser
 import re
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from cnnkreport.draw import mosaic
 from cnnkreport.rundir import LayerInfo, Run, RunMeta
-from cnnkreport.site.pages import MAX_KERNEL_PAGES, TABLE_PAGE, build_site, templates_dir
+from cnnkreport.site import build_site, templates_dir
+from cnnkreport.site.views import MAX_KERNEL_PAGES, TABLE_PAGE
 
 
 def fake_run(path: Path, out_channels: int, snapshots: int = 3, kshape: tuple[int, ...] = (5, 5)) -> Run:
@@ -25,6 +28,7 @@ def fake_run(path: Path, out_channels: int, snapshots: int = 3, kshape: tuple[in
     return run
 
 
+@pytest.mark.slow  # a layer of 2 * TABLE_PAGE + 10 kernels, MAX_KERNEL_PAGES of them with a page of their own
 def test_a_large_layer_paginates_and_stays_fast(tmp_path: Path) -> None:
     n = 2 * TABLE_PAGE + 10
     fake_run(tmp_path / "big", n)
@@ -46,11 +50,52 @@ def test_a_large_layer_paginates_and_stays_fast(tmp_path: Path) -> None:
     assert elapsed < 60  # a few hundred kernels render in seconds, not minutes
 
 
+class Headings(html.parser.HTMLParser):
+    """The text of each heading and each link (with its href), whitespace collapsed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headings: list[str] = []
+        self.links: list[tuple[str, str]] = []
+        self._open: tuple[str, str] | None = None  # (tag, href) of the heading or link being read
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("a", "h1", "h2", "h3") and self._open is None:
+            self._open, self._text = (tag, dict(attrs).get("href") or ""), ""
+
+    def handle_data(self, data: str) -> None:
+        self._text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open is not None and tag == self._open[0]:
+            text = " ".join(self._text.split())
+            if tag == "a":
+                self.links.append((self._open[1], text))
+            else:
+                self.headings.append(text)
+            self._open = None
+
+
 def test_a_run_without_config_or_metrics(tmp_path: Path) -> None:
-    fake_run(tmp_path / "rec", 4, kshape=(11,))
+    run = fake_run(tmp_path / "rec", 4, kshape=(11,))
     build_site([tmp_path / "rec"], tmp_path / "site")
-    run_page = (tmp_path / "site" / "runs" / "rec" / "index.html").read_text()
-    assert "conv" in run_page
+    run_page = tmp_path / "site" / "runs" / "rec" / "index.html"
+    parsed = Headings()
+    parsed.feed(run_page.read_text(encoding="utf-8"))
+    layers = [layer.name for layer in run.read_meta().layers]
+    assert layers == ["conv"]
+    for name in layers:
+        assert f"Layer {name}" in parsed.headings, parsed.headings
+        targets = [href for href, text in parsed.links if re.search(rf"\b{re.escape(name)}$", text)]
+        assert targets, f"no link names layer {name}: {parsed.links}"
+        for href in targets:
+            page = run_page.parent / href.split("#")[0]
+            page = page / "index.html" if page.is_dir() else page
+            assert page.is_file() and page.resolve() == (run_page.parent / name / "index.html").resolve(), href
+            layer_page = Headings()
+            layer_page.feed(page.read_text(encoding="utf-8"))
+            assert any(name in h for h in layer_page.headings[:1]), layer_page.headings  # its page, by its title
     config = (tmp_path / "site" / "runs" / "rec" / "config.html").read_text()
     assert "not trained by cnnkreport" in config
 

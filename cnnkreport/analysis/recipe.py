@@ -6,14 +6,18 @@ the recipe is computed from runs the site shows. How the recipe was found is in 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import RunConfig, from_dict, load_run_config
 from ..errors import UserError
 from ..rundir import Run
 from .report import rounded
+
+if TYPE_CHECKING:  # scores imports scipy: only when a run is judged
+    from .scores import LayerAnalysis
 
 
 @dataclass(frozen=True)
@@ -105,14 +109,17 @@ class Judged:
         return "x".join(map(str, self.kshape)) if len(self.kshape) > 1 else f"{self.kshape[0]} taps"
 
 
-def judge(path: Path) -> Judged:
-    """Analyse the first conv layer of the run at `path`."""
+def judge(path: Path, analysed: LayerAnalysis | None = None) -> Judged:
+    """Judge the first conv layer of the run at `path`: from `analysed`, its analysis where the site has already
+    made it, or else analysed here."""
     from .scores import score_chunks
 
     run = Run(path)
     meta = run.read_meta()
     info = meta.layers[0]
-    a = score_chunks(info.name, info.kind, run.iter_kernels(info.name)).analysis()  # a chunk of snapshots at a time
+    a = analysed
+    if a is None:  # a chunk of snapshots at a time
+        a = score_chunks(info.name, info.kind, run.iter_kernels(info.name)).analysis()
     if a is None:
         raise UserError(f"{path}: the first layer's kernels are too small to analyse")
     cfg = load_run_config(run.config_path, RunConfig()) if run.config_path.is_file() else None
@@ -219,14 +226,22 @@ class RecipeCheck:
         }
 
 
-def check(run: str, preset_name: str, seed_paths: list[Path], ablation_path: Path | None) -> RecipeCheck:
-    """Judge a preset's runs: `seed_paths` are the main run and its other seeds, in seed order."""
+def check(
+    run: str,
+    preset_name: str,
+    seed_paths: list[Path],
+    ablation_path: Path | None,
+    analysed: Mapping[Path, LayerAnalysis] | None = None,
+) -> RecipeCheck:
+    """Judge a preset's runs: `seed_paths` are the main run and its other seeds, in seed order; `analysed` holds the
+    first layer's analysis of runs already analysed (by their path), so that none is analysed twice."""
+    known = analysed or {}
     return RecipeCheck(
         run=run,
         preset=preset_name,
         target=TARGETS[preset_name],
-        seeds=[judge(p) for p in seed_paths],
-        ablation=judge(ablation_path) if ablation_path is not None else None,
+        seeds=[judge(p, known.get(p)) for p in seed_paths],
+        ablation=judge(ablation_path, known.get(ablation_path)) if ablation_path is not None else None,
     )
 
 

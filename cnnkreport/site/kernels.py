@@ -14,9 +14,10 @@ import numpy as np
 from markupsafe import Markup
 
 from ..analysis import filters
-from ..draw import mosaic, svg
 from ..analysis.scores import SURROGATE_ALPHA, LayerAnalysis
+from ..draw import mosaic, svg
 from ..rundir import LayerInfo
+from . import layout
 
 GIF_FRAMES = 16  # frames of a single kernel's evolution GIF
 MAX_CHANNELS = 16  # input channels drawn (and printed as numbers) one by one; more: the channel sum
@@ -112,95 +113,124 @@ def kernel_views(
     (first-layer feature maps (B, out, H, W), class names)."""
     folder.mkdir(parents=True, exist_ok=True)
     out, in_c = last.shape[:2]
-    s = len(a.steps)
     w = last.reshape(out, in_c, *a.kshape)
-    summed = a.summed_last  # (out, *k)
-    colourbar = not (len(a.kshape) == 1 and in_c == 1)
-    if s > 1:
+    evolving = None
+    if len(a.steps) > 1:
         shown = frames.subset(GIF_FRAMES)
-        evolving = shown.weights.reshape(*shown.weights.shape[:3], *a.kshape).sum(axis=2)  # (F, n, *k)
-    steps = a.steps.astype(float)
+        evolving = (shown.steps, shown.weights.reshape(*shown.weights.shape[:3], *a.kshape).sum(axis=2))  # (F, n, *k)
     views = []
     for i in range(out if limit is None else min(out, limit)):
         name = f"kernel {i} of {info.name}"
-        per_channel = 1 < in_c <= MAX_CHANNELS
-        drawn = w[i : i + 1] if in_c <= MAX_CHANNELS else summed[i : i + 1, None]
-        mosaic.write_png(folder / f"{i}-kernel.png", mosaic.layer_mosaic(drawn, zoom=None))
-        suffix = (
-            ", per input channel" if per_channel else f", summed over its {in_c} input channels" if in_c > 1 else ""
+        view = KernelView(
+            i,
+            layout.KERNELS + layout.kernel_page_name(i),
+            _picture(i, name, w, a.summed_last, folder),
+            None if evolving is None else _evolution(i, name, a, evolving, folder),
+            _matches(i, a, folder),
+            _numbers(i, a),
+            colourbar=not (len(a.kshape) == 1 and in_c == 1),
         )
-        picture = Picture(f"{i}-kernel.png", f"{name} after training{suffix}")
-        evolution = None
-        if s > 1:  # the kernel as the analysis sees it: summed over input channels
-            pictures = mosaic.evolution_frames(shown.steps, evolving[:, i : i + 1, None])
-            mosaic.write_gif(folder / f"{i}-evolution.gif", pictures)
-            mosaic.write_png(folder / f"{i}-filmstrip.png", mosaic.filmstrip(pictures))
-            evolution = Picture(
-                f"{i}-evolution.gif",
-                f"Animation of {name} from initialisation to step {int(a.steps[-1]):,}",
-                f"{i}-filmstrip.png",
-            )
-        matches = []
-        for rank, (t, score) in enumerate(zip(a.final.top[i], a.final.top_scores[i], strict=True)):
-            template = a.bank.templates[t]
-            proj = mosaic.projection(summed[i][None], a.bank.weights[t][None])[0]
-            mosaic.write_png(folder / f"{i}-match-{rank}.png", mosaic.layer_mosaic(proj[None, None]))
-            matches.append({"template": template, "score": float(score), "src": f"{i}-match-{rank}.png"})
-        numbers = {
-            "score": float(a.final.score[i]),
-            "init": None if a.init is None else float(a.init.score[i]),
-            "threshold": a.threshold,
-            "hit": bool(a.hits[i]),
-            "surrogate_p": float(a.surrogate_p[i]),
-            "passes_control": bool(a.surrogate_p[i] < SURROGATE_ALPHA),
-            "dc": float(a.dc_fraction[i]),
-            "added": None if a.added is None else float(a.added.score[i]),
-            "added_match": None if a.added is None else a.bank.templates[a.added.top[i, 0]].label(),
-            "per_channel": None if a.per_channel is None else [float(x) for x in a.per_channel[i]],
-        }
-        view = KernelView(i, f"kernels/{i}.html", picture, evolution, matches, numbers, colourbar=colourbar)
-        score_chart = svg.line_chart(  # at most svg.MAX_POINTS points a line, however many snapshots
-            [
-                svg.Series(a.scores[:, i], steps, label="r*"),
-                svg.Series(np.full(len(steps), a.threshold), steps, "#d55e00", 1.0, "4 3", "null 99th pct"),
-            ],
-            f"Best-match score of {name} at each snapshot, against the null threshold {a.threshold:.2f}",
-            "optimiser step",
-            "r*",
-            ylim=(0, 1),
-        )
-        view.charts.append(Markup(score_chart))  # noqa: S704 - generated from numbers
+        view.charts.append(_score_chart(i, name, a))
         if len(a.kshape) == 1:
-            view.charts += _charts_1d(summed[i], name, in_c == 1)
+            view.charts += _charts_1d(a.summed_last[i], name, in_c == 1)
         else:
-            mosaic.write_heatmap(folder / f"{i}-spectrum.png", filters.frequency_response_2d(summed[i]).magnitude)
-            view.pictures.append(
-                (
-                    Picture(
-                        f"{i}-spectrum.png", f"2-D frequency response magnitude of {name}, zero frequency at the centre"
-                    ),
-                    "Magnitude of the 2-D Fourier transform (zero-padded, zero frequency at the centre, +fy up; "
-                    "viridis, brightest = largest gain).",
-                )
-            )
+            view.pictures.append(_spectrum(i, name, a.summed_last[i], folder))
         if maps is not None:
-            m, classes = maps
-            vmax = float(np.abs(m[:, i]).max()) or 1.0
-            tiles = mosaic.enlarge(mosaic.to_levels(m[:, i], vmax), 3)
-            mosaic.write_png(folder / f"{i}-maps.png", mosaic.grid(tiles, len(classes)))
-            view.pictures.append(
-                (
-                    Picture(
-                        f"{i}-maps.png", f"Feature maps of {name} for one sample of each class: {', '.join(classes)}"
-                    ),
-                    f"The kernel applied to one sample of each class ({', '.join(classes)}, left to right), before "
-                    "bias and ReLU: red positive, blue negative.",
-                )
-            )
-        view.weights = _weights_tables(np.round(w[i] if in_c <= MAX_CHANNELS else summed[i][None], 4))
-        if in_c > MAX_CHANNELS:
-            view.weights = [
-                (f"summed over the {in_c} input channels (all channels: layer.json or weights.npy)", view.weights[0][1])
-            ]
+            view.pictures.append(_maps(i, name, maps, folder))
+        view.weights = _weights(w[i], a.summed_last[i])
         views.append(view)
     return views
+
+
+def _picture(i: int, name: str, w: np.ndarray, summed: np.ndarray, folder: Path) -> Picture:
+    """The kernel after training, per input channel (a few) or summed over them (many)."""
+    in_c = w.shape[1]
+    per_channel = 1 < in_c <= MAX_CHANNELS
+    drawn = w[i : i + 1] if in_c <= MAX_CHANNELS else summed[i : i + 1, None]
+    src = layout.kernel_file(i, "kernel.png")
+    mosaic.write_png(folder / src, mosaic.layer_mosaic(drawn, zoom=None))
+    suffix = ", per input channel" if per_channel else f", summed over its {in_c} input channels" if in_c > 1 else ""
+    return Picture(src, f"{name} after training{suffix}")
+
+
+def _evolution(i: int, name: str, a: LayerAnalysis, evolving: tuple[np.ndarray, np.ndarray], folder: Path) -> Picture:
+    """The kernel as the analysis sees it (summed over input channels) over training: a GIF and its filmstrip."""
+    steps, summed = evolving
+    pictures = mosaic.evolution_frames(steps, summed[:, i : i + 1, None])
+    gif, strip = layout.kernel_file(i, "evolution.gif"), layout.kernel_file(i, "filmstrip.png")
+    mosaic.write_gif(folder / gif, pictures)
+    mosaic.write_png(folder / strip, mosaic.filmstrip(pictures))
+    return Picture(gif, f"Animation of {name} from initialisation to step {int(a.steps[-1]):,}", strip)
+
+
+def _matches(i: int, a: LayerAnalysis, folder: Path) -> list[dict[str, Any]]:
+    """The kernel's best matches, each drawn as the part of the kernel it explains."""
+    matches = []
+    for rank, (t, score) in enumerate(zip(a.final.top[i], a.final.top_scores[i], strict=True)):
+        proj = mosaic.projection(a.summed_last[i][None], a.bank.weights[t][None])[0]
+        src = layout.kernel_file(i, f"match-{rank}.png")
+        mosaic.write_png(folder / src, mosaic.layer_mosaic(proj[None, None]))
+        matches.append({"template": a.bank.templates[t], "score": float(score), "src": src})
+    return matches
+
+
+def _numbers(i: int, a: LayerAnalysis) -> dict[str, Any]:
+    return {
+        "score": float(a.final.score[i]),
+        "init": None if a.init is None else float(a.init.score[i]),
+        "threshold": a.threshold,
+        "hit": bool(a.hits[i]),
+        "surrogate_p": float(a.surrogate_p[i]),
+        "passes_control": bool(a.surrogate_p[i] < SURROGATE_ALPHA),
+        "dc": float(a.dc_fraction[i]),
+        "added": None if a.added is None else float(a.added.score[i]),
+        "added_match": None if a.added is None else a.bank.templates[a.added.top[i, 0]].label(),
+        "per_channel": None if a.per_channel is None else [float(x) for x in a.per_channel[i]],
+    }
+
+
+def _score_chart(i: int, name: str, a: LayerAnalysis) -> Markup:
+    steps = a.steps.astype(float)
+    chart = svg.line_chart(  # at most svg.MAX_POINTS points a line, however many snapshots
+        [
+            svg.Series(a.scores[:, i], steps, label="r*"),
+            svg.Series(np.full(len(steps), a.threshold), steps, "#d55e00", 1.0, "4 3", "null 99th pct"),
+        ],
+        f"Best-match score of {name} at each snapshot, against the null threshold {a.threshold:.2f}",
+        "optimiser step",
+        "r*",
+        ylim=(0, 1),
+    )
+    return Markup(chart)  # noqa: S704 - generated from numbers
+
+
+def _spectrum(i: int, name: str, kernel: np.ndarray, folder: Path) -> tuple[Picture, str]:
+    src = layout.kernel_file(i, "spectrum.png")
+    mosaic.write_heatmap(folder / src, filters.frequency_response_2d(kernel).magnitude)
+    return (
+        Picture(src, f"2-D frequency response magnitude of {name}, zero frequency at the centre"),
+        "Magnitude of the 2-D Fourier transform (zero-padded, zero frequency at the centre, +fy up; "
+        "viridis, brightest = largest gain).",
+    )
+
+
+def _maps(i: int, name: str, maps: tuple[np.ndarray, list[str]], folder: Path) -> tuple[Picture, str]:
+    m, classes = maps
+    vmax = float(np.abs(m[:, i]).max()) or 1.0
+    tiles = mosaic.enlarge(mosaic.to_levels(m[:, i], vmax), 3)
+    src = layout.kernel_file(i, "maps.png")
+    mosaic.write_png(folder / src, mosaic.grid(tiles, len(classes)))
+    return (
+        Picture(src, f"Feature maps of {name} for one sample of each class: {', '.join(classes)}"),
+        f"The kernel applied to one sample of each class ({', '.join(classes)}, left to right), before "
+        "bias and ReLU: red positive, blue negative.",
+    )
+
+
+def _weights(w: np.ndarray, summed: np.ndarray) -> list[tuple[str, list[list[float]]]]:
+    """The kernel's weights as tables: per input channel (a few), or their sum (many)."""
+    in_c = len(w)
+    tables = _weights_tables(np.round(w if in_c <= MAX_CHANNELS else summed[None], 4))
+    if in_c > MAX_CHANNELS:
+        tables = [(f"summed over the {in_c} input channels (all channels: layer.json or weights.npy)", tables[0][1])]
+    return tables

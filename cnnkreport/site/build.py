@@ -1,0 +1,289 @@
+"""Building a site, in two phases (as mkdocs and pelican do). Phase 1, here: read every run, analyse each layer and
+draw its figures into the layer's folder, layers in parallel worker processes, into views of what each page shows.
+Phase 2 (pages.py): write the pages and JSON from those views. All of it into a temporary folder that is swapped in
+at the end (layout.swap_in): a failed build leaves the previous site untouched. Where each file goes: layout.py.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..analysis import filters, report
+from ..analysis import scores as analysis
+from ..analysis.recipe import RecipeCheck
+from ..analysis.scores import LayerAnalysis
+from ..config import RunConfig, from_dict, read_toml
+from ..data import make_dataset
+from ..draw import figures, mosaic
+from ..errors import UserError
+from ..rundir import LayerInfo, Run, RunMeta, atomic_write, atomic_write_text
+from . import layout as paths
+from .kernels import GIF_FRAMES, kernel_views
+from .layout import Layout, swap_in
+from .pages import write_pages
+from .sections import LAYER_GIF_FRAMES, analysis_section, animated, filter_section, kernels_section
+from .sections import extra_sections as _extra_sections  # by this name, bench/bench_analysis.py can switch it off
+from .views import MAX_KERNEL_PAGES, Figure, LayerView, RunView
+
+MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
+MAX_WEIGHTS_DOWNLOAD = 20 * 2**20  # bytes of final weights copied into the site for download
+MAX_JSON_WEIGHTS = 200_000  # weights of a layer written into layer.json; a larger layer's go to weights.npy
+
+Checks = Sequence[RecipeCheck] | Callable[[list[RunView]], Sequence[RecipeCheck]]
+
+
+def build_site(
+    run_paths: list[Path],
+    out: Path,
+    on_run: Callable[[str], None] | None = None,
+    checks: Checks = (),
+) -> list[RunView]:
+    """Render the site for `run_paths` into `out`, with the recipe page when there are `checks` (or a function that
+    judges them from the gathered views, so that no layer is analysed twice). A failure leaves the previous site at
+    `out` untouched."""
+    if not run_paths:
+        raise UserError("no runs to render")
+
+    def fill(layout: Layout) -> list[RunView]:
+        views = gather(run_paths, layout, on_run)
+        write_pages(views, layout, checks(views) if callable(checks) else checks)
+        return views
+
+    result: list[RunView] = swap_in(out, fill)
+    return result
+
+
+# --- phase 1: gather ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """What phase 1 knows of a run before its figures are drawn."""
+
+    run: Run
+    meta: RunMeta
+    name: str
+    slug: str
+    config_text: str | None
+    config: RunConfig | None
+    downloads: list[tuple[str, str]]
+
+
+def gather(run_paths: list[Path], layout: Layout, on_run: Callable[[str], None] | None = None) -> list[RunView]:
+    """Phase 1: read every run, analyse it, and write its figures into its folders of `layout`, layers in parallel;
+    `on_run(name)` as each run is done."""
+    runs = [Run(p) for p in run_paths]
+    metas = [r.read_meta() for r in runs]  # fail early, before any drawing, on a folder that is not a run
+    names = [m.name or r.path.name for r, m in zip(runs, metas, strict=True)]
+    plans, jobs = [], []  # jobs: (run index, function, arguments); a run's last job draws its run-level figures
+    for i, (run, meta, name, rslug) in enumerate(zip(runs, metas, names, paths.run_slugs(names), strict=True)):
+        plan = _plan(run, meta, name, rslug, layout)
+        plans.append(plan)
+        jobs += [(i, fn, args) for fn, args in _jobs(plan, layout)]
+    results = _execute(jobs, (lambda i: on_run(names[i])) if on_run else None)
+    views = []
+    for i, p in enumerate(plans):
+        mine = [results[k] for k, (r, _, _) in enumerate(jobs) if r == i]
+        layers, run_figs = mine[:-1], mine[-1]
+        snapshots = len(p.run.snapshot_steps())
+        views.append(
+            RunView(
+                p.name, p.slug, p.meta, p.config_text, layers, run_figs, snapshots, p.meta.steps, p.downloads, p.config
+            )
+        )
+    return views
+
+
+def _plan(run: Run, meta: RunMeta, name: str, rslug: str, layout: Layout) -> _Run:
+    """Claim the run's folder and files, and copy its config and downloads there."""
+    who = f"run {name!r}"
+    folder = layout.folder(paths.run_dir(rslug), who)
+    for file in (paths.CURVES, paths.DATA, paths.CONFIG_TOML, paths.METRICS, paths.WEIGHTS):
+        layout.claim(paths.run_file(rslug, file), who)
+    cfg, config_text = None, None
+    if run.config_path.is_file():
+        config_text = run.config_path.read_text(encoding="utf-8")
+        cfg = from_dict(RunConfig, read_toml(run.config_path))
+        shutil.copyfile(run.config_path, folder / paths.CONFIG_TOML)
+    return _Run(run, meta, name, rslug, config_text, cfg, _copy_downloads(run, folder))
+
+
+def _jobs(p: _Run, layout: Layout) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
+    """The run's drawing jobs: one per layer (into the layer's folder, claimed here), then the run-level figures."""
+    infos = list(p.meta.layers)
+    jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+    for j, (info, lslug) in enumerate(zip(infos, paths.layer_slugs([li.name for li in infos]), strict=True)):
+        folder = layout.folder(paths.layer_dir(p.slug, lslug), f"layer {info.name!r} of run {p.name!r}")
+        # Lee's input-space picture needs the architecture between the layers (2x pooling): known for the
+        # second layer of a run trained here, not for a user's model.
+        prev_name = infos[0].name if j == 1 and p.config is not None else None
+        jobs.append((_layer_view, (p.run, info, lslug, folder, p.config, prev_name, j == 0)))
+    jobs.append((_run_figures, (p.run, p.config, layout.root / paths.run_dir(p.slug))))
+    return jobs
+
+
+def _execute(
+    jobs: list[tuple[int, Callable[..., Any], tuple[Any, ...]]], on_run: Callable[[int], None] | None
+) -> list[Any]:
+    """Every job's result, in order, computed in worker processes where there are cores; `on_run(i)` as the last
+    job of run i is done."""
+    results: list[Any] = [None] * len(jobs)
+    remaining: dict[int, int] = {}
+    for r, _, _ in jobs:
+        remaining[r] = remaining.get(r, 0) + 1
+
+    def done(k: int, result: Any) -> None:
+        results[k] = result
+        remaining[jobs[k][0]] -= 1
+        if on_run and remaining[jobs[k][0]] == 0:
+            on_run(jobs[k][0])
+
+    pool = _pool(len(jobs))
+    if pool is None:
+        for k, (_, fn, args) in enumerate(jobs):
+            done(k, fn(*args))
+    else:
+        with pool:
+            futures = {pool.submit(fn, *args): k for k, (_, fn, args) in enumerate(jobs)}
+            for future in as_completed(futures):
+                done(futures[future], future.result())
+    return results
+
+
+def _pool(jobs: int) -> Executor | None:
+    """Worker processes for the drawing, one per core (forked: the workers import nothing, and never call torch,
+    whose thread pool does not survive a fork). None where one process is all there is."""
+    workers = min(jobs, os.cpu_count() or 1, MAX_WORKERS)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+
+def _run_figures(run: Run, cfg: RunConfig | None, folder: Path) -> list[Figure]:
+    figs = []
+    metrics = run.read_metrics()
+    if metrics:
+        figures.save(figures.training_curves(metrics), folder / paths.CURVES)
+        figs.append(
+            Figure(
+                paths.CURVES,
+                "Training loss and accuracy over optimiser steps",
+                "Training loss (left) and accuracy (right); test accuracy as measured on held-out data.",
+            )
+        )
+    if cfg is not None:
+        sample_cfg = replace(cfg.data, n_train=12 * len(cfg.data.classes), n_test=0)
+        figures.save(figures.data_montage(make_dataset(sample_cfg, cfg.seed)), folder / paths.DATA, dpi=80)
+        figs.append(
+            Figure(
+                paths.DATA,
+                f"Sample {cfg.data.kind}s of each waveform class, one row per class",
+                "Samples drawn with this run's data settings, one row per class.",
+            )
+        )
+    return figs
+
+
+def _class_samples(info: LayerInfo, first: bool, cfg: RunConfig | None) -> tuple[np.ndarray, list[str]] | None:
+    """One image of each class from the run's data settings (B, 1, H, W), for a first Conv2d layer on images."""
+    if not (first and info.kind == "conv2d" and info.shape[1] == 1 and cfg is not None and cfg.data.kind == "image"):
+        return None
+    sample = make_dataset(replace(cfg.data, n_train=10 * len(cfg.data.classes), n_test=0), cfg.seed)
+    idx = [int(np.flatnonzero(sample.y_train == c)[0]) for c in range(len(sample.classes))]
+    return sample.x_train[idx], list(sample.classes)
+
+
+def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(len(a.final.score)):
+        t = a.bank.templates[a.final.top[i, 0]]
+        rows.append(
+            {
+                "index": i,
+                "score": a.final.score[i],
+                "init": None if a.init is None else a.init.score[i],
+                "hit": bool(a.hits[i]),
+                "match": t.label(),
+                "family": t.family,
+                "surrogate_p": a.surrogate_p[i],
+                "dc": a.dc_fraction[i],
+                "page": i < MAX_KERNEL_PAGES,
+            }
+        )
+    return rows
+
+
+def _frames(run: Run, info: LayerInfo, count: int, analysed: bool) -> mosaic.Frames:
+    """The snapshots that the layer's animations show (its evolution GIF; when `analysed`, the kernel pages' GIFs
+    and the matches GIF), and only those: at most LAYER_GIF_FRAMES + GIF_FRAMES + MATCH_FRAMES of the `count`, and
+    of the kernels that the pages show unless the evolution GIF shows them all."""
+    moving = animated(info, count)
+    limits = ([LAYER_GIF_FRAMES] if moving else []) + ([GIF_FRAMES, mosaic.MATCH_FRAMES] if analysed else [])
+    index = mosaic.Frames.wanted(count, limits)
+    kernels = info.shape[0] if moving else MAX_KERNEL_PAGES
+    parts = [(s, w[:, :kernels].copy()) for s, w in run.iter_kernels(info.name, keep=index)] if len(index) else []
+    if not parts:
+        return mosaic.Frames(count, index, np.zeros(0, dtype=np.int64), np.zeros((0, *info.shape)))
+    return mosaic.Frames(count, index, np.concatenate([s for s, _ in parts]), np.concatenate([w for _, w in parts]))
+
+
+def _layer_view(
+    run: Run, info: LayerInfo, lslug: str, folder: Path, cfg: RunConfig | None, prev_name: str | None, first: bool
+) -> LayerView:
+    """Everything about one layer: its figures under folder/, its numbers, its page and its kernels' pages.
+    `prev_name` names the conv layer before it (for the input-space picture); `first`: the model's first layer."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # One pass over the snapshots, a chunk at a time: the scores at every snapshot, and the first and last weights.
+    scorer = analysis.score_chunks(info.name, info.kind, run.iter_kernels(info.name))
+    a = scorer.analysis()
+    steps, last = scorer.steps, scorer.last
+    assert last is not None  # iter_kernels yields at least one snapshot or raises
+    frames = _frames(run, info, len(steps), a is not None)
+    mosaic_fig, tiles = kernels_section(info, steps, last, frames, folder)
+    sections = [tiles]
+    samples = _class_samples(info, first, cfg)
+    summary, headline, rows, kernels = (
+        None,
+        f"The kernels of {info.name} are too small to compare with detectors.",
+        [],
+        [],
+    )
+    if a is not None:
+        sections.append(analysis_section(a, frames, folder))
+        filters_, freq = filter_section(info, a, folder)
+        sections.append(filters_)
+        summary, headline, rows = report.layer_summary(a), report.headline(a), _kernel_rows(a)
+        big = last.size > MAX_JSON_WEIGHTS  # a large layer's weights go to weights.npy, not into the JSON
+        if big:
+            atomic_write(folder / paths.LAYER_WEIGHTS, lambda fh: np.save(fh, last, allow_pickle=False))
+        detail = report.layer_detail(a, None if big else last, freq, weights_file=paths.LAYER_WEIGHTS if big else None)
+        atomic_write_text(folder / paths.LAYER_JSON, report.dumps(detail, compact=True))
+        maps = None if samples is None else (filters.feature_maps_2d(last, samples[0]), samples[1])
+        kernels = kernel_views(info, a, last, frames, folder / paths.KERNELS, maps, limit=MAX_KERNEL_PAGES)
+    prev = None if prev_name is None else run.read_snapshot(int(steps[-1]))[prev_name]
+    sections += _extra_sections(info, last, prev, samples, folder)
+    return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows, kernels)
+
+
+def _copy_downloads(run: Run, folder: Path) -> list[tuple[str, str]]:
+    """Copy the run's metrics and final weights into the site, for download (weights only up to a size that a
+    static site can carry)."""
+    out = []
+    if run.config_path.is_file():
+        out.append((paths.CONFIG_TOML, "the resolved config"))
+    if run.metrics_path.is_file():
+        shutil.copyfile(run.metrics_path, folder / paths.METRICS)
+        out.append((paths.METRICS, "loss and accuracy at every step"))
+    if run.weights_path.is_file() and run.weights_path.stat().st_size <= MAX_WEIGHTS_DOWNLOAD:
+        shutil.copyfile(run.weights_path, folder / paths.WEIGHTS)
+        out.append((paths.WEIGHTS, "final weights, a plain state_dict: torch.load(path, weights_only=True)"))
+    return out

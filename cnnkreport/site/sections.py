@@ -1,0 +1,346 @@
+"""A layer's sections, drawn: its kernels (mosaics and their evolution), how detector-like they are, what they do as
+filters, and the extras some layers get (feature maps, input channels, input space), each picture with its caption.
+The pictures go into the layer's folder; the sections say what the layer page shows."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..analysis import filters
+from ..analysis.scores import LayerAnalysis
+from ..draw import figures, filter_figures, mosaic
+from ..rundir import LayerInfo
+from .layout import INPUT_SPACE
+from .views import MAX_KERNEL_PAGES, Figure, Section, describe
+
+MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
+MAX_MOSAIC_TILES = 2048  # more tiles than this (kernels x input channels): show each kernel's channel sum
+MAX_GRID = 16  # filters and input channels in the channel grid of a multi-channel 1-D layer
+LAYER_GIF_FRAMES = 40  # frames of a layer's evolution GIF (every snapshot stays in layer.json)
+
+
+def _animation(folder: Path, name: str, frames: list[np.ndarray], colour: bool = False) -> str:
+    """Write frames (palette indices, or RGB with `colour`) as name.gif and, for print, a filmstrip
+    name-filmstrip.png; returns the filmstrip's file name."""
+    if colour:
+        mosaic.write_rgb_gif(folder / f"{name}.gif", frames)
+        strip = np.stack([frames[i] for i in mosaic.frame_subset(len(frames), 6)])
+        mosaic.write_rgb_png(folder / f"{name}-filmstrip.png", mosaic.rgb_grid(strip, 3, gap=6))
+    else:
+        mosaic.write_gif(folder / f"{name}.gif", frames)
+        mosaic.write_png(folder / f"{name}-filmstrip.png", mosaic.filmstrip(frames))
+    return f"{name}-filmstrip.png"
+
+
+def _colour(info: LayerInfo) -> bool:
+    """A first layer on RGB input: drawn in colour."""
+    return info.kind == "conv2d" and info.shape[1] == 3 and math.prod(info.shape[2:]) > 1
+
+
+def animated(info: LayerInfo, count: int) -> bool:
+    """Whether the layer's kernels get an evolution GIF of all of them: single-channel and colour layers."""
+    return count > 1 and (info.shape[1] == 1 or _colour(info)) and math.prod(info.shape[2:]) > 1
+
+
+def _mosaics(info: LayerInfo, last: np.ndarray, folder: Path) -> tuple[str, str, str, bool]:
+    """Draw the kernels after training (`last`) as mosaic.png (each tile on its own scale) and mosaic-global.png (one
+    scale), the way that suits the layer: colour tiles for a first layer on RGB input, a weight matrix for 1x1
+    kernels, channel sums when a layer has more tiles than a page can show, stem plots for single-channel 1-D
+    kernels. Returns (what each kernel is drawn as, how to read its sign, how the tiles are laid out, stem plots)."""
+    out_c, in_c, *spatial = info.shape
+    colour = _colour(info)
+    matrix = math.prod(spatial) == 1
+    summed = not colour and not matrix and out_c * in_c > MAX_MOSAIC_TILES
+    stems = info.kind == "conv1d" and (in_c == 1 or summed)
+    if colour:
+        what, sign = "tile", "each colour channel's weight, mid-grey zero (Krizhevsky et al. 2012, Fig. 3)."
+        for name, scale in (("mosaic", "tile"), ("mosaic-global", "global")):
+            mosaic.write_rgb_png(folder / f"{name}.png", mosaic.rgb_mosaic(last, scale))
+    else:
+        what = "stem plot" if stems else "row" if matrix else "tile"
+        sign = "bars go up for positive weights." if stems else "near-white is zero, red positive, blue negative."
+        pictured = last.sum(axis=1, keepdims=True) if summed else last
+        for name, scale in (("mosaic", "tile"), ("mosaic-global", "global")):
+            image = mosaic.matrix_image(last, scale) if matrix else mosaic.layer_mosaic(pictured, scale=scale)
+            mosaic.write_png(folder / f"{name}.png", image)
+    layout = ""
+    if matrix:
+        layout = "1x1 kernels form a weight matrix: a row per kernel, a column per input channel. "
+    elif summed:
+        layout = f"Each kernel summed over its {in_c} input channels ({out_c * in_c:,} tiles would not fit a page). "
+    elif in_c > 1 and not colour:
+        layout = (
+            "A row per kernel, a column per input channel. "
+            if info.kind == "conv2d"
+            else "A tile per kernel: a row per input channel, a column per tap. "
+        )
+    return what, sign, layout, stems
+
+
+def kernels_section(
+    info: LayerInfo, steps: np.ndarray, last: np.ndarray, frames: mosaic.Frames, folder: Path
+) -> tuple[Figure, Section]:
+    """The layer's kernels after training (`last`, per-tile and global scale) and their evolution (from `frames`);
+    returns the main mosaic (what the run page shows of the layer) and the section."""
+    what, sign, layout, stems = _mosaics(info, last, folder)
+    bar = not stems and not _colour(info)
+    main = Figure(
+        "mosaic.png",
+        f"Layer {info.name}: {describe(info)}, after training, each {what} on its own scale",
+        f"After training (step {int(steps[-1]):,}). {layout}Each {what} is scaled to its own largest weight; {sign}",
+        pixels=True,
+        colourbar=bar,
+    )
+    figs = [
+        main,
+        Figure(
+            "mosaic-global.png",
+            f"Layer {info.name} after training, all kernels on one common scale",
+            "The same kernels on one common scale: weak kernels fade towards zero.",
+            pixels=True,
+            colourbar=bar,
+        ),
+    ]
+    if animated(info, len(steps)):
+        figs.append(_evolution(info, steps, frames, folder, bar))
+    return main, Section("Kernels", "kernels", figures=figs)
+
+
+def _evolution(info: LayerInfo, steps: np.ndarray, frames: mosaic.Frames, folder: Path, bar: bool) -> Figure:
+    """The layer's kernels over training: evolution.gif and its filmstrip."""
+    colour = _colour(info)
+    shown = frames.subset(LAYER_GIF_FRAMES)
+    draw = mosaic.rgb_frames if colour else mosaic.evolution_frames
+    filmstrip = _animation(folder, "evolution", draw(shown.steps, shown.weights), colour)
+    return Figure(
+        "evolution.gif",
+        f"Animation of layer {info.name}'s kernels from initialisation (step 0) to step {int(steps[-1]):,}",
+        f"The kernels at {len(shown.index)} of the {len(steps)} snapshots, from the first to the last, each "
+        "kernel on one scale over the whole run so that growth is visible.",
+        pixels=True,
+        colourbar=bar,
+        print_src=filmstrip,
+    )
+
+
+def _summed(w: np.ndarray, kshape: tuple[int, ...]) -> np.ndarray:
+    """Snapshots of kernels (F, n, in, *k) summed over their input channels, at the analysed shape: (F, n, *kshape)."""
+    return w.reshape(*w.shape[:3], *kshape).sum(axis=2)
+
+
+def analysis_section(a: LayerAnalysis, frames: mosaic.Frames, folder: Path) -> Section:
+    """Scores, baselines and the views that show them (the animation from `frames`)."""
+    init_scores = None if a.init is None else a.init.score
+    figures.save(figures.score_histogram(a.final.score, init_scores, a.null, a.threshold), folder / "scores.png")
+    figures.save(figures.score_over_training(a.steps, a.scores, a.null, a.threshold), folder / "over-training.png")
+    summed_note = " (each kernel summed over its input channels)" if a.shape[1] > 1 else ""
+    figs = [
+        Figure(
+            "scores.png",
+            f"Histogram of best-match scores for {a.name}: trained, at initialisation, and random kernels",
+            "How well each kernel matches its closest classical detector (r*, 1 = a perfect match), after training, "
+            "at initialisation, and for random kernels of the same shape. Right of the dashed line lies the top 1% "
+            "of random kernels.",
+        ),
+        Figure(
+            "over-training.png",
+            f"Median best-match score and hit rate of {a.name} at each snapshot, against the null band",
+            "Left: median r* of the kernels at each snapshot (band: middle half of the kernels) against random "
+            "kernels (grey band up to the threshold). Right: share of kernels above the threshold.",
+        ),
+        *_matches(a, frames, folder, summed_note),
+        *_added(a, folder),
+    ]
+    text = ""
+    if a.added is not None:
+        added = a.final.top.shape[0]
+        text += (
+            "What training added (the kernel now minus at initialisation) matches a detector above the threshold "
+            f"for {int((a.added.score > a.threshold).sum())} of {added} kernels "
+            f"(median r* {np.median(a.added.score):.2f})."
+        )
+    return Section("How detector-like", "scores", text=text, figures=figs)
+
+
+def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note: str) -> list[Figure]:
+    """Each kernel beside its best matches after training (matches.png), and over training (matches.gif)."""
+    n = min(len(a.final.score), MAX_MATCH_ROWS)
+    tops = a.final.top[:n]
+    labels = [[a.bank.templates[t].short() for t in row] for row in tops]
+    fig = figures.best_matches(
+        a.summed_last[:n], a.bank.weights[tops], labels, a.final.top_scores[:n], [f"kernel {i}" for i in range(n)]
+    )
+    figures.save(fig, folder / "matches.png", dpi=80)
+    shown = min(len(a.final.score), MAX_KERNEL_PAGES)  # the animation's frames grow with the kernels it shows
+    sub = frames.subset(mosaic.MATCH_FRAMES)
+    summed = _summed(sub.weights[:, :shown], a.kshape)  # (F, shown, *k)
+    best = a.bank.weights[a.best[sub.index, :shown]]  # the best template at each of those snapshots
+    proj = mosaic.projection(summed.reshape(-1, *a.kshape), best.reshape(-1, *a.kshape)).reshape(summed.shape)
+    filmstrip = _animation(folder, "matches", mosaic.match_frames(sub.steps, summed, proj))
+    return [
+        Figure(
+            "matches.png",
+            f"Each kernel of {a.name}{summed_note} beside its three best-matching classical detectors, with scores",
+            f"Each kernel{summed_note} beside its three best matches from the detector bank, with |cos|; templates "
+            "are shown with the sign that matches the kernel."
+            + (f" The first {n} of {len(a.final.score)} kernels." if n < len(a.final.score) else ""),
+        ),
+        Figure(
+            "matches.gif",
+            f"Animation of {a.name}'s kernels, each beside its best-matching detector, over training",
+            "Each kernel (left of each pair) beside the part of it that its current best-matching detector explains "
+            "(right), over training" + (f"; the first {shown} kernels." if shown < len(a.final.score) else "."),
+            pixels=True,
+            colourbar=len(a.kshape) == 2,  # 2-D kernels are coloured tiles; 1-D channel sums are stem plots
+            print_src=filmstrip,
+        ),
+    ]
+
+
+def _added(a: LayerAnalysis, folder: Path) -> list[Figure]:
+    """What training added to each kernel (added.png), where the layer has an initialisation to subtract."""
+    if a.added is None:
+        return []
+    mosaic.write_png(folder / "added.png", mosaic.layer_mosaic((a.summed_last - a.summed_first)[:, None]))
+    return [
+        Figure(
+            "added.png",
+            f"What training added to each kernel of {a.name}: the kernel after training minus at initialisation",
+            "What training added: each kernel after training minus the same kernel at initialisation, each on its "
+            "own scale. Scored like a kernel in the text above.",
+            pixels=True,
+            colourbar=len(a.kshape) == 2,
+        )
+    ]
+
+
+def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Path) -> tuple[Section, dict[str, Any] | None]:
+    """Frequency responses (and, for single-channel 1-D layers, responses to test signals)."""
+    last = a.summed_last  # (out, *k)
+    figs: list[Figure] = []
+    freq: dict[str, Any] | None = None
+    if len(a.kshape) == 1:
+        responses = [filters.frequency_response_1d(k) for k in last]
+        freq = {
+            "freq": responses[0].freq,
+            "magnitude_db": np.stack([r.magnitude_db for r in responses]),
+            "phase": np.stack([r.phase for r in responses]),
+        }
+        figures.save(filter_figures.frequency_response_1d_figure(last), folder / "frequency.png", dpi=80)
+        figs.append(
+            Figure(
+                "frequency.png",
+                f"Frequency response of each kernel of {info.name}: magnitude in dB and phase, 0 to 0.5 cycles/sample",
+                "Magnitude (dB, each kernel normalised to its own peak) and phase over 0-0.5 cycles/sample, as the "
+                "layer applies the kernel; dashed: the first and second difference, for reference.",
+            )
+        )
+        if info.shape[1] == 1:
+            fig = filter_figures.signal_responses_figure(last, filters.test_signals())
+            figures.save(fig, folder / "signals.png", dpi=80)
+            shown = min(len(last), filter_figures.MAX_PANELS)
+            figs.append(
+                Figure(
+                    "signals.png",
+                    f"Each kernel of {info.name} applied to a sine, square, triangle, sawtooth and gaussian pulses",
+                    "Each kernel applied to synthetic test signals exactly as PyTorch applies it (cross-correlation, "
+                    "'same' padding): input and output overlaid, a row per kernel"
+                    + (f", the first {shown} of {len(last)}." if shown < len(last) else "."),
+                )
+            )
+    else:
+        figures.save(filter_figures.frequency_response_2d_figure(last), folder / "frequency.png", dpi=80)
+        figs.append(
+            Figure(
+                "frequency.png",
+                f"2-D frequency response magnitude of each kernel of {info.name}",
+                "Magnitude of each kernel's 2-D Fourier transform (zero-padded, zero frequency at the centre): a "
+                "vertical-edge detector shows two lobes left and right of the centre.",
+            )
+        )
+    return Section("As filters", "filters", figures=figs), freq
+
+
+def extra_sections(
+    info: LayerInfo,
+    w_last: np.ndarray,
+    prev: np.ndarray | None,
+    samples: tuple[np.ndarray, list[str]] | None,
+    folder: Path,
+) -> list[Section]:
+    """Feature maps (first 2-D layer), channel views (multi-channel 1-D), and layer 2 in input space (Lee 2009)."""
+    sections = []
+    if samples is not None:
+        sections.append(_feature_maps(info, w_last, samples, folder))
+    if info.kind == "conv1d" and info.shape[1] > 1:
+        sections.append(_channels(info, w_last, folder))
+    if prev is not None and prev.ndim == w_last.ndim and prev.shape[0] == w_last.shape[1]:
+        sections.append(_input_space(info, w_last, prev, folder))
+    return sections
+
+
+def _feature_maps(info: LayerInfo, w_last: np.ndarray, samples: tuple[np.ndarray, list[str]], folder: Path) -> Section:
+    images, classes = samples
+    maps = filters.feature_maps_2d(w_last, images)
+    figures.save(filter_figures.feature_maps_figure(maps, images, classes), folder / "feature-maps.png", dpi=70)
+    return Section(
+        "Feature maps",
+        "feature-maps",
+        "Each first-layer kernel applied to one sample of each class, as the layer applies it (before bias "
+        "and ReLU): which parts of each waveform light up.",
+        [
+            Figure(
+                "feature-maps.png",
+                f"Feature maps of {info.name} for one sample of each waveform class",
+                "Rows: one sample per class (left: the input). Columns: kernels; red positive, blue negative.",
+            )
+        ],
+    )
+
+
+def _channels(info: LayerInfo, w_last: np.ndarray, folder: Path) -> Section:
+    mosaic.write_png(folder / "channels.png", mosaic.channel_grid(w_last[:MAX_GRID, :MAX_GRID]))
+    figures.save(filter_figures.channel_combined_figure(w_last[:MAX_GRID]), folder / "channels-combined.png", dpi=80)
+    return Section(
+        "Input channels",
+        "channels",
+        "Multi-channel 1-D kernels: each filter's weights per input channel, and the channels combined.",
+        [
+            Figure(
+                "channels.png",
+                f"Weights of each filter of {info.name} per input channel, as stem plots",
+                "Rows: input channels; columns: filters; all on one scale.",
+                pixels=True,
+            ),
+            Figure(
+                "channels-combined.png",
+                f"Filters of {info.name} summed and averaged over input channels",
+                "Each filter summed (left) and averaged (right) over its input channels.",
+            ),
+        ],
+    )
+
+
+def _input_space(info: LayerInfo, w_last: np.ndarray, prev: np.ndarray, folder: Path) -> Section:
+    project = filters.input_space_2d if w_last.ndim == 4 else filters.input_space_1d
+    v = project(w_last, prev, stride=2)
+    figures.save(filter_figures.input_space_figure(v), folder / INPUT_SPACE, dpi=80)
+    return Section(
+        "In input space",
+        "input-space",
+        "Each kernel of this layer drawn as the weighted combination of the previous layer's kernels that "
+        "feed it, each placed where its tap sees the input through the 2x pooling, as Lee et al. (2009) drew "
+        "their second layer. A linear picture: the ReLU between the layers is ignored.",
+        [
+            Figure(
+                INPUT_SPACE,
+                f"Kernels of {info.name} drawn in input space as combinations of the previous layer's kernels",
+                "Second-layer kernels in input space: red positive, blue negative, white zero.",
+                pixels=True,
+            )
+        ],
+    )

@@ -1,0 +1,97 @@
+"""What a page shows, gathered before any page is written: figures, sections, and a view of each layer and run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..analysis.scores import LayerAnalysis
+from ..config import RunConfig
+from ..rundir import LayerInfo, RunMeta
+from .kernels import KernelView
+from .layout import INPUT_SPACE
+
+TABLE_PAGE = 64  # kernels per page of a layer's kernel table
+MAX_KERNEL_PAGES = 64  # kernels of a layer that get a page of their own (the table lists them all)
+
+
+@dataclass(frozen=True)
+class Figure:
+    src: str  # relative to the page that shows it
+    alt: str
+    caption: str
+    pixels: bool = False  # kernel pictures: enlarge with hard pixel edges, never smooth them
+    colourbar: bool = False  # drawn in the diverging weight colours: show the colour scale under it
+    print_src: str | None = None  # an animation's filmstrip, shown in print instead of the GIF
+
+    def under(self, prefix: str) -> Figure:
+        return replace(
+            self, src=prefix + self.src, print_src=None if self.print_src is None else prefix + self.print_src
+        )
+
+
+@dataclass
+class Section:
+    title: str
+    anchor: str
+    text: str = ""
+    figures: list[Figure] = field(default_factory=list)
+
+
+@dataclass
+class LayerView:
+    info: LayerInfo
+    slug: str
+    analysis: LayerAnalysis | None
+    summary: dict[str, Any] | None
+    headline: str
+    mosaic: Figure  # relative to the layer page
+    sections: list[Section]
+    rows: list[dict[str, Any]]  # the kernel table
+    kernels: list[KernelView] = field(default_factory=list)
+
+    @property
+    def table_pages(self) -> list[list[dict[str, Any]]]:
+        """The kernel table in pages of TABLE_PAGE rows: the first on the layer page, the rest in kernels/."""
+        return [self.rows[i : i + TABLE_PAGE] for i in range(0, len(self.rows), TABLE_PAGE)] or [[]]
+
+    @property
+    def describe(self) -> str:
+        return describe(self.info)
+
+
+@dataclass
+class RunView:
+    name: str
+    slug: str
+    meta: RunMeta
+    config_text: str | None
+    layers: list[LayerView]
+    figures: list[Figure]  # run-level: curves, data samples
+    snapshots: int
+    steps: int
+    downloads: list[tuple[str, str]] = field(default_factory=list)  # (file name in the run folder, what it is)
+    config: RunConfig | None = None  # for a run trained here
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.meta.test_accuracy
+
+    @property
+    def first(self) -> LayerView | None:
+        return self.layers[0] if self.layers else None
+
+    @property
+    def lee_figure(self) -> tuple[LayerView, Figure] | None:
+        """The second layer drawn in input space (Lee et al. 2009 Fig. 3 style), if the run has one."""
+        for lv in self.layers[1:]:
+            for section in lv.sections:
+                for fig in section.figures:
+                    if fig.src == INPUT_SPACE:
+                        return lv, fig
+        return None
+
+
+def describe(info: LayerInfo) -> str:
+    out_c, in_c, *k = info.shape
+    return f"{out_c} kernels of {' x '.join(map(str, k))}, {in_c} input channel{'s' if in_c != 1 else ''}"
