@@ -31,9 +31,17 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the quick site is slow: building it trains and renders every preset (about 40 s alone)."""
+    for item in items:
+        if "quick_site" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def quick_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`cnnkreport build --quick` in an empty folder; returns that folder (site/ and runs/ inside)."""
+    """`cnnkreport build --quick` in an empty folder; returns that folder (site/ and runs/ inside). Every test that
+    uses it is marked slow (pytest_collection_modifyitems)."""
     root = tmp_path_factory.mktemp("quick")
     result = CliRunner().invoke(app, ["build", "--quick", "--out", str(root / "site"), "--runs", str(root / "runs")])
     assert result.exit_code == 0, result.output

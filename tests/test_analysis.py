@@ -59,12 +59,16 @@ def test_planted_1d_differences_are_found() -> None:
 
 def test_orientation_convention_of_generated_edges() -> None:
     b = bank((7, 7))
+    checked = []
     for t, w in zip(b.templates, b.weights, strict=True):
         if t.name == "derivative-of-gaussian" and t.detail == "offset (0, 0)" and t.scale == 1.0:
             if t.orientation_deg == 0:
                 assert w[:, -1].sum() > 0 > w[:, 0].sum()  # increases to the right
+                checked.append(0)
             if t.orientation_deg == 90:
                 assert w[0].sum() > 0 > w[-1].sum()  # increases upwards (row 0 is the top)
+                checked.append(90)
+    assert sorted(checked) == [0, 90]  # each centred edge was found (a change of name, detail or scale fails here)
 
 
 @pytest.mark.parametrize("energy", [0.9, 0.7, 0.5])

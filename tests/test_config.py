@@ -1,4 +1,4 @@
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 
 import pytest
@@ -67,5 +67,12 @@ def test_unknown_preset() -> None:
 
 def test_configs_are_immutable_values() -> None:
     a = PRESETS["pulses-2d"]
+    for config, field in ((a, "seed"), (a.data, "size"), (a.model, "hidden"), (a.train, "epochs")):
+        with pytest.raises(FrozenInstanceError):
+            setattr(config, field, 1)
+    assert a.seed == 0 and PRESETS["pulses-2d"] is a  # unchanged by the attempts
     b = replace(a, seed=1)
-    assert a != b and a.seed == 0
+    assert a != b and a.seed == 0 and b.seed == 1
+    same = replace(a, data=replace(a.data), train=replace(a.train))  # equal, built anew
+    assert same is not a and same == a and hash(same) == hash(a)
+    assert {a: "x"}[same] == "x" and len({a, same, b}) == 2

@@ -27,6 +27,8 @@ from cnnkreport.swap import recover
 
 from .conftest import tiny
 
+pytestmark = pytest.mark.slow  # real processes trained, rendered and killed many times: over a minute
+
 # Runs `cnnkreport train|render ...` (the real CLI) in this process after arranging its own SIGKILL:
 #   step:N         when training reaches step N
 #   write:NAME:N   in the middle of the N-th atomic write of a file whose name contains NAME: the temp file is

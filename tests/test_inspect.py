@@ -31,7 +31,14 @@ def summary(site: Path) -> dict:  # type: ignore[type-arg]
     return json.loads((site / "summary.json").read_text())
 
 
-@pytest.mark.parametrize("fmt", ["state_dict", "checkpoint", "safetensors", "torchscript", "pickle"])
+# Each format builds a site; state_dict stays in the fast set (test_checkpoint reads every format quickly).
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "state_dict",
+        *(pytest.param(f, marks=pytest.mark.slow) for f in ("checkpoint", "safetensors", "torchscript", "pickle")),
+    ],
+)
 def test_every_format_of_a_real_model(tmp_path: Path, runner: CliRunner, fmt: str) -> None:
     model = conv1d_model()
     model(torch.zeros(2, 1, 64))
@@ -60,6 +67,7 @@ def test_every_format_of_a_real_model(tmp_path: Path, runner: CliRunner, fmt: st
     assert 0 < first["null_threshold"] < 1
 
 
+@pytest.mark.slow  # builds a site from a history; test_checkpoint's test_history_* read histories quickly
 def test_a_history_of_checkpoints(tmp_path: Path, runner: CliRunner) -> None:
     model = conv1d_model()
     model(torch.zeros(2, 1, 64))
@@ -82,6 +90,7 @@ def test_a_history_of_checkpoints(tmp_path: Path, runner: CliRunner) -> None:
     assert gif.n_frames == 4
 
 
+@pytest.mark.slow  # two sites built
 def test_colour_first_layer_unshown_layers_and_layer_filter(tmp_path: Path, runner: CliRunner) -> None:
     torch.save(net2d().state_dict(), tmp_path / "net.pt")
     code, out = inspect(runner, str(tmp_path / "net.pt"), "--out", str(tmp_path / "site"))

@@ -147,6 +147,7 @@ def test_bad_build_settings(tmp_path: Path, toml: str, message: str) -> None:
         load_build_config(path)
 
 
+@pytest.mark.slow  # four trainings, two in worker processes that import torch
 def test_parallel_training_equals_one_at_a_time(tmp_path: Path) -> None:
     """Two runs in two worker processes give the same kernels as the same runs one after the other, and their
     progress reaches the parent."""
@@ -173,6 +174,7 @@ def test_parallel_training_equals_one_at_a_time(tmp_path: Path) -> None:
             np.testing.assert_array_equal(par.read_kernels(layer.name)[1], seq.read_kernels(layer.name)[1])
 
 
+@pytest.mark.slow  # worker processes that import torch
 def test_parallel_training_reports_a_failed_run(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "mine.txt").write_text("not a run")

@@ -69,6 +69,7 @@ def test_aggregate_mean_and_spread() -> None:
     assert summaries[0].seeds == 2 and summaries[0].values["test_accuracy"][0] == pytest.approx(0.9)
 
 
+@pytest.mark.slow  # trains every point of a sweep, twice over
 def test_sweep_runs_resumes_and_compares(tmp_path: Path, runner: CliRunner) -> None:
     (tmp_path / "s.toml").write_text(TINY)
     args = [

@@ -26,7 +26,7 @@ def test_schedule_is_dense_early_and_covers_the_run() -> None:
     assert max(np.diff(s)) <= 1000 / 25  # and never a long gap later
 
 
-@pytest.mark.parametrize(("kind", "epochs"), [("image", 4), ("signal", 12)])
+@pytest.mark.parametrize(("kind", "epochs"), [("image", 4), pytest.param("signal", 12, marks=pytest.mark.slow)])
 def test_loss_goes_down_and_snapshots_round_trip(tmp_path: Path, kind: str, epochs: int) -> None:
     cfg = tiny(kind, epochs=epochs)
     result = train(cfg, tmp_path / "run")
@@ -55,6 +55,7 @@ def test_loss_goes_down_and_snapshots_round_trip(tmp_path: Path, kind: str, epoc
     assert not run.resume_path.exists()
 
 
+@pytest.mark.slow  # three trainings; test_cli's test_train_command_and_resume is the fast one
 def test_resume_after_interruption_gives_the_uninterrupted_result(tmp_path: Path) -> None:
     cfg = tiny("image", epochs=3)
     reference = train(cfg, tmp_path / "ref")
