@@ -6,6 +6,10 @@ against rendering the same frames with matplotlib.
 2. Exports the first layer's evolution of `pulses-2d` as a GIF: numpy palette frames written with Pillow (what the
    site does) against the same frames drawn one by one with matplotlib (imshow per kernel, one figure per frame,
    as a notebook would) and written with Pillow. Target: at least 20x faster.
+3. Writes the same palette frames as a GIF two ways, Pillow directly (what the site does) and through imageio v3's
+   pillow plugin (`palette=` handed on to Pillow's GIF writer), in the same run, fastest of --repeat: time, size,
+   their ratios, and whether the decoded frames, durations and loop are the same. The project's rule: use imageio
+   only if it stays within 10% of Pillow's speed and size.
 
     python bench/bench_site.py [--runs DIR] [--repeat 3]
 """
@@ -33,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmark this c
 from cnnkreport.config import DEFAULT_PRESETS, PRESETS  # noqa: E402
 from cnnkreport.draw import mosaic  # noqa: E402
 from cnnkreport.rundir import Run  # noqa: E402
-from cnnkreport.site.pages import build_site  # noqa: E402
+from cnnkreport.site import build_site  # noqa: E402
 from cnnkreport.train import train  # noqa: E402
 
 SITE_TARGET, GIF_TARGET, SPEED_TARGET = 5 * 2**20, 2**20, 20.0
@@ -108,6 +112,62 @@ def gif_figures(run: Path, out: Path, repeat: int) -> None:
     )
 
 
+def imageio_gif(path: Path, frames: list[np.ndarray], frame_ms: int = 60, hold_ms: int = 1500) -> None:
+    """mosaic.write_gif's animation written through imageio v3's pillow plugin: the same palette indices, the
+    palette passed on to Pillow's GIF writer, durations in milliseconds, looping forever."""
+    import imageio.v3 as iio
+
+    indices = np.stack([mosaic.coarser(f) for f in frames])  # (F, H, W) palette indices
+    durations = [max(frame_ms, 20)] * len(indices)
+    durations[-1] = hold_ms
+    iio.imwrite(path, indices, plugin="pillow", mode="P", palette=bytes(mosaic.palette()), duration=durations, loop=0)
+
+
+def decoded(path: Path) -> tuple[list[np.ndarray], list[int], int | None]:
+    """A GIF's frames as RGB arrays, their durations (ms) and its loop count, as Pillow reads them."""
+    with Image.open(path) as im:
+        pixels, durations = [], []
+        for i in range(getattr(im, "n_frames", 1)):
+            im.seek(i)
+            pixels.append(np.asarray(im.convert("RGB")))
+            durations.append(int(im.info.get("duration", 0)))
+        return pixels, durations, im.info.get("loop")
+
+
+def gif_writers(run: Path, out: Path, repeat: int) -> None:
+    """Pillow directly against imageio's pillow plugin, on the same palette frames, alternating, fastest kept."""
+    try:
+        import imageio
+    except ImportError:
+        print("\nimageio is not installed: `pip install imageio` to compare GIF writers")
+        return
+    steps, w = Run(run).read_kernels(Run(run).layers()[0].name)
+    frames = mosaic.evolution_frames(steps, w)
+    direct, via = out / "pillow.gif", out / "imageio.gif"
+    t_direct, t_via = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        mosaic.write_gif(direct, frames)
+        t_direct.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        imageio_gif(via, frames)
+        t_via.append(time.perf_counter() - t0)
+    size_direct, size_via = direct.stat().st_size, via.stat().st_size
+    a, b = decoded(direct), decoded(via)
+    same = len(a[0]) == len(b[0]) and all(np.array_equal(x, y) for x, y in zip(a[0], b[0], strict=True))
+    time_ratio, size_ratio = min(t_via) / min(t_direct), size_via / size_direct
+    print(f"\nGIF writing, {len(frames)} palette frames of {frames[0].shape[1]}x{frames[0].shape[0]} px:")
+    print(f"  {'Pillow directly:':<32}{min(t_direct):.3f} s, {size_direct / 1024:.0f} KB")
+    print(f"  {f'imageio {imageio.__version__} pillow plugin:':<32}{min(t_via):.3f} s, {size_via / 1024:.0f} KB")
+    print(f"  imageio / Pillow: time {time_ratio:.2f}x, size {size_ratio:.2f}x (fastest of {repeat})")
+    print(f"  decoded frames {'identical' if same else 'DIFFERENT'}, durations and loop", end=" ")
+    print("identical" if (a[1], a[2]) == (b[1], b[2]) else f"DIFFERENT ({a[1:]} vs {b[1:]})")
+    verdict = "within" if time_ratio <= 1.1 and size_ratio <= 1.1 else "NOT within"
+    print(
+        f"imageio {verdict} 10% of Pillow's speed and size: {'use imageio' if verdict == 'within' else 'keep Pillow'}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=Path, help="folder holding finished default runs (default: train them here)")
@@ -120,6 +180,7 @@ def main() -> None:
             paths = [train(PRESETS[name], Path(tmp) / name).run.path for name in DEFAULT_PRESETS]
         site_figures(paths, Path(tmp) / "site", args.repeat)
         gif_figures(paths[0], Path(tmp), args.repeat)
+        gif_writers(paths[0], Path(tmp), args.repeat)
 
 
 if __name__ == "__main__":

@@ -6,15 +6,12 @@ import io
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from ..data import Dataset  # noqa: E402
-from ..rundir import atomic_write  # noqa: E402
+from ..data import Dataset
+from ..rundir import atomic_write
 
 
 def save(fig: Figure, path: Path, dpi: int = 100) -> None:

@@ -9,13 +9,11 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from ..analysis.filters import (  # noqa: E402
+from ..analysis.filters import (
     channel_views_1d,
     frequency_response_1d,
     frequency_response_2d,

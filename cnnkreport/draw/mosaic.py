@@ -355,6 +355,8 @@ def coarser(frame: np.ndarray, step: int = GIF_LEVEL_STEP) -> np.ndarray:
 def write_gif(path: Path, frames: Sequence[np.ndarray], frame_ms: int = 60, hold_ms: int = 1500) -> None:
     """An animated GIF from palette frames, on 1/GIF_LEVEL_STEP of the weight levels: tiny changes between
     snapshots no longer cost bytes, and the frames that are then identical are merged by Pillow."""
+    # Pillow directly, not imageio: its pillow plugin can hand the palette on only as Pillow's `palette=` option,
+    # which remaps every frame; same pixels, but far slower and larger (bench/bench_site.py measures both)
     images = [to_image(coarser(f)) for f in frames]
     durations = [max(frame_ms, 20)] * len(images)
     durations[-1] = hold_ms  # rest on the trained kernels before looping

@@ -57,6 +57,96 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if v != 0 else "0"
 
 
+@dataclass(frozen=True)
+class _Plot:
+    """Where a chart's plot area sits (pixels: left and top edges, width and height) and the data ranges it shows."""
+
+    left: int
+    top: int
+    pw: int
+    ph: int
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    def px(self, x: np.ndarray | float) -> np.ndarray:
+        return self.left + (np.asarray(x, float) - self.x0) / ((self.x1 - self.x0) or 1.0) * self.pw
+
+    def py(self, y: np.ndarray | float) -> np.ndarray:
+        return (
+            self.top
+            + (self.y1 - np.clip(np.asarray(y, float), self.y0, self.y1)) / ((self.y1 - self.y0) or 1.0) * self.ph
+        )
+
+
+def _y_range(ys: list[np.ndarray], ylim: tuple[float, float] | None) -> tuple[float, float]:
+    """`ylim`, or the range of the finite values with 5% to spare at each end."""
+    if ylim is not None:
+        return ylim
+    y0, y1 = min(float(np.nanmin(y)) for y in ys), max(float(np.nanmax(y)) for y in ys)
+    pad = 0.05 * (y1 - y0 or 1.0)
+    return y0 - pad, y1 + pad
+
+
+def _axes(p: _Plot) -> list[str]:
+    """The plot area's frame, horizontal grid lines with their values, the x tick values, and the zero line."""
+    parts = [f'<rect x="{p.left}" y="{p.top}" width="{p.pw}" height="{p.ph}" fill="#fff" stroke="#bbb"/>']
+    for v in _ticks(p.y0, p.y1):
+        yy = float(p.py(v))
+        parts.append(f'<line x1="{p.left}" x2="{p.left + p.pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#eee"/>')
+        parts.append(f'<text x="{p.left - 4}" y="{yy + 3:.1f}" text-anchor="end" font-size="9">{_fmt(v)}</text>')
+    for v in _ticks(p.x0, p.x1):
+        xx = float(p.px(v))
+        parts.append(f'<text x="{xx:.1f}" y="{p.top + p.ph + 11}" text-anchor="middle" font-size="9">{_fmt(v)}</text>')
+    if p.y0 < 0 < p.y1:
+        zero = float(p.py(0))
+        parts.append(f'<line x1="{p.left}" x2="{p.left + p.pw}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#999"/>')
+    return parts
+
+
+def _dash(s: Series) -> str:
+    return f' stroke-dasharray="{s.dash}"' if s.dash else ""
+
+
+def _lines(p: _Plot, series: list[Series], xs: list[np.ndarray], ys: list[np.ndarray]) -> list[str]:
+    """A polyline per series through its finite points, thinned to at most MAX_POINTS."""
+    parts = []
+    for s, x, y in zip(series, xs, ys, strict=True):
+        ok = np.isfinite(y)
+        shown_x, shown_y = thin(x[ok], y[ok])
+        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(p.px(shown_x), p.py(shown_y), strict=True))
+        parts.append(
+            f'<polyline fill="none" stroke="{s.colour}" stroke-width="{s.width}"{_dash(s)} points="{points}"/>'
+        )
+    return parts
+
+
+def _legend(p: _Plot, series: list[Series]) -> list[str]:
+    """A sample line and the label of each labelled series, side by side above the plot area."""
+    legend = [s for s in series if s.label]
+    parts = []
+    for i, s in enumerate(legend):
+        lx = p.left + 6 + i * (p.pw // max(len(legend), 1))
+        y = p.top - 8
+        parts.append(
+            f'<line x1="{lx}" x2="{lx + 14}" y1="{y}" y2="{y}" stroke="{s.colour}" stroke-width="2"{_dash(s)}/>'
+        )
+        parts.append(f'<text x="{lx + 18}" y="{p.top - 5}" font-size="9">{escape(s.label)}</text>')
+    return parts
+
+
+def _labels(p: _Plot, xlabel: str, ylabel: str, height: int) -> list[str]:
+    """The x label centred below the plot area, the y label turned up along its left."""
+    mid = f"{p.top + p.ph / 2:.0f}"
+    return [
+        f'<text x="{p.left + p.pw / 2:.0f}" y="{height - 4}" text-anchor="middle" font-size="10">'
+        f"{escape(xlabel)}</text>",
+        f'<text x="11" y="{mid}" text-anchor="middle" font-size="10" '
+        f'transform="rotate(-90 11 {mid})">{escape(ylabel)}</text>',
+    ]
+
+
 def line_chart(
     series: list[Series],
     title: str,
@@ -71,55 +161,11 @@ def line_chart(
     xs = [np.arange(len(s.y)) if s.x is None else np.asarray(s.x, float) for s in series]
     ys = [np.asarray(s.y, float) for s in series]
     x0, x1 = min(float(x.min()) for x in xs), max(float(x.max()) for x in xs)
-    if ylim is None:
-        y0, y1 = min(float(np.nanmin(y)) for y in ys), max(float(np.nanmax(y)) for y in ys)
-        pad = 0.05 * (y1 - y0 or 1.0)
-        y0, y1 = y0 - pad, y1 + pad
-    else:
-        y0, y1 = ylim
-    pw, ph = width - left - right, height - top - bottom
-
-    def px(x: np.ndarray | float) -> np.ndarray:
-        return left + (np.asarray(x, float) - x0) / ((x1 - x0) or 1.0) * pw
-
-    def py(y: np.ndarray | float) -> np.ndarray:
-        return top + (y1 - np.clip(np.asarray(y, float), y0, y1)) / ((y1 - y0) or 1.0) * ph
-
-    parts = [
+    y0, y1 = _y_range(ys, ylim)
+    p = _Plot(left, top, width - left - right, height - top - bottom, x0, x1, y0, y1)
+    head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>',
-        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#bbb"/>',
-    ]
-    for v in _ticks(y0, y1):
-        yy = float(py(v))
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{left - 4}" y="{yy + 3:.1f}" text-anchor="end" font-size="9">{_fmt(v)}</text>')
-    for v in _ticks(x0, x1):
-        xx = float(px(v))
-        parts.append(f'<text x="{xx:.1f}" y="{top + ph + 11}" text-anchor="middle" font-size="9">{_fmt(v)}</text>')
-    if y0 < 0 < y1:
-        zero = float(py(0))
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#999"/>')
-    for s, x, y in zip(series, xs, ys, strict=True):
-        ok = np.isfinite(y)
-        shown_x, shown_y = thin(x[ok], y[ok])
-        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px(shown_x), py(shown_y), strict=True))
-        dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
-        parts.append(f'<polyline fill="none" stroke="{s.colour}" stroke-width="{s.width}"{dash} points="{points}"/>')
-    legend = [s for s in series if s.label]
-    for i, s in enumerate(legend):
-        lx = left + 6 + i * (pw // max(len(legend), 1))
-        dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
-        parts.append(
-            f'<line x1="{lx}" x2="{lx + 14}" y1="{top - 8}" y2="{top - 8}" stroke="{s.colour}" stroke-width="2"{dash}/>'
-        )
-        parts.append(f'<text x="{lx + 18}" y="{top - 5}" font-size="9">{escape(s.label)}</text>')
-    parts.append(
-        f'<text x="{left + pw / 2:.0f}" y="{height - 4}" text-anchor="middle" font-size="10">{escape(xlabel)}</text>'
+        f'height="{height}" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>'
     )
-    parts.append(
-        f'<text x="11" y="{top + ph / 2:.0f}" text-anchor="middle" font-size="10" '
-        f'transform="rotate(-90 11 {top + ph / 2:.0f})">{escape(ylabel)}</text>'
-    )
-    parts.append("</svg>")
-    return "".join(parts)
+    body = _axes(p) + _lines(p, series, xs, ys) + _legend(p, series) + _labels(p, xlabel, ylabel, height)
+    return head + "".join(body) + "</svg>"
