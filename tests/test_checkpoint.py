@@ -150,6 +150,7 @@ def test_legacy_serialization(tmp_path: Path) -> None:
     same_weights(ckpt, model)
 
 
+@pytest.mark.slow
 def test_checkpoint_dict_with_optimizer(tmp_path: Path) -> None:
     model = net1d()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)

@@ -590,6 +590,7 @@ def write_toml(d: dict[str, Any]) -> Path:
     return Path(name)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(config_dicts)
 def test_property_config_loader_is_valid_or_one_user_error(d: dict[str, Any]) -> None:
@@ -640,6 +641,7 @@ def test_property_config_loader_is_valid_or_one_user_error(d: dict[str, Any]) ->
         ),
     )
 )
+@pytest.mark.slow
 def test_property_valid_configs_round_trip(d: dict[str, Any]) -> None:
     path = write_toml(d)
     try:
@@ -666,6 +668,7 @@ toml_tables = st.recursive(
 )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(toml_tables)
 def test_property_dumps_toml_writes_what_tomllib_reads(d: dict[str, Any]) -> None:
@@ -736,12 +739,14 @@ def rss_guard() -> Iterator[None]:
     assert grown_mb < 1024, f"peak memory grew by {grown_mb:.0f} MB while reading small files"
 
 
+@pytest.mark.slow
 @settings(PROPERTY, max_examples=300)
 @given(st.binary(max_size=2048), st.sampled_from(["x.pt", "x.safetensors", "x.pth"]))
 def test_property_arbitrary_bytes(tmp_path: Path, rss_guard: None, data: bytes, name: str) -> None:
     read_as_inspect(tmp_path, name, data)
 
 
+@pytest.mark.slow
 @settings(PROPERTY, max_examples=400)
 @given(mutated())
 def test_property_mutated_checkpoints(tmp_path: Path, rss_guard: None, case: tuple[str, bytes]) -> None:

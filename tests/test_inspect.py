@@ -31,14 +31,9 @@ def summary(site: Path) -> dict:  # type: ignore[type-arg]
     return json.loads((site / "summary.json").read_text())
 
 
-# Each format builds a site; state_dict stays in the fast set (test_checkpoint reads every format quickly).
-@pytest.mark.parametrize(
-    "fmt",
-    [
-        "state_dict",
-        *(pytest.param(f, marks=pytest.mark.slow) for f in ("checkpoint", "safetensors", "torchscript", "pickle")),
-    ],
-)
+# Each format builds a site (slow); test_checkpoint reads every format quickly.
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["state_dict", "checkpoint", "safetensors", "torchscript", "pickle"])
 def test_every_format_of_a_real_model(tmp_path: Path, runner: CliRunner, fmt: str) -> None:
     model = conv1d_model()
     model(torch.zeros(2, 1, 64))

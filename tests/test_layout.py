@@ -91,6 +91,7 @@ def test_any_names_get_unique_safe_slugs(names: list[str]) -> None:
     assert not {s.casefold() for s in layers} & {f.casefold() for f in paths.RUN_FILES}
 
 
+@pytest.mark.slow
 @settings(max_examples=50, deadline=None)
 @given(NAMES)
 def test_every_path_handed_out_stays_inside_the_site(names: list[str]) -> None:
@@ -158,6 +159,7 @@ def broken_links(site: Path, page: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_two_runs_of_one_name_get_a_folder_each_and_link_right(tmp_path: Path) -> None:
     runs = [fake_run(tmp_path / "x" / "a", "a"), fake_run(tmp_path / "y" / "a", "a", ("conv", "conv!"))]
     site = tmp_path / "site"

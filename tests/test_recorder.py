@@ -25,6 +25,7 @@ def model() -> nn.Module:
     return nn.Sequential(nn.Conv2d(1, 4, 5, padding=2), nn.ReLU(), nn.Conv2d(4, 6, 3), nn.Flatten(), nn.LazyLinear(2))
 
 
+@pytest.mark.slow
 def test_recorded_run_renders_like_a_built_in_run(tmp_path: Path) -> None:
     net = model()
     x = torch.randn(16, 1, 12, 12)

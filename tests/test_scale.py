@@ -153,6 +153,7 @@ def test_thin_keeps_the_ends_and_the_extremes() -> None:
     assert svg.thin(short, short)[0] is short  # short lines are drawn as they are
 
 
+@pytest.mark.slow
 def test_a_run_of_3000_snapshots_renders_with_every_score_and_bounded_pictures(tmp_path: Path) -> None:
     run = long_run(tmp_path / "long", 3000, (4, 1, 5, 5))
     site.build_site([run.path], tmp_path / "site")

@@ -77,6 +77,7 @@ class Headings(html.parser.HTMLParser):
             self._open = None
 
 
+@pytest.mark.slow
 def test_a_run_without_config_or_metrics(tmp_path: Path) -> None:
     run = fake_run(tmp_path / "rec", 4, kshape=(11,))
     build_site([tmp_path / "rec"], tmp_path / "site")

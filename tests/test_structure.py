@@ -219,6 +219,7 @@ print(json.dumps({"names": names, "calls": calls, "changed": changed}))
 """
 
 
+@pytest.mark.slow
 def test_importing_a_module_changes_nothing_in_the_process() -> None:
     env = {**os.environ, "MPLBACKEND": "svg"}
     done = subprocess.run(
