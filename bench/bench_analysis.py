@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmark this checkout, installed or not
 
-from cnnkreport.analysis import scores as analysis  # noqa: E402
+from cnnkreport.analysis import scores  # noqa: E402
 from cnnkreport.analysis.bank import bank  # noqa: E402
 from cnnkreport.config import DEFAULT_PRESETS, PRESETS  # noqa: E402
 from cnnkreport.rundir import Run  # noqa: E402
@@ -41,10 +41,10 @@ def per_shape() -> None:
         t0 = time.perf_counter()
         b = bank(shape)
         t1 = time.perf_counter()
-        null = analysis.null_scores(1, shape)
+        null = scores.null_scores(1, shape)
         t2 = time.perf_counter()
         kernels = np.random.default_rng(0).normal(size=(20_000, *shape))
-        analysis.match(kernels, b)
+        scores.match(kernels, b)
         t3 = time.perf_counter()
         name = "x".join(map(str, shape))
         print(
@@ -60,7 +60,7 @@ def default_runs(runs: Path | None, tmp: Path) -> list[Path]:
 
 
 def render_seconds(paths: list[Path], out: Path) -> float:
-    analysis.null_scores.cache_clear()  # as in a fresh build
+    scores.null_scores.cache_clear()  # as in a fresh build
     bank.cache_clear()
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
@@ -72,21 +72,21 @@ def render(paths: list[Path], out: Path, repeat: int) -> None:
     """The render with everything, against the same render with the analysis and its views switched off (only
     the mosaics, GIF and training curves of a plain gallery), fastest of `repeat` each."""
     full = min(render_seconds(paths, out) for _ in range(repeat))
-    originals = site.analysis.score_chunks, site._extra_sections
+    originals = site.scores.score_chunks, site.extra_sections
     # the snapshots read as the render reads them, and nothing scored: the layer's analysis is None
-    site.analysis.score_chunks = lambda name, kind, chunks: originals[0](name, kind, chunks, score=False)  # type: ignore[assignment]
-    site._extra_sections = lambda *args, **kwargs: []  # type: ignore[assignment]
+    site.scores.score_chunks = lambda name, kind, chunks: originals[0](name, kind, chunks, score=False)  # type: ignore[assignment]
+    site.extra_sections = lambda *args, **kwargs: []  # type: ignore[assignment]
     try:
         plain = min(render_seconds(paths, out) for _ in range(repeat))
     finally:
-        site.analysis.score_chunks, site._extra_sections = originals
+        site.scores.score_chunks, site.extra_sections = originals
     t0 = time.perf_counter()
     kernels = 0
     for p in paths:
         run = Run(p)
         for info in run.layers():
             steps, w = run.read_kernels(info.name)
-            analysis.analyse_layer(info.name, info.kind, steps, w)
+            scores.analyse_layer(info.name, info.kind, steps, w)
             kernels += w.shape[0] * w.shape[1]
     alone = time.perf_counter() - t0
     print(f"\ndefault runs: {kernels:,} kernel snapshots (channel sums) scored over every snapshot")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from cnnkreport.analysis import scores as analysis
+from cnnkreport.analysis import scores
 from cnnkreport.analysis.bank import FAMILY_ORDER, bank, normalise
 from cnnkreport.analysis.scores import analyse_layer, claims_possible, kernel_shape, match, null_scores
 
@@ -92,10 +92,10 @@ def test_noise_at_a_known_energy_fraction(energy: float) -> None:
 def test_random_kernels_land_inside_the_null(in_channels: int, kshape: tuple[int, ...]) -> None:
     null = null_scores(in_channels, kshape)
     threshold = np.quantile(null, 0.99)
-    fresh = analysis.random_kernels(in_channels, kshape, 600, seed=12345).sum(axis=1)
-    scores = match(fresh, bank(kshape)).score
-    assert (scores > threshold).mean() < 0.03  # about 1% by construction
-    assert abs(np.median(scores) - np.median(null)) < 0.03
+    fresh = scores.random_kernels(in_channels, kshape, 600, seed=12345).sum(axis=1)
+    fresh_scores = match(fresh, bank(kshape)).score
+    assert (fresh_scores > threshold).mean() < 0.03  # about 1% by construction
+    assert abs(np.median(fresh_scores) - np.median(null)) < 0.03
 
 
 def test_null_is_deterministic_and_cached() -> None:
@@ -111,9 +111,9 @@ def test_smoothness_control_separates_smooth_from_edge() -> None:
     b = bank((7, 7))
     smooth = np.stack([gaussian_filter(rng.normal(size=(7, 7)), 1.5) for _ in range(12)])
     m = match(smooth, b)
-    p_smooth = analysis.surrogate_p(smooth, b, m.score, n=60)
+    p_smooth = scores.surrogate_p(smooth, b, m.score, n=60)
     edge = embed(SOBEL_X, 7)[None] + 0.05 * rng.normal(size=(1, 7, 7))
-    p_edge = analysis.surrogate_p(edge, b, match(edge, b).score, n=60)
+    p_edge = scores.surrogate_p(edge, b, match(edge, b).score, n=60)
     assert np.median(m.score) > 0.75  # smooth kernels do look detector-like by r* alone
     assert np.median(p_smooth) > 0.05
     assert p_edge[0] < 0.05
@@ -122,7 +122,7 @@ def test_smoothness_control_separates_smooth_from_edge() -> None:
 @pytest.mark.parametrize("shape", [(6, 5), (7, 7), (9,), (8,)])
 def test_phase_surrogates_keep_the_amplitude_spectrum(shape: tuple[int, ...]) -> None:
     k = np.random.default_rng(0).normal(size=shape)
-    sur = analysis.phase_surrogates(k, 10, np.random.default_rng(1))
+    sur = scores.phase_surrogates(k, 10, np.random.default_rng(1))
     axes = tuple(range(1, len(shape) + 1))
     assert sur.shape == (10, *shape)
     assert np.allclose(np.abs(np.fft.fftn(sur, axes=axes)), np.abs(np.fft.fftn(k))[None], atol=1e-9)
@@ -140,7 +140,7 @@ def test_where_no_claim_is_possible() -> None:
 def test_a_layer_that_becomes_detectors() -> None:
     """Snapshots from random initialisation to planted detectors: hit rate 0 -> 1, kappa near 1, significant."""
     rng = np.random.default_rng(5)
-    init = analysis.random_kernels(1, (7, 7), 12, seed=9)  # (12, 1, 7, 7)
+    init = scores.random_kernels(1, (7, 7), 12, seed=9)  # (12, 1, 7, 7)
     b = bank((7, 7))
     targets = b.weights[rng.choice(len(b), 12, replace=False)]
     targets = targets / np.abs(targets).max(axis=(1, 2), keepdims=True) * 0.2
@@ -156,7 +156,7 @@ def test_a_layer_that_becomes_detectors() -> None:
 
 
 def test_multichannel_layers_are_scored_on_channel_sums_and_per_channel() -> None:
-    w = analysis.random_kernels(4, (5, 5), 6, seed=2)[None]  # (1, 6, 4, 5, 5): one snapshot, no init
+    w = scores.random_kernels(4, (5, 5), 6, seed=2)[None]  # (1, 6, 4, 5, 5): one snapshot, no init
     a = analyse_layer("conv", "conv2d", np.array([7]), w)
     assert a is not None and a.init is None and a.kappa is None and a.hit_rate_at_init is None
     assert a.per_channel is not None and a.per_channel.shape == (6, 4)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnkreport.analysis import scores as analysis
+from cnnkreport.analysis import scores
 from cnnkreport.draw import mosaic, svg
 from cnnkreport.rundir import CHUNK_SNAPSHOTS, LayerInfo, Recording, Run, RunMeta
 from cnnkreport.site import build as site
@@ -107,8 +107,8 @@ def test_the_streamed_analysis_is_the_analysis_of_every_snapshot_at_once(tmp_pat
     run = long_run(tmp_path / "run", 600, shape)  # chunks of 256, 256, 88: not aligned with the scoring blocks
     assert len(run.chunks()) == 3
     steps, w = run.read_kernels("conv")
-    whole = analysis.analyse_layer("conv", "conv2d", steps, w)
-    scorer = analysis.score_chunks("conv", "conv2d", run.iter_kernels("conv"))
+    whole = scores.analyse_layer("conv", "conv2d", steps, w)
+    scorer = scores.score_chunks("conv", "conv2d", run.iter_kernels("conv"))
     streamed = scorer.analysis()
     assert whole is not None and streamed is not None
     for field in ("steps", "scores", "top", "top_scores", "null", "dc_fraction", "surrogate_p", "per_channel"):
@@ -133,9 +133,9 @@ def test_memory_of_the_analysis_does_not_grow_with_the_snapshots(tmp_path: Path)
     for n in (600, 3000):
         run = long_run(tmp_path / f"run-{n}", n, shape)
         info = run.layers()[0]
-        analysis.null_scores(32, (5, 5))  # cached once per process, as in a build
+        scores.null_scores(32, (5, 5))  # cached once per process, as in a build
         tracemalloc.start()
-        a = analysis.score_chunks(info.name, info.kind, run.iter_kernels(info.name)).analysis()
+        a = scores.score_chunks(info.name, info.kind, run.iter_kernels(info.name)).analysis()
         site._frames(run, info, n, a is not None)
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()

@@ -1,0 +1,2 @@
+"""Stage 4 of the pipeline: pictures of kernels and numbers. numpy mosaics and palette animations (mosaic),
+matplotlib figures (figures, filter_figures), inline SVG charts (svg)."""

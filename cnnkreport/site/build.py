@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import filters, report
-from ..analysis import scores as analysis
+from ..analysis import filters, report, scores
 from ..analysis.recipe import RecipeCheck
 from ..analysis.scores import LayerAnalysis
 from ..config import RunConfig, from_dict, read_toml
@@ -30,8 +29,7 @@ from . import layout as paths
 from .kernels import GIF_FRAMES, kernel_views
 from .layout import Layout, swap_in
 from .pages import write_pages
-from .sections import LAYER_GIF_FRAMES, analysis_section, animated, filter_section, kernels_section
-from .sections import extra_sections as _extra_sections  # by this name, bench/bench_analysis.py can switch it off
+from .sections import LAYER_GIF_FRAMES, analysis_section, animated, extra_sections, filter_section, kernels_section
 from .views import MAX_KERNEL_PAGES, Figure, LayerView, RunView
 
 MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
@@ -243,7 +241,7 @@ def _layer_view(
     `prev_name` names the conv layer before it (for the input-space picture); `first`: the model's first layer."""
     folder.mkdir(parents=True, exist_ok=True)
     # One pass over the snapshots, a chunk at a time: the scores at every snapshot, and the first and last weights.
-    scorer = analysis.score_chunks(info.name, info.kind, run.iter_kernels(info.name))
+    scorer = scores.score_chunks(info.name, info.kind, run.iter_kernels(info.name))
     a = scorer.analysis()
     steps, last = scorer.steps, scorer.last
     assert last is not None  # iter_kernels yields at least one snapshot or raises
@@ -270,7 +268,7 @@ def _layer_view(
         maps = None if samples is None else (filters.feature_maps_2d(last, samples[0]), samples[1])
         kernels = kernel_views(info, a, last, frames, folder / paths.KERNELS, maps, limit=MAX_KERNEL_PAGES)
     prev = None if prev_name is None else run.read_snapshot(int(steps[-1]))[prev_name]
-    sections += _extra_sections(info, last, prev, samples, folder)
+    sections += extra_sections(info, last, prev, samples, folder)
     return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows, kernels)
 
 

@@ -13,8 +13,7 @@ from typing import Any
 import jinja2
 
 from .. import __version__
-from ..analysis import recipe, report
-from ..analysis import scores as analysis
+from ..analysis import recipe, report, scores
 from ..analysis.bank import FAMILY_ORDER, Bank
 from ..analysis.recipe import RecipeCheck
 from ..draw import mosaic
@@ -164,8 +163,8 @@ def _recipe_figures(checks: Sequence[RecipeCheck], layout: Layout) -> dict[Path,
 
 def _constants() -> dict[str, Any]:
     return {
-        "null_samples": analysis.NULL_SAMPLES,
-        "quantile": int(100 * analysis.THRESHOLD_QUANTILE),
-        "surrogates": analysis.SURROGATES,
-        "alpha": analysis.SURROGATE_ALPHA,
+        "null_samples": scores.NULL_SAMPLES,
+        "quantile": int(100 * scores.THRESHOLD_QUANTILE),
+        "surrogates": scores.SURROGATES,
+        "alpha": scores.SURROGATE_ALPHA,
     }
