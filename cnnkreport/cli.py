@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import math
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -236,14 +237,24 @@ def inspect(
             help="Allow files that run code when loaded: whole pickled models and TorchScript programs.",
         ),
     ] = False,
+    sample_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--sample-rate",
+            help="Sample rate of the model's input in Hz: frequencies in Hz too.",
+        ),
+    ] = None,
 ) -> None:
     """The gallery for your own model: a state_dict, checkpoint dict or safetensors file (a whole pickled model or a
     TorchScript file with --trust-pickle), or several checkpoints of one training run (ordered by the step in their
     names)."""
     from .pipeline import inspect as inspect_model
 
+    if sample_rate is not None and not (math.isfinite(sample_rate) and sample_rate > 0):
+        raise UserError(f"--sample-rate must be a positive number of Hz, got {sample_rate}")
+
     with bars() as progress:
-        inspect_model(checkpoints, out, layers, trust_pickle, item_callback(progress, "render", total=1))
+        inspect_model(checkpoints, out, layers, trust_pickle, sample_rate, item_callback(progress, "render", total=1))
     say(f"site written to {out}/index.html")
 
 

@@ -171,13 +171,15 @@ def inspect(
     out: Path,
     layers: str | None = None,
     trust_pickle: bool = False,
+    sample_rate: float | None = None,
     on_run: Callable[[str], None] | None = None,
 ) -> list[RunView]:
     """`cnnkreport inspect`: render the gallery of the model in `args` (files, folders or globs) into `out`; `layers`
-    is a regular expression that layer names must match (re.search)."""
+    is a regular expression that layer names must match (re.search); `sample_rate` (Hz) of the model's input, where
+    known, adds frequencies in Hz."""
     check_out_dir(out)  # before reading gigabytes
     with tempfile.TemporaryDirectory(prefix="cnnkreport-inspect-") as tmp:
-        run = read_model(args, Path(tmp) / "run", layers, trust_pickle)
+        run = read_model(args, Path(tmp) / "run", layers, trust_pickle, sample_rate)
         return build_site([run.path], out, on_run)
 
 

@@ -118,6 +118,7 @@ class RunMeta:
     unshown: tuple[Unshown, ...] = ()  # layers of an inspected model that are not drawn
     checkpoints: tuple[CheckpointFile, ...] = ()  # the files behind an inspected run
     made_by: str | None = None  # "build" for a run that `cnnkreport build` trained (and so may replace)
+    sample_rate: float | None = None  # of the model's input, in Hz, where the user gave it (inspect --sample-rate)
 
     def to_json(self) -> dict[str, Any]:
         return {"version": FORMAT_VERSION, **dataclasses.asdict(self)}
@@ -142,6 +143,7 @@ class RunMeta:
             unshown=tuple(r.records("unshown", _unshown, ())),
             checkpoints=tuple(r.records("checkpoints", _checkpoint_file, ())),
             made_by=r.get("made_by", str, None),
+            sample_rate=r.positive("sample_rate"),
         )
 
 
@@ -223,6 +225,12 @@ class _MetaReader:
         value = self.get(key, (int, float), None)
         if value is not None and not (math.isfinite(value) and 0 <= value <= 1):
             raise self._fail(key, f"{value!r}, not a fraction from 0 to 1")
+        return None if value is None else float(value)
+
+    def positive(self, key: str) -> float | None:
+        value = self.get(key, (int, float), None)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise self._fail(key, f"{value!r}, not a positive number")
         return None if value is None else float(value)
 
     def records(self, key: str, read: Callable[[object], Any], default: Any = _REQUIRED) -> list[Any]:

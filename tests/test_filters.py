@@ -248,3 +248,72 @@ def test_channel_grid_is_a_row_per_channel_and_a_column_per_filter() -> None:
     one = channel_grid(RNG.normal(size=(1, 1, 9)))
     tile_h, tile_w = one.shape[0] - 6, one.shape[1] - 6  # one tile inside its 3-px margins
     assert img.shape == (3 * (tile_h + 3) + 3, 5 * (tile_w + 3) + 3)
+
+
+# --- every 1-D kernel as a filter: known answers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("taps", [31, 64, 257, 1024])
+@pytest.mark.parametrize("cycles", [0.05, 0.13, 0.31, 0.44])
+def test_a_windowed_cosine_peaks_at_its_frequency_and_is_band_pass(taps: int, cycles: float) -> None:
+    n = np.arange(taps)
+    shape = fl.describe_1d(np.hanning(taps) * np.cos(2 * np.pi * cycles * n + 0.4))
+    assert abs(shape.peak_frequency - cycles) <= 0.5 / taps  # within half an FFT bin of the kernel's length
+    assert shape.filter_type == "band-pass"
+    assert 0 < shape.bandwidth < 8 / taps  # a Hann window's main lobe is 4 bins wide; its -3 dB band narrower
+    assert abs(shape.centre - (taps - 1) / 2) < 0.5  # a symmetric window lives in the middle
+
+
+def test_a_moving_average_is_low_pass_and_a_first_difference_high_pass() -> None:
+    average = fl.describe_1d(np.ones(9) / 9)
+    assert average.filter_type == "low-pass" and average.peak_frequency == 0.0
+    assert 0.04 < average.bandwidth < 0.06  # |sin(9 pi f) / (9 sin(pi f))| = 1/sqrt(2) near f = 0.049
+    difference = fl.describe_1d(np.array([-1.0, 1.0]))
+    assert difference.filter_type == "high-pass" and difference.peak_frequency == 0.5
+    assert difference.bandwidth == pytest.approx(0.25, abs=1e-3)  # |sin(pi f)| >= 1/sqrt(2) from f = 0.25
+    assert fl.describe_1d(np.array([1.0, 0.0, 1.0])).filter_type == "band-stop"  # |2 cos(2 pi f)|: a notch at 0.25
+    assert fl.describe_1d(np.array([0.0, 3.0, 0.0])).filter_type == "all-pass"
+
+
+def test_a_hann_windowed_stft_basis_peaks_at_i_over_n_in_order() -> None:
+    size = 256
+    n = np.arange(size)
+    peaks = [fl.describe_1d(np.hanning(size) * np.cos(2 * np.pi * i * n / size)).peak_frequency for i in range(1, 64)]
+    assert np.all(np.abs(np.array(peaks) - np.arange(1, 64) / size) <= 0.5 / size)
+    assert peaks == sorted(peaks)
+
+
+def test_a_constant_q_bank_keeps_the_ratio_of_neighbouring_peaks() -> None:
+    """Gabor filters with b bins per octave: neighbouring peaks in the ratio 2^(1/b), each a few cycles long."""
+    bins, taps = 12, 2048
+    n = np.arange(taps) - taps / 2
+    centres = 0.01 * 2 ** (np.arange(36) / bins)
+    peaks = []
+    for f in centres:
+        sigma = 4 / f  # four periods: constant Q
+        peaks.append(fl.describe_1d(np.exp(-0.5 * (n / sigma) ** 2) * np.cos(2 * np.pi * f * n)).peak_frequency)
+    ratios = np.array(peaks[1:]) / np.array(peaks[:-1])
+    assert np.allclose(ratios, 2 ** (1 / bins), rtol=2e-3)
+
+
+def test_a_zero_kernel_is_zero_never_nan() -> None:
+    for taps in (1, 2, 9, 4096):
+        shape = fl.describe_1d(np.zeros(taps))
+        assert shape == fl.FilterShape(0.0, 0.0, "zero", 0.0, 0.0)
+
+
+def test_where_in_time_a_kernel_lives() -> None:
+    spike = np.zeros(101)
+    spike[70] = -2.0
+    shape = fl.describe_1d(spike)
+    assert shape.centre == 70.0 and shape.duration == 0.0 and shape.filter_type == "all-pass"
+    two = np.zeros(101)
+    two[[10, 30]] = 1.0
+    assert fl.describe_1d(two).centre == 20.0 and fl.describe_1d(two).duration == 10.0
+
+
+def test_a_4096_tap_kernel_is_described_quickly_in_bounded_memory() -> None:
+    rng = np.random.default_rng(0)
+    bank = rng.normal(size=(64, 4096))
+    shapes = [fl.describe_1d(k) for k in bank]  # a 32,768-point FFT each
+    assert all(0 <= s.peak_frequency <= 0.5 and s.bandwidth > 0 for s in shapes)

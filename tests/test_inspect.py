@@ -4,6 +4,7 @@ input that gives exit code 2 with one line and leaves an existing site as it was
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,46 @@ def test_bad_input_leaves_the_existing_site(
     assert code == 2 and len(lines) == 1 and needle in lines[0], out
     assert "Traceback" not in out
     assert (site / "index.html").read_text() == before
+
+
+@pytest.mark.slow
+def test_filters_of_known_shape_are_described_and_small_kernels_claim_nothing(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """A Conv1d layer of windowed cosines, a moving average and a first difference (64 taps), then a 5-tap layer
+    (where no match claim is possible) and a 2-D layer: the filter fields, in Hz with --sample-rate, and nulls where
+    they do not apply."""
+    n = torch.arange(64, dtype=torch.float64)
+    window = torch.hann_window(64, periodic=False, dtype=torch.float64)
+    front = torch.zeros(5, 1, 64, dtype=torch.float64)
+    for i, cycles in enumerate((0.05, 0.2, 0.4)):
+        front[i, 0] = window * torch.cos(2 * torch.pi * cycles * n)
+    front[3, 0, :8] = 1 / 8  # a moving average
+    front[4, 0, 30:32] = torch.tensor([-1.0, 1.0])  # a first difference
+    state = {
+        "front.weight": front.float(),
+        "small.weight": torch.randn(4, 5, 5),
+        "image.weight": torch.randn(4, 1, 7, 7),
+    }
+    torch.save(state, tmp_path / "model.pt")
+    code, out = inspect(runner, str(tmp_path / "model.pt"), "--out", str(tmp_path / "site"), "--sample-rate", "16000")
+    assert code == 0, out
+    layers = {layer["name"]: layer for layer in summary(tmp_path / "site")["runs"][0]["layers"]}
+    kernels = layers["front"]["kernels"]
+    for k, cycles in zip(kernels[:3], (0.05, 0.2, 0.4), strict=True):
+        assert abs(k["peak_frequency"] - cycles) <= 0.5 / 64 and k["filter_type"] == "band-pass"
+        assert k["peak_frequency_hz"] == pytest.approx(16000 * k["peak_frequency"], rel=1e-3)
+    assert kernels[3]["filter_type"] == "low-pass" and kernels[3]["peak_frequency"] == 0.0
+    assert kernels[4]["filter_type"] == "high-pass" and kernels[4]["peak_frequency"] == 0.5
+    assert kernels[4]["bandwidth_hz"] == pytest.approx(4000, rel=1e-2)
+    small = layers["small"]
+    assert small["match_claims_possible"] is False
+    assert small["hit_rate"] is None and small["hit_rate_at_init"] is None and small["kappa"] is None
+    assert all(k["filter_type"] is not None for k in small["kernels"])  # every 1-D kernel is a filter, short or long
+    image = layers["image"]
+    assert image["match_claims_possible"] is True and image["hit_rate"] is not None
+    assert all(k["peak_frequency"] is None and k["filter_type"] is None for k in image["kernels"])
+    detail = json.loads((tmp_path / "site" / "runs" / "model" / "small" / "layer.json").read_text())
+    assert all(k["above_threshold"] is None for k in detail["kernels"])
+    page = (tmp_path / "site" / "runs" / "model" / "front" / "kernels" / "0.html").read_text()
+    assert "As a filter: band-pass" in page and re.search(r"peak at 0\.0500 cycles/sample \((799|800)\.\d Hz\)", page)

@@ -205,3 +205,77 @@ def input_space_1d(w2: np.ndarray, w1: np.ndarray, stride: int = 2) -> np.ndarra
     V_j = sum_c sum_p w2[j, c, p] * shift(w1[c], stride * p), summed over in1. Same linear picture: no ReLU,
     pooling taken as subsampling with step `stride` (Lee et al. 2009)."""
     return _input_space(w2, w1, stride, dims=1)
+
+
+FILTER_TYPES = ("low-pass", "high-pass", "band-pass", "band-stop", "all-pass", "zero")
+_HALF_POWER = 1.0 / np.sqrt(2.0)  # -3 dB
+
+
+@dataclass(frozen=True)
+class FilterShape:
+    """A 1-D kernel described as a filter, as the layer applies it. Frequencies in cycles per sample, times in
+    samples (taps, counted from the first)."""
+
+    peak_frequency: float  # where the magnitude response is largest
+    bandwidth: float  # width of the band around the peak where the gain is within 3 dB of the peak
+    filter_type: str  # one of FILTER_TYPES: which ends of [0, 0.5] lie within 3 dB of the peak
+    centre: float  # centre of the kernel's energy in time: sum j w[j]^2 / sum w[j]^2
+    duration: float  # RMS duration: the spread of the energy around its centre (0 for a single tap)
+
+
+def _response_grid(k: int) -> int:
+    """FFT length for a kernel of k taps: zero-padded at least 8x (so the peak lies within 1/16 of a bin of its
+    true place before refinement), never under 1,024."""
+    return int(2 ** np.ceil(np.log2(max(1024, 8 * k))))
+
+
+def _crossing(mag: np.ndarray, freq: np.ndarray, i: int, j: int, level: float) -> float:
+    """The frequency between grid points i and j (neighbours) where the magnitude crosses `level`, linearly."""
+    a, b = mag[i], mag[j]
+    t = 0.0 if a == b else (level - a) / (b - a)
+    return float(freq[i] + t * (freq[j] - freq[i]))
+
+
+def describe_1d(w: np.ndarray) -> FilterShape:
+    """Peak frequency, -3 dB bandwidth, filter type, and where in time a 1-D kernel w (k,) lives. A kernel of all
+    zeros is all zeros (type "zero"), never NaN. The magnitude is the same for the kernel as stored and as applied
+    (cross-correlation only conjugates the response)."""
+    w = np.asarray(w, dtype=np.float64).ravel()
+    energy = w * w
+    total = float(energy.sum())
+    if total == 0.0 or not np.isfinite(total):
+        return FilterShape(0.0, 0.0, "zero", 0.0, 0.0)
+    taps = np.arange(len(w))
+    centre = float((taps * energy).sum() / total)
+    duration = float(np.sqrt(max(((taps - centre) ** 2 * energy).sum() / total, 0.0)))
+    n = _response_grid(len(w))
+    mag = np.abs(np.fft.rfft(w, n))  # (n/2 + 1,) on [0, 0.5]
+    freq = np.arange(len(mag)) / n
+    p = int(np.argmax(mag))
+    peak = float(freq[p])
+    if 0 < p < len(mag) - 1:  # a parabola through the peak and its neighbours (in dB) finds it between grid points
+        lo, mid, hi = 20 * np.log10(np.maximum(mag[p - 1 : p + 2], 1e-300))
+        denom = lo - 2 * mid + hi
+        if denom < 0:
+            peak = float(freq[p] + 0.5 * (lo - hi) / denom / n)
+    level = mag[p] * _HALF_POWER
+    above = mag >= level
+    left = p
+    while left > 0 and above[left - 1]:
+        left -= 1
+    right = p
+    while right < len(mag) - 1 and above[right + 1]:
+        right += 1
+    f_lo = 0.0 if left == 0 else _crossing(mag, freq, left - 1, left, level)
+    f_hi = 0.5 if right == len(mag) - 1 else _crossing(mag, freq, right, right + 1, level)
+    if above.all():
+        kind = "all-pass"
+    elif above[0] and above[-1]:
+        kind = "band-stop"
+    elif above[0]:
+        kind = "low-pass"
+    elif above[-1]:
+        kind = "high-pass"
+    else:
+        kind = "band-pass"
+    return FilterShape(peak, f_hi - f_lo, kind, centre, duration)

@@ -32,7 +32,33 @@ def template_dict(t: Template) -> dict[str, Any]:
     return {"name": t.name, "family": t.family, "orientation_deg": t.orientation_deg, "scale": t.scale}
 
 
-def layer_summary(a: LayerAnalysis) -> dict[str, Any]:
+def claim(a: LayerAnalysis, value: float | None) -> float | None:
+    """A number that claims matches (a hit rate, kappa), rounded; null where the kernels are too small for any
+    match to be evidence (claims_possible is false), so that no reader takes it for a result."""
+    return rounded(value) if a.claims_possible else None
+
+
+def filter_fields(a: LayerAnalysis, i: int, sample_rate: float | None, detail: bool = False) -> dict[str, Any]:
+    """Kernel i as a filter (1-D kernels; all null for 2-D): peak frequency and -3 dB bandwidth in cycles per sample
+    (and in Hz where the sample rate is known), the filter type, and in the layer JSON (`detail`) where in time the
+    kernel lives, in samples."""
+    keys = ["peak_frequency", "bandwidth", "filter_type", "peak_frequency_hz", "bandwidth_hz"]
+    if a.filter_shapes is None:
+        return dict.fromkeys(keys + (["centre", "duration"] if detail else []))
+    s = a.filter_shapes[i]
+    out: dict[str, Any] = {
+        "peak_frequency": rounded(s.peak_frequency),
+        "bandwidth": rounded(s.bandwidth),
+        "filter_type": s.filter_type,
+        "peak_frequency_hz": None if sample_rate is None else rounded(s.peak_frequency * sample_rate),
+        "bandwidth_hz": None if sample_rate is None else rounded(s.bandwidth * sample_rate),
+    }
+    if detail:
+        out.update(centre=rounded(s.centre), duration=rounded(s.duration))
+    return out
+
+
+def layer_summary(a: LayerAnalysis, sample_rate: float | None = None) -> dict[str, Any]:
     """The layer's entry in summary.json (the schema of SPEC.md, plus the extra baselines)."""
     median_change, p = a.paired or (None, None)
     init = a.init
@@ -44,12 +70,12 @@ def layer_summary(a: LayerAnalysis) -> dict[str, Any]:
         "bank_size": len(a.bank),
         "null_threshold": rounded(a.threshold),
         "null_median": rounded(float(np.median(a.null))),
-        "hit_rate": rounded(a.hit_rate),
-        "hit_rate_at_init": rounded(a.hit_rate_at_init),
-        "hit_rate_phase_controlled": rounded(float(a.controlled_hits.mean())),
+        "hit_rate": claim(a, a.hit_rate),
+        "hit_rate_at_init": claim(a, a.hit_rate_at_init),
+        "hit_rate_phase_controlled": claim(a, float(a.controlled_hits.mean())),
         "median_score": rounded(a.median_score),
         "median_score_at_init": rounded(a.median_score_at_init),
-        "kappa": rounded(a.kappa),
+        "kappa": claim(a, a.kappa),
         "paired_change": {
             "test": "wilcoxon signed-rank",
             "median_change": rounded(median_change),
@@ -60,7 +86,7 @@ def layer_summary(a: LayerAnalysis) -> dict[str, Any]:
         "training_added": None
         if a.added is None
         else {
-            "hit_rate": rounded(float((a.added.score > a.threshold).mean())),
+            "hit_rate": claim(a, float((a.added.score > a.threshold).mean())),
             "median_score": rounded(float(np.median(a.added.score))),
         },
         "match_claims_possible": a.claims_possible,
@@ -71,6 +97,7 @@ def layer_summary(a: LayerAnalysis) -> dict[str, Any]:
                 "score": rounded(a.final.score[i]),
                 "score_at_init": None if init is None else rounded(init.score[i]),
                 "best_match": template_dict(a.bank.templates[a.final.top[i, 0]]),
+                **filter_fields(a, i, sample_rate),
             }
             for i in range(len(a.final.score))
         ],
@@ -78,7 +105,11 @@ def layer_summary(a: LayerAnalysis) -> dict[str, Any]:
 
 
 def layer_detail(
-    a: LayerAnalysis, weights: np.ndarray | None, freq: dict[str, Any] | None, weights_file: str | None = None
+    a: LayerAnalysis,
+    weights: np.ndarray | None,
+    freq: dict[str, Any] | None,
+    weights_file: str | None = None,
+    sample_rate: float | None = None,
 ) -> dict[str, Any]:
     """The per-layer JSON: every kernel's weights at the last snapshot, its best matches, its score over the
     snapshots (with its three best templates at each, as indices into `templates`), the controls, and (when given)
@@ -92,7 +123,8 @@ def layer_detail(
             "weights": None if weights is None else np.round(weights[i], 6).tolist(),
             "score": rounded(a.final.score[i]),
             "score_at_init": None if a.init is None else rounded(a.init.score[i]),
-            "above_threshold": bool(a.hits[i]),
+            "above_threshold": bool(a.hits[i]) if a.claims_possible else None,
+            **filter_fields(a, i, sample_rate, detail=True),
             "best_matches": [
                 {**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail, "score": rounded(s)}
                 for t, s in zip(a.final.top[i], a.final.top_scores[i], strict=True)
@@ -110,7 +142,12 @@ def layer_detail(
             entry["frequency_response"] = {k: np.round(v[i], 5).tolist() for k, v in freq.items() if k != "freq"}
         kernels.append(entry)
     templates = [{**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail} for t in used_ids]
-    out = {**layer_summary(a), "steps": [int(s) for s in a.steps], "templates": templates, "kernels": kernels}
+    out = {
+        **layer_summary(a, sample_rate),
+        "steps": [int(s) for s in a.steps],
+        "templates": templates,
+        "kernels": kernels,
+    }
     out["weights_file"] = weights_file  # when set, the weights are there (numpy .npy), not in each kernel's entry
     if freq is not None:
         out["frequency_response_axis"] = np.round(freq["freq"], 5).tolist()

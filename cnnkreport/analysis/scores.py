@@ -20,6 +20,7 @@ import numpy as np
 from scipy import stats
 
 from .bank import Bank, bank, normalise
+from .filters import FilterShape, describe_1d
 
 NULL_SAMPLES = 2000  # random kernels behind each null distribution
 THRESHOLD_QUANTILE = 0.99
@@ -235,6 +236,11 @@ class LayerAnalysis:
     @property
     def kappa(self) -> float | None:
         return None if self.init is None else kappa(self.final.score, self.init.score)
+
+    @functools.cached_property
+    def filter_shapes(self) -> list[FilterShape] | None:
+        """Each 1-D kernel (channel sum, at the last snapshot) described as a filter; None for 2-D kernels."""
+        return [describe_1d(k) for k in self.summed_last] if len(self.kshape) == 1 else None
 
     @property
     def paired(self) -> tuple[float, float | None] | None:

@@ -124,7 +124,7 @@ def _jobs(p: _Run, layout: Layout) -> list[tuple[Callable[..., Any], tuple[Any, 
         # Lee's input-space picture needs the architecture between the layers (2x pooling): known for the
         # second layer of a run trained here, not for a user's model.
         prev_name = infos[0].name if j == 1 and p.config is not None else None
-        jobs.append((_layer_view, (p.run, info, lslug, folder, p.config, prev_name, j == 0)))
+        jobs.append((_layer_view, (p.run, info, lslug, folder, p.config, prev_name, j == 0, p.meta.sample_rate)))
     jobs.append((_run_figures, (p.run, p.config, layout.root / paths.run_dir(p.slug))))
     return jobs
 
@@ -202,6 +202,7 @@ def _class_samples(info: LayerInfo, first: bool, cfg: RunConfig | None) -> tuple
 
 def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
     rows = []
+    shapes = a.filter_shapes
     for i in range(len(a.final.score)):
         t = a.bank.templates[a.final.top[i, 0]]
         rows.append(
@@ -209,7 +210,8 @@ def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
                 "index": i,
                 "score": a.final.score[i],
                 "init": None if a.init is None else a.init.score[i],
-                "hit": bool(a.hits[i]),
+                "hit": bool(a.hits[i]) if a.claims_possible else None,
+                "filter": None if shapes is None else shapes[i],
                 "match": t.label(),
                 "family": t.family,
                 "surrogate_p": a.surrogate_p[i],
@@ -235,10 +237,18 @@ def _frames(run: Run, info: LayerInfo, count: int, analysed: bool) -> mosaic.Fra
 
 
 def _layer_view(
-    run: Run, info: LayerInfo, lslug: str, folder: Path, cfg: RunConfig | None, prev_name: str | None, first: bool
+    run: Run,
+    info: LayerInfo,
+    lslug: str,
+    folder: Path,
+    cfg: RunConfig | None,
+    prev_name: str | None,
+    first: bool,
+    sample_rate: float | None,
 ) -> LayerView:
     """Everything about one layer: its figures under folder/, its numbers, its page and its kernels' pages.
-    `prev_name` names the conv layer before it (for the input-space picture); `first`: the model's first layer."""
+    `prev_name` names the conv layer before it (for the input-space picture); `first`: the model's first layer;
+    `sample_rate`: of the model's input, in Hz, where the user gave it."""
     folder.mkdir(parents=True, exist_ok=True)
     # One pass over the snapshots, a chunk at a time: the scores at every snapshot, and the first and last weights.
     scorer = scores.score_chunks(info.name, info.kind, run.iter_kernels(info.name))
@@ -256,14 +266,16 @@ def _layer_view(
         [],
     )
     if a is not None:
-        sections.append(analysis_section(a, frames, folder))
         filters_, freq = filter_section(info, a, folder)
-        sections.append(filters_)
-        summary, headline, rows = report.layer_summary(a), report.headline(a), _kernel_rows(a)
+        matches = analysis_section(a, frames, folder)
+        # where no match claim is possible, what the kernels do as filters comes first
+        sections += [matches, filters_] if a.claims_possible else [filters_, matches]
+        summary, headline, rows = report.layer_summary(a, sample_rate), report.headline(a), _kernel_rows(a)
         big = last.size > MAX_JSON_WEIGHTS  # a large layer's weights go to weights.npy, not into the JSON
         if big:
             atomic_write(folder / paths.LAYER_WEIGHTS, lambda fh: np.save(fh, last, allow_pickle=False))
-        detail = report.layer_detail(a, None if big else last, freq, weights_file=paths.LAYER_WEIGHTS if big else None)
+        weights_file = paths.LAYER_WEIGHTS if big else None
+        detail = report.layer_detail(a, None if big else last, freq, weights_file, sample_rate)
         atomic_write_text(folder / paths.LAYER_JSON, report.dumps(detail, compact=True))
         maps = None if samples is None else (filters.feature_maps_2d(last, samples[0]), samples[1])
         kernels = kernel_views(info, a, last, frames, folder / paths.KERNELS, maps, limit=MAX_KERNEL_PAGES)

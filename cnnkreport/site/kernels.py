@@ -186,6 +186,7 @@ def _numbers(i: int, a: LayerAnalysis) -> dict[str, Any]:
         "added": None if a.added is None else float(a.added.score[i]),
         "added_match": None if a.added is None else a.bank.templates[a.added.top[i, 0]].label(),
         "per_channel": None if a.per_channel is None else [float(x) for x in a.per_channel[i]],
+        "filter": None if a.filter_shapes is None else a.filter_shapes[i],
     }
 
 

@@ -22,7 +22,13 @@ def model_name(paths: list[Path]) -> str:
     return printable(re.sub(r"[-_.]*\d+$", "", paths[0].stem) or paths[0].stem)
 
 
-def read_model(args: Sequence[str | Path], folder: Path, layers: str | None = None, trust_pickle: bool = False) -> Run:
+def read_model(
+    args: Sequence[str | Path],
+    folder: Path,
+    layers: str | None = None,
+    trust_pickle: bool = False,
+    sample_rate: float | None = None,
+) -> Run:
     """The Conv1d/Conv2d weights of the model in `args` (files, folders or globs; several make a history) as a run
     folder at `folder` (which must not exist): one snapshot per checkpoint. `layers` is a regular expression that
     layer names must match (re.search)."""
@@ -49,6 +55,7 @@ def read_model(args: Sequence[str | Path], folder: Path, layers: str | None = No
             layers=tuple(convs),
             unshown=tuple(unshown),
             checkpoints=files,
+            sample_rate=sample_rate,
         )
     )
     run.write_snapshots(
