@@ -214,6 +214,25 @@ def test_input_space_1d() -> None:
 # --- figures ---------------------------------------------------------------------------------------------------
 
 
+def _filterbank(kernels: np.ndarray) -> Figure:
+    responses = [fl.frequency_response_1d(k) for k in kernels]
+    shapes = [fl.describe_1d(k) for k in kernels]
+    return ff.filterbank_figure(shapes, np.stack([r.magnitude_db for r in responses]), responses[0].freq)
+
+
+def test_the_filterbank_view_sorts_the_kernels_by_peak_frequency() -> None:
+    """Kernels given in a shuffled order are drawn sorted: the heat map's rows peak at rising frequencies."""
+    n = np.arange(63)
+    cycles = np.array([0.3, 0.05, 0.2, 0.1, 0.4])
+    kernels = np.hanning(63) * np.cos(2 * np.pi * cycles[:, None] * n)
+    fig = _filterbank(kernels)
+    rows = fig.axes[2].images[0].get_array()
+    freq = np.linspace(0, 0.5, rows.shape[1])
+    assert np.allclose(freq[np.argmax(rows, axis=1)], np.sort(cycles), atol=0.01)
+    peaks = fig.axes[0].lines[0].get_ydata()
+    assert np.all(np.diff(peaks) > 0)
+
+
 def _figures() -> list[tuple[str, Callable[[], Figure], int]]:
     """(name, make the figure from a small input, expected number of axes)."""
     k1, k2, c1 = RNG.normal(size=(5, 5)), RNG.normal(size=(3, 5, 5)), RNG.normal(size=(3, 2, 5))
@@ -227,6 +246,7 @@ def _figures() -> list[tuple[str, Callable[[], Figure], int]]:
         ("combined", lambda: ff.channel_combined_figure(c1), 2),
         ("input_space_2d", lambda: ff.input_space_figure(k2), 3),
         ("input_space_1d", lambda: ff.input_space_figure(k1), 5),
+        ("filterbank", lambda: _filterbank(k1), 4),  # peaks, bandwidths, heat map + its colour bar
     ]
 
 

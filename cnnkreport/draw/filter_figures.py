@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..analysis.filters import (
+    FilterShape,
     channel_views_1d,
     frequency_response_1d,
     frequency_response_2d,
@@ -246,4 +247,47 @@ def input_space_figure(v: np.ndarray) -> Figure:
     kind = "grey = 0, scaled per tile" if image else "scaled per panel"
     fig.suptitle(f"Layer-2 kernels in input space (linear, pooling as stride; {kind})" + note, fontsize=8)
     fig.tight_layout(pad=0.2, h_pad=0.6, w_pad=0.2)
+    return fig
+
+
+def filterbank_figure(shapes: list[FilterShape], magnitude_db: np.ndarray, freq: np.ndarray) -> Figure:
+    """A layer of 1-D kernels as a filterbank, as papers on learned audio front ends draw one (SincNet, LEAF): the
+    kernels sorted by peak frequency; peak frequency against that order (log axis), -3 dB bandwidth against peak
+    frequency, and every magnitude response (dB re its own peak, rows in that order) as a heat map.
+    `magnitude_db` (N, F) on the frequencies `freq` (F,) in cycles/sample."""
+    order = np.argsort([s.peak_frequency for s in shapes], kind="stable")
+    peaks = np.array([shapes[i].peak_frequency for i in order])
+    widths = np.array([shapes[i].bandwidth for i in order])
+    fig = Figure(figsize=(10.5, 3.4))
+    ax_p, ax_b, ax_h = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.0, 1.0, 1.3]})
+    positive = peaks > 0
+    floor = float(peaks[positive].min()) / 2 if positive.any() else 1e-3
+    ax_p.plot(np.arange(len(peaks)), np.maximum(peaks, floor), "o", ms=3, color=INK)
+    ax_p.set_yscale("log")
+    ax_p.set_xlabel("kernel, sorted by peak frequency", fontsize=8)
+    ax_p.set_ylabel("peak frequency (cycles/sample)", fontsize=8)
+    if not positive.all():
+        ax_p.set_title(f"{int((~positive).sum())} peak at 0 (drawn at {floor:.2g})", fontsize=8)
+    ax_b.plot(peaks, widths, "o", ms=3, color=ACCENT)
+    ax_b.set_xlim(0, 0.5)
+    ax_b.set_ylim(0, max(float(widths.max()) * 1.1, 1e-3))  # from zero: a tight range would magnify noise
+    ax_b.set_xlabel("peak frequency (cycles/sample)", fontsize=8)
+    ax_b.set_ylabel("-3 dB bandwidth (cycles/sample)", fontsize=8)
+    rel = magnitude_db[order] - magnitude_db[order].max(axis=1, keepdims=True)
+    image = ax_h.imshow(
+        np.clip(rel, -DB_RANGE, 0),
+        aspect="auto",
+        origin="lower",
+        extent=(float(freq[0]), float(freq[-1]), -0.5, len(order) - 0.5),
+        cmap="viridis",
+        interpolation="nearest",
+    )
+    ax_h.set_xlabel("frequency (cycles/sample)", fontsize=8)
+    ax_h.set_ylabel("kernel, sorted by peak frequency", fontsize=8)
+    fig.colorbar(image, ax=ax_h, label="gain (dB re its peak)")
+    for ax in (ax_p, ax_b, ax_h):
+        ax.tick_params(labelsize=7)
+        if ax is not ax_h:
+            ax.grid(alpha=0.3)
+    fig.tight_layout()
     return fig

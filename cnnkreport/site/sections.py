@@ -239,6 +239,20 @@ def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Path) -> tuple[Sec
                 "layer applies the kernel; dashed: the first and second difference, for reference.",
             )
         )
+        if len(last) > 1 and a.filter_shapes is not None:
+            fig = filter_figures.filterbank_figure(a.filter_shapes, freq["magnitude_db"], freq["freq"])
+            figures.save(fig, folder / "filterbank.png", dpi=80)
+            figs.append(
+                Figure(
+                    "filterbank.png",
+                    f"The kernels of {info.name} as a filterbank, sorted by peak frequency: peak frequency against "
+                    "the sorted index, bandwidth against peak frequency, and every magnitude response as a heat map",
+                    "The layer as a filterbank, as papers on learned audio front ends draw one: the kernels sorted by "
+                    "peak frequency. Left: peak frequency (log scale) against that order; middle: -3 dB bandwidth "
+                    "against peak frequency; right: each kernel's magnitude response in that order (dB re its own "
+                    "peak, a row per kernel).",
+                )
+            )
         if info.shape[1] == 1:
             fig = filter_figures.signal_responses_figure(last, filters.test_signals())
             figures.save(fig, folder / "signals.png", dpi=80)
