@@ -156,11 +156,22 @@ def test_summary_json_follows_the_contract(quick_site: Path) -> None:
             ]:
                 assert key in layer
             assert layer["kind"] in ("conv1d", "conv2d")
-            assert 0 < layer["null_threshold"] < 1 and 0 <= layer["hit_rate"] <= 1
+            assert 0 < layer["null_threshold"] < 1
+            if layer["match_claims_possible"]:
+                assert 0 <= layer["hit_rate"] <= 1
+            else:  # no number that reads as a result
+                assert layer["hit_rate"] is None and layer["kappa"] is None
             assert len(layer["kernels"]) == layer["shape"][0]
             k = layer["kernels"][0]
-            assert set(k) == {"index", "score", "score_at_init", "best_match"}
+            filter_keys = {"peak_frequency", "bandwidth", "filter_type", "peak_frequency_hz", "bandwidth_hz"}
+            assert set(k) == {"index", "score", "score_at_init", "best_match"} | filter_keys
             assert set(k["best_match"]) == {"name", "family", "orientation_deg", "scale"}
+            assert k["peak_frequency_hz"] is None and k["bandwidth_hz"] is None  # a run trained here: no sample rate
+            if layer["kind"] == "conv1d":
+                assert 0 <= k["peak_frequency"] <= 0.5 and 0 < k["bandwidth"] <= 0.5
+                assert k["filter_type"] in ("low-pass", "high-pass", "band-pass", "band-stop", "all-pass", "zero")
+            else:
+                assert k["peak_frequency"] is None and k["bandwidth"] is None and k["filter_type"] is None
     detail = json.loads((quick_site / "site" / "runs" / "pulses-1d" / "features.0" / "layer.json").read_text())
     kernel = detail["kernels"][0]
     assert np.array(kernel["weights"]).shape == (1, 31)
