@@ -137,13 +137,13 @@ class RunMeta:
             status=r.choice("status", STATUSES),
             steps=r.get("steps", int),
             layers=tuple(r.records("layers", _layer)),
-            test_accuracy=r.fraction("test_accuracy"),
+            test_accuracy=r.number("test_accuracy", lambda v: 0 <= v <= 1, "a fraction from 0 to 1"),
             kind=r.get("kind", str, None),
             classes=tuple(r.records("classes", lambda x: _typed(x, str), ())),
             unshown=tuple(r.records("unshown", _unshown, ())),
             checkpoints=tuple(r.records("checkpoints", _checkpoint_file, ())),
             made_by=r.get("made_by", str, None),
-            sample_rate=r.positive("sample_rate"),
+            sample_rate=r.number("sample_rate", lambda v: v > 0, "a positive number"),
         )
 
 
@@ -181,8 +181,7 @@ def _layer(d: object) -> LayerInfo:
     kind = _field(d, "kind", str)
     if kind not in ("conv1d", "conv2d"):
         raise _BadMeta(f"kind {kind!r}, not conv1d or conv2d")
-    assert isinstance(d, dict)
-    return LayerInfo(_field(d, "name", str), kind, _shape(d.get("shape"), (3,) if kind == "conv1d" else (4,)))
+    return LayerInfo(_field(d, "name", str), kind, _shape(_field(d, "shape", list), (3,) if kind == "conv1d" else (4,)))
 
 
 def _unshown(d: object) -> Unshown:
@@ -221,16 +220,11 @@ class _MetaReader:
             raise self._fail(key, f"{value!r:.40}, not one of {', '.join(allowed)}")
         return value
 
-    def fraction(self, key: str) -> float | None:
+    def number(self, key: str, ok: Callable[[float], bool], what: str) -> float | None:
+        """An optional finite number for which ok(value) holds (`what` says which, in words)."""
         value = self.get(key, (int, float), None)
-        if value is not None and not (math.isfinite(value) and 0 <= value <= 1):
-            raise self._fail(key, f"{value!r}, not a fraction from 0 to 1")
-        return None if value is None else float(value)
-
-    def positive(self, key: str) -> float | None:
-        value = self.get(key, (int, float), None)
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise self._fail(key, f"{value!r}, not a positive number")
+        if value is not None and not (math.isfinite(value) and ok(value)):
+            raise self._fail(key, f"{value!r}, not {what}")
         return None if value is None else float(value)
 
     def records(self, key: str, read: Callable[[object], Any], default: Any = _REQUIRED) -> list[Any]:
