@@ -22,7 +22,7 @@ from torch import nn
 from cnnkreport.errors import UserError
 from cnnkreport.rundir import LayerInfo, Unshown
 from cnnkreport.sources.checkpoint import Checkpoint, find_checkpoints, history, load, step_of
-from cnnkreport.sources.layers import CONV3D, MAX_KERNEL_SIDE, TRANSPOSED, conv_layers
+from cnnkreport.sources.layers import CONV3D, MAX_KERNEL_SIDE, MAX_TAPS, TRANSPOSED, conv_layers
 
 # ----------------------------------------------------------------------------------------------- fixtures
 
@@ -448,22 +448,26 @@ def test_empty_conv_weight(tmp_path: Path) -> None:
 
 
 def test_kernels_larger_than_analysed_are_not_drawn(tmp_path: Path) -> None:
-    big = MAX_KERNEL_SIDE + 1
+    big, taps = MAX_KERNEL_SIDE + 1, MAX_TAPS + 1
     sd = {
         "small.weight": torch.ones(2, 1, 5),
-        "long.weight": torch.ones(2, 1, big),
-        "wide.weight": torch.ones(1, 1, 1, big),
+        "filter.weight": torch.ones(2, 1, 512),  # long filters are analysed, as Conv1d and as (k, 1) and (1, k)
+        "column.weight": torch.ones(2, 1, 4096, 1),
+        "row.weight": torch.ones(2, 1, 1, MAX_TAPS),
+        "long.weight": torch.ones(1, 1, taps),
+        "wide.weight": torch.ones(1, 1, 1, taps),
     }
     sd["square.weight"] = torch.ones(1, 1, big, big)
     shown, unshown = conv_layers(load(save(sd, tmp_path / "m.pt")))
-    assert shown == [LayerInfo("small", "conv1d", (2, 1, 5))]
+    assert [s.name for s in shown] == ["small", "filter", "column", "row"]
     assert [u.name for u in unshown] == ["long", "wide", "square"]
-    assert f"a filter of {big} taps" in unshown[1].reason and f"kernels of {big} x {big}" in unshown[2].reason
-    del sd["small.weight"]
+    assert f"a filter of {taps:,} taps" in unshown[1].reason and f"kernels of {big} x {big}" in unshown[2].reason
+    for name in ("small", "filter", "column", "row"):
+        del sd[f"{name}.weight"]
     message = user_error(
         lambda: conv_layers(load(save(sd, tmp_path / "n.pt"))), "no conv layer that cnnkreport can draw"
     )
-    assert f"layer long (2, 1, {big}) is a filter of {big} taps" in message and "(and 2 more" in message
+    assert f"layer long (1, 1, {taps}) is a filter of {taps:,} taps" in message and "(and 2 more" in message
 
 
 def test_broadcast_views_claim_what_the_file_does_not_hold(tmp_path: Path) -> None:

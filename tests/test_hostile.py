@@ -58,7 +58,7 @@ from cnnkreport.names import printable
 from cnnkreport.pipeline import BuildConfig, load_build_config
 from cnnkreport.site.layout import MARKER
 from cnnkreport.sources.checkpoint import history, load
-from cnnkreport.sources.layers import MAX_KERNEL_SIDE, conv_layers
+from cnnkreport.sources.layers import MAX_TAPS, conv_layers
 from cnnkreport.sweep import SweepConfig, expand, load_sweep
 
 CORPUS = Path(__file__).parent / "hostile"
@@ -758,4 +758,4 @@ def test_the_mutation_bases_are_valid(tmp_path: Path) -> None:
     for kind, data in VALID.items():
         (tmp_path / f"v.{kind}").write_bytes(data)
         shown, _ = history([tmp_path / f"v.{kind}"])[1:]
-        assert shown and all(max(c.shape[2:]) <= MAX_KERNEL_SIDE for c in shown)
+        assert shown and all(max(c.shape[2:]) <= MAX_TAPS for c in shown)

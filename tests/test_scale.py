@@ -113,7 +113,7 @@ def test_the_streamed_analysis_is_the_analysis_of_every_snapshot_at_once(tmp_pat
     assert whole is not None and streamed is not None
     for field in ("steps", "scores", "top", "top_scores", "null", "dc_fraction", "surrogate_p", "per_channel"):
         a, b = getattr(whole, field), getattr(streamed, field)
-        assert (a is None and b is None) or np.array_equal(a, b), field
+        assert (a is None and b is None) or np.array_equal(a, b, equal_nan=True), field
     for field in ("final", "init", "added"):
         a, b = getattr(whole, field), getattr(streamed, field)
         for part in ("score", "top", "top_scores"):

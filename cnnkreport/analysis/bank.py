@@ -19,6 +19,7 @@ from scipy.signal import savgol_coeffs
 
 ORIENTATIONS = np.arange(0, 180, 15)  # degrees; every 15 at least, as the method promises
 DUPLICATE = 0.9999  # |cos| above which two templates are the same template
+CHUNK = 4_000_000  # entries of a (kernels x templates) score block, to bound memory on large layers
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Template:
         return {"name": self.name, "family": self.family, "orientation_deg": self.orientation_deg, "scale": self.scale}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Bank:
     shape: tuple[int, ...]  # (k,) or (kh, kw)
     templates: tuple[Template, ...]
@@ -52,8 +53,42 @@ class Bank:
     def __len__(self) -> int:
         return len(self.templates)
 
+    fitted = False
+
+    @property
+    def rows_per_block(self) -> int:
+        """Kernels scored at a time: a (kernels x templates) block of at most CHUNK entries."""
+        return max(1, CHUNK // max(len(self.templates), 1))
+
+    def display(self) -> Bank:
+        """What the bank page shows: the whole bank."""
+        return self
+
     def families(self) -> list[str]:
         return sorted({t.family for t in self.templates}, key=FAMILY_ORDER.index)
+
+    @functools.cached_property
+    def blocks(self) -> tuple[tuple[int, int, int], ...]:
+        """(family's index in FAMILY_ORDER, first template, end) of each family: the templates are kept in blocks of
+        one family each, so that a family's best match is a maximum over a slice."""
+        fam = np.array([FAMILY_ORDER.index(t.family) for t in self.templates])
+        cuts = [0, *np.flatnonzero(np.diff(fam)) + 1, len(fam)]
+        return tuple((int(fam[a]), int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True))
+
+    def family_best(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For normalised kernels (n, D): the index (n, F) and |cos| (n, F) of each family's best template, F the
+        families of FAMILY_ORDER; -1 and 0 for a family the bank does not have."""
+        idx = np.full((len(rows), len(FAMILY_ORDER)), -1, dtype=np.int64)
+        best = np.zeros((len(rows), len(FAMILY_ORDER)))
+        s = np.abs(rows @ self.matrix.T)
+        for f, a, b in self.blocks:
+            i = s[:, a:b].argmax(axis=1)
+            idx[:, f], best[:, f] = a + i, s[:, a:b][np.arange(len(rows)), i]
+        return idx, best
+
+    def best_score(self, rows: np.ndarray) -> np.ndarray:
+        """r* of normalised kernels (n, D): the best |cos| over the bank."""
+        return np.abs(rows @ self.matrix.T).max(axis=1)
 
 
 SHORT_NAMES = {
@@ -70,7 +105,8 @@ SHORT_NAMES = {
     "central-difference": "central diff",
     "second-difference": "2nd diff",
 }
-FAMILY_ORDER = ["edge", "line", "blob", "smooth", "corner", "gabor", "step", "ramp"]
+# Simplest first: when templates of several families match a kernel almost equally well, the first is named.
+FAMILY_ORDER = ["edge", "line", "blob", "smooth", "step", "ramp", "corner", "gabor"]
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
@@ -90,9 +126,15 @@ def _grid(shape: tuple[int, int], dx: float = 0.0, dy: float = 0.0) -> tuple[np.
     return x - (w - 1) / 2 - dx, (h - 1) / 2 - y - dy
 
 
-def _scales(size: int) -> list[float]:
+COARSE_SCALES = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+# Steps of about 1.2: a Gaussian derivative of any sigma in between matches one of these at |cos| > 0.99, so that a
+# planted derivative of Gaussian is not out-scored by a Gabor that happens to sit closer to it.
+FINE_SCALES = (0.5, 0.6, 0.7, 0.85, 1.0, 1.2, 1.4, 1.7, 2.0, 2.4, 2.9, 3.5, 4.2, 5.0, 6.0, 7.2, 8.6, 10.3)
+
+
+def _scales(size: int, fine: bool = True) -> list[float]:
     """Gaussian scales (sigma, pixels) that fit a kernel of this side."""
-    return [s for s in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0) if s <= max(size / 3.0, 0.5)]
+    return [s for s in (FINE_SCALES if fine else COARSE_SCALES) if s <= max(size / 3.0, 0.5)]
 
 
 def _offsets(size: int) -> list[tuple[float, float]]:
@@ -184,7 +226,7 @@ def _bank_2d(shape: tuple[int, int]) -> Iterator[tuple[Template, np.ndarray]]:
         for o in (-1.0, -0.5, 0.0, 0.5, 1.0):
             yield Template("step", "step", float(theta), 1.0, f"offset {o:g}"), (u > o).astype(float)
         for f in (0.125, 0.25, 0.375):
-            for s in _scales(size)[-2:]:
+            for s in _scales(size, fine=False)[-2:]:
                 for phase in (0, 45, 90, 135):
                     g = np.exp(-(x**2 + y**2) / (2 * s**2))
                     wave = np.cos(2 * np.pi * f * u + math.radians(phase))
@@ -236,7 +278,7 @@ def _bank_1d(k: int) -> Iterator[tuple[Template, np.ndarray]]:
             yield Template("ramp", "ramp", None, float(width), f"rises over taps {start}-{start + width}"), ramp
     for off in (-0.5, 0.0, 0.5):
         t = t0 - off
-        for s in (x for x in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0) if x <= max(k / 3, 0.5)):
+        for s in (x for x in FINE_SCALES if x <= max(k / 3, 0.5)):
             g = np.exp(-(t**2) / (2 * s**2))
             where = f"offset {off:g}"
             yield Template("gaussian", "smooth", None, s, where), g
@@ -263,6 +305,7 @@ def bank(shape: tuple[int, ...]) -> Bank:
         items = list(_bank_2d((shape[0], shape[1])))
     else:
         raise ValueError(f"banks exist for 1-D and 2-D kernels, not {shape}")
+    items.sort(key=lambda item: FAMILY_ORDER.index(item[0].family))  # stable: each family one block, in its order
     weights = np.stack([w for _, w in items]).reshape(len(items), *shape)
     matrix = normalise(weights.reshape(len(items), -1))
     keep = _distinct(matrix)

@@ -6,6 +6,7 @@ Nothing here computes a score; it only reports what `analysis` measured, rounded
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,8 @@ DIGITS = 4  # floats in JSON are rounded, so that the same numbers give the same
 
 
 def rounded(x: float | None) -> float | None:
-    return None if x is None else round(float(x), DIGITS)
+    """x to DIGITS decimals; None for None and for what JSON cannot hold (NaN: not computed)."""
+    return None if x is None or not math.isfinite(float(x)) else round(float(x), DIGITS)
 
 
 def dumps(data: Any, compact: bool = False) -> str:
@@ -67,7 +69,8 @@ def layer_summary(a: LayerAnalysis, sample_rate: float | None = None) -> dict[st
         "kind": a.kind,
         "shape": list(a.shape),
         "analysed_as": "x".join(map(str, a.kshape)) + (" (1-D)" if len(a.kshape) == 1 else ""),
-        "bank_size": len(a.bank),
+        "matched_by": "fitted families" if a.bank.fitted else "template bank",
+        "bank_size": None if a.bank.fitted else len(a.bank),
         "null_threshold": rounded(a.threshold),
         "null_median": rounded(float(np.median(a.null))),
         "hit_rate": claim(a, a.hit_rate),
@@ -128,6 +131,10 @@ def layer_detail(
             "best_matches": [
                 {**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail, "score": rounded(s)}
                 for t, s in zip(a.final.top[i], a.final.top_scores[i], strict=True)
+            ],
+            "near_equal_matches": [
+                {**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail, "score": rounded(s)}
+                for t, s in a.final.alternatives(i)
             ],
             "top_templates_over_snapshots": position[:, i].tolist(),
             "score_over_snapshots": [rounded(s) for s in a.scores[:, i]],

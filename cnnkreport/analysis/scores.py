@@ -19,23 +19,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .bank import Bank, bank, normalise
+from .bank import bank
 from .filters import FilterShape, describe_1d
+from .fit import DENSE_MAX_TAPS, FittedBank
+from .matching import Matcher, Matches, Scorer, best_scores, match
 
 NULL_SAMPLES = 2000  # random kernels behind each null distribution
 THRESHOLD_QUANTILE = 0.99
 SURROGATES = 100  # phase-randomised surrogates per kernel
 SURROGATE_ALPHA = 0.05  # a kernel passes the smoothness control if fewer than 5% of its surrogates match as well
-TOP = 3
+STOP_AFTER = 5  # surrogates matching as well as the kernel after which it cannot pass: (1 + 4) / 101 < 0.05 <= 6 / 101
+STAGES = (0, 10, 25, 50, 100)  # how many of a kernel's surrogates have been scored after each stage
 MAX_PER_CHANNEL = 4096  # (kernel, input channel) pairs scored one by one; a larger layer gets channel sums only
-CHUNK = 4_000_000  # entries of a (kernels x templates) score block, to bound memory on large layers
-
-
-@dataclass(frozen=True)
-class Matches:
-    score: np.ndarray  # (N,) r*, the best |cos| over the bank
-    top: np.ndarray  # (N, TOP) template indices, best first
-    top_scores: np.ndarray  # (N, TOP)
 
 
 def kernel_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -62,52 +57,12 @@ def claims_possible(kshape: tuple[int, ...]) -> tuple[bool, str]:
     return True, ""
 
 
-class _Matcher:
-    """match() over kernels that arrive in pieces (`add`, then `result` once). The kernels are scored in blocks of
-    `block` rows counted from the first kernel, whatever pieces they came in, so every number is the one that
-    match() gives on all of them at once; memory: one block and its scores."""
-
-    def __init__(self, b: Bank, top: int) -> None:
-        self.bank, self.top = b, top
-        self.block = max(1, CHUNK // max(len(b), 1))
-        self._pending: list[np.ndarray] = []  # normalised rows not yet scored: fewer than a block
-        self._parts: list[tuple[np.ndarray, np.ndarray]] = []  # (top indices, top scores) of each scored block
-
-    def add(self, kernels: np.ndarray) -> None:
-        """Kernels (n, *shape), after those added before."""
-        self._pending.append(normalise(np.asarray(kernels, dtype=np.float64).reshape(len(kernels), -1)))
-        if sum(len(p) for p in self._pending) >= self.block:
-            rows = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
-            full = len(rows) - len(rows) % self.block
-            for i in range(0, full, self.block):
-                self._score(rows[i : i + self.block])
-            self._pending = [rows[full:].copy()] if full < len(rows) else []
-
-    def _score(self, rows: np.ndarray) -> None:
-        s = np.abs(rows @ self.bank.matrix.T)  # (n_i, M)
-        idx = np.argpartition(-s, min(self.top, s.shape[1] - 1), axis=1)[:, : self.top]
-        order = np.argsort(-np.take_along_axis(s, idx, axis=1), axis=1)
-        best = np.take_along_axis(idx, order, axis=1).astype(np.int64, copy=False)
-        self._parts.append((best, np.take_along_axis(s, best, axis=1)))
-
-    def result(self) -> Matches:
-        """The matches of every kernel added, in order."""
-        if self._pending:
-            self._score(np.concatenate(self._pending))
-            self._pending = []
-        if not self._parts:
-            return Matches(np.zeros(0), np.zeros((0, self.top), dtype=np.int64), np.zeros((0, self.top)))
-        if len(self._parts) > 1:  # one part from now on: the blocks' copies are not kept beside it
-            self._parts = [(np.concatenate([b for b, _ in self._parts]), np.concatenate([s for _, s in self._parts]))]
-        best, scores = self._parts[0]
-        return Matches(scores[:, 0].copy(), best, scores)
-
-
-def match(kernels: np.ndarray, b: Bank, top: int = TOP) -> Matches:
-    """Best matches of kernels (N, *shape) in bank b."""
-    m = _Matcher(b, top)
-    m.add(kernels)
-    return m.result()
+def scorer_for(kshape: tuple[int, ...]) -> Scorer:
+    """What kernels of this shape are matched against: the dense bank, or for 1-D kernels longer than
+    DENSE_MAX_TAPS, the families fitted to each kernel (a new FittedBank, which keeps the layer's fitted templates)."""
+    if len(kshape) == 1 and kshape[0] > DENSE_MAX_TAPS:
+        return FittedBank(kshape[0])
+    return bank(kshape)
 
 
 def random_kernels(in_channels: int, kshape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
@@ -121,7 +76,7 @@ def random_kernels(in_channels: int, kshape: tuple[int, ...], n: int, seed: int)
 def null_scores(in_channels: int, kshape: tuple[int, ...], n: int = NULL_SAMPLES) -> np.ndarray:
     """r* of the channel sums of n random kernels of this shape: deterministic, cached per shape."""
     seed = zlib.crc32(repr((in_channels, kshape)).encode())
-    return match(random_kernels(in_channels, kshape, n, seed).sum(axis=1), bank(kshape)).score
+    return best_scores(random_kernels(in_channels, kshape, n, seed).sum(axis=1), scorer_for(kshape))
 
 
 def dc_fraction(kernels: np.ndarray) -> np.ndarray:
@@ -143,14 +98,54 @@ def phase_surrogates(kernel: np.ndarray, n: int, rng: np.random.Generator) -> np
     return np.fft.irfftn(out, s=kernel.shape, axes=axes)
 
 
-def surrogate_p(kernels: np.ndarray, b: Bank, scores: np.ndarray, n: int = SURROGATES, seed: int = 0) -> np.ndarray:
+def surrogate_p(
+    kernels: np.ndarray,
+    b: Scorer,
+    scores: np.ndarray,
+    n: int = SURROGATES,
+    seed: int = 0,
+    ids: np.ndarray | None = None,
+) -> np.ndarray:
     """For each kernel (N, *shape), the share of its phase-randomised surrogates that match the bank at least as
-    well as it does ((1 + count) / (1 + n)): small when the kernel's *shape*, not just its smoothness, is what
-    matches."""
-    rng = np.random.default_rng(seed)
-    sur = np.concatenate([phase_surrogates(k, n, rng) for k in kernels])  # (N*n, *shape)
-    sur_scores = match(sur, b, top=1).score.reshape(len(kernels), n)
-    return (1 + (sur_scores >= scores[:, None] - 1e-12).sum(axis=1)) / (1 + n)
+    well as it does: small when the kernel's *shape*, not just its smoothness, is what matches. Kernel i's
+    surrogates are drawn from the seed (seed, ids[i]) (ids: the kernels' places in their layer; 0..N-1 by default),
+    so they do not depend on which other kernels are tested. Sequential (Besag and Clifford 1991): the surrogates
+    are scored in stages, and once STOP_AFTER of them match as well, the rest cannot bring the kernel under
+    SURROGATE_ALPHA; its p is then that share so far (at least 0.05). Otherwise all n are scored and
+    p = (1 + count) / (1 + n). The decision (p < 0.05) is the one all n surrogates give."""
+    ids = np.arange(len(kernels)) if ids is None else np.asarray(ids)
+    out = np.empty(len(kernels))
+    per = max(1, 4_000_000 // (n * max(math.prod(kernels.shape[1:]), 1)))  # kernels whose surrogates fit in memory
+    for lo in range(0, len(kernels), per):
+        block = kernels[lo : lo + per]
+        sur = np.stack(
+            [
+                phase_surrogates(k, n, np.random.default_rng((seed, int(i))))
+                for k, i in zip(block, ids[lo:], strict=False)
+            ]
+        )  # (B, n, *shape)
+        count, seen = np.zeros(len(block), dtype=np.int64), np.zeros(len(block), dtype=np.int64)
+        for a, z in zip(STAGES[:-1], STAGES[1:], strict=True):
+            active = np.flatnonzero(count < STOP_AFTER)
+            if not len(active) or a >= n:
+                break
+            z = min(z, n)
+            s = best_scores(sur[active, a:z].reshape(-1, *block.shape[1:]), b).reshape(len(active), z - a)
+            count[active] += (s >= scores[lo + active, None] - 1e-12).sum(axis=1)
+            seen[active] = z
+        stopped = count >= STOP_AFTER
+        out[lo : lo + len(block)] = np.where(stopped, count / np.maximum(seen, 1), (1 + count) / (1 + n))
+    return out
+
+
+def controlled_p(kernels: np.ndarray, b: Scorer, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """The smoothness control where it qualifies a claim: surrogate_p of the kernels above the null threshold, NaN
+    (not tested) for the others, which make no claim to qualify."""
+    p = np.full(len(kernels), np.nan)
+    tested = np.flatnonzero(scores > threshold)
+    if len(tested):
+        p[tested] = surrogate_p(kernels[tested], b, scores[tested], ids=tested)
+    return p
 
 
 def kappa(trained: np.ndarray, init: np.ndarray) -> float:
@@ -174,7 +169,7 @@ class LayerAnalysis:
     kind: str  # conv1d | conv2d
     shape: tuple[int, ...]  # the layer's weight shape (out, in, *k)
     kshape: tuple[int, ...]  # the shape the kernels are analysed at
-    bank: Bank
+    bank: Scorer
     steps: np.ndarray  # (S,)
     scores: np.ndarray  # (S, N) r* of each kernel (channel sum) at each snapshot
     top: np.ndarray  # (S, N, TOP) indices of the best templates at each snapshot, best first
@@ -185,7 +180,7 @@ class LayerAnalysis:
     null: np.ndarray  # (NULL_SAMPLES,) r* of random kernels of this shape
     dc_fraction: np.ndarray  # (N,) at the last snapshot
     dc_fraction_null: float  # median DC fraction of the random kernels
-    surrogate_p: np.ndarray  # (N,)
+    surrogate_p: np.ndarray  # (N,) NaN for kernels not above the threshold (not tested)
     added: Matches | None  # the learned change (last minus init), scored like a kernel
     claims_possible: bool
     claims_note: str
@@ -259,7 +254,7 @@ class LayerScorer:
         self.first: np.ndarray | None = None  # (out, in, *k) weights at the first snapshot
         self.last: np.ndarray | None = None  # ... and at the last
         self._steps: list[np.ndarray] = []
-        self._matcher: _Matcher | None = None  # None while no chunk came, or for kernels too small to compare
+        self._matcher: Matcher | None = None  # None while no chunk came, or for kernels too small to compare
         self._summed: list[np.ndarray] = []  # channel sums (out, *kshape) at the first and the last snapshot
 
     @property
@@ -277,7 +272,7 @@ class LayerScorer:
         shape = tuple(weights.shape[1:])
         if self.shape is None:
             self.shape, kshape = shape, kernel_shape(shape)
-            self._matcher = _Matcher(bank(kshape), TOP) if self.score and math.prod(kshape) >= 3 else None
+            self._matcher = Matcher(scorer_for(kshape)) if self.score and math.prod(kshape) >= 3 else None
         elif shape != self.shape:
             raise ValueError(f"{self.name}: snapshots of shape {shape} after {self.shape}")
         self._steps.append(steps)
@@ -303,20 +298,22 @@ class LayerScorer:
         s, out, in_c = len(steps), shape[0], shape[1]
         matches = self._matcher.result()
         scores = matches.score.reshape(s, out)
-        top, top_scores = matches.top.reshape(s, out, TOP), matches.top_scores.reshape(s, out, TOP)
+        top, top_scores = matches.top.reshape(s, out, -1), matches.top_scores.reshape(s, out, -1)
 
-        def at(i: int) -> Matches:
-            return Matches(scores[i], top[i], top_scores[i])
+        def at(i: int) -> Matches:  # the matches at snapshot i (-1: the last)
+            i %= s
+            return matches.take(slice(i * out, (i + 1) * out))
 
         first, last = self._summed
         final = at(-1)
         init = at(0) if s > 1 else None  # the first snapshot is the baseline (step 0 for a run trained here)
         per_channel = None  # per-channel scores, for the record, where there are not too many to compute
         if 1 < in_c and out * in_c <= MAX_PER_CHANNEL:
-            per_channel = match(self.last.reshape(out * in_c, *kshape), b, top=1).score.reshape(out, in_c)
+            per_channel = best_scores(self.last.reshape(out * in_c, *kshape), b).reshape(out, in_c)
         null_kernels = random_kernels(in_c, kshape, 500, seed=1).sum(axis=1)
         added = match(last - first, b) if init is not None else None
         possible, note = claims_possible(kshape)
+        null = null_scores(in_c, kshape)
         return LayerAnalysis(
             name=self.name,
             kind=self.kind,
@@ -330,10 +327,10 @@ class LayerScorer:
             final=final,
             init=init,
             per_channel=per_channel,
-            null=null_scores(in_c, kshape),
+            null=null,
             dc_fraction=dc_fraction(last),
             dc_fraction_null=float(np.median(dc_fraction(null_kernels))),
-            surrogate_p=surrogate_p(last, b, final.score),
+            surrogate_p=controlled_p(last, b, final.score, float(np.quantile(null, THRESHOLD_QUANTILE))),
             added=added,
             claims_possible=possible,
             claims_note=note,

@@ -14,6 +14,7 @@ import numpy as np
 from markupsafe import Markup
 
 from ..analysis import filters
+from ..analysis.matching import NEAR
 from ..analysis.scores import SURROGATE_ALPHA, LayerAnalysis
 from ..draw import mosaic, svg
 from ..rundir import LayerInfo
@@ -180,13 +181,15 @@ def _numbers(i: int, a: LayerAnalysis) -> dict[str, Any]:
         "init": None if a.init is None else float(a.init.score[i]),
         "threshold": a.threshold,
         "hit": bool(a.hits[i]),
-        "surrogate_p": float(a.surrogate_p[i]),
+        "surrogate_p": None if np.isnan(a.surrogate_p[i]) else float(a.surrogate_p[i]),
         "passes_control": bool(a.surrogate_p[i] < SURROGATE_ALPHA),
         "dc": float(a.dc_fraction[i]),
         "added": None if a.added is None else float(a.added.score[i]),
         "added_match": None if a.added is None else a.bank.templates[a.added.top[i, 0]].label(),
         "per_channel": None if a.per_channel is None else [float(x) for x in a.per_channel[i]],
         "filter": None if a.filter_shapes is None else a.filter_shapes[i],
+        "near": [(a.bank.templates[t], float(score)) for t, score in a.final.alternatives(i)],
+        "near_within": NEAR,
     }
 
 

@@ -5,6 +5,7 @@ link is relative to the page that holds it (templates call url(path))."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -26,7 +27,7 @@ from .views import TABLE_PAGE, LayerView, RunView, describe
 
 def _num(v: float | None, digits: int = 2) -> str:
     """A number to `digits` decimals, with no minus sign on a value that rounds to zero."""
-    if v is None:
+    if v is None or not math.isfinite(v):
         return "n/a"
     text = f"{v:.{digits}f}"
     return text.lstrip("-") if float(text) == 0 else text
@@ -69,6 +70,7 @@ def write_pages(views: list[RunView], layout: Layout, checks: Sequence[RecipeChe
     """Phase 2: the HTML pages, JSON and static files."""
     env = jinja_env()
     banks = {paths.bank_slug(lv.analysis.kshape): lv.analysis.bank for v in views for lv in v.layers if lv.analysis}
+    # a fitted bank (long 1-D kernels) shows examples of its families; the templates fitted are on the kernel pages
     common = {"version": __version__, "runs": views, "banks": sorted(banks), "checks": {c.run: c for c in checks}}
     page = partial(write_page, layout, env)
     recipe_images = _recipe_figures(checks, layout)
@@ -82,8 +84,18 @@ def write_pages(views: list[RunView], layout: Layout, checks: Sequence[RecipeChe
         for lv in v.layers:
             _layer_pages(layout, env, v, lv, common)
     for bslug, b in banks.items():
-        families = _write_bank(b, bslug, layout)
-        page("bank.html", paths.bank_page(bslug), f"bank {bslug}", bank=b, bslug=bslug, families=families, **common)
+        shown = b.display()
+        families = _write_bank(shown, bslug, layout)
+        page(
+            "bank.html",
+            paths.bank_page(bslug),
+            f"bank {bslug}",
+            bank=shown,
+            fitted=b.fitted,
+            bslug=bslug,
+            families=families,
+            **common,
+        )
     summary = {
         "version": report.SUMMARY_VERSION,
         "runs": [

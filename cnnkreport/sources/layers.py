@@ -4,7 +4,8 @@ A convolution-like weight is a 3-, 4- or 5-D tensor under a "weight" key ("featu
 the root module's): (out, in_per_group, k) is a Conv1d, (out, in_per_group, kh, kw) a Conv2d, 5-D a Conv3d (not
 drawn). A transposed convolution's weight, (in, out, k...), looks alike: it is told by its module's class when the
 file names it (TorchScript, pickled models), else guessed from its name. Built-in torch modules that are not
-convolutions (nn.Bilinear) are left out; kernels larger than MAX_KERNEL_SIDE are not drawn. This works on arrays
+convolutions (nn.Bilinear) are left out; 1-D filters longer than MAX_TAPS and 2-D kernels larger than
+MAX_KERNEL_SIDE on a side are not drawn. This works on arrays
 already read (a `Checkpoint`): it opens no file and runs nothing.
 """
 
@@ -21,9 +22,10 @@ from ..errors import UserError
 from ..rundir import LayerInfo, Unshown
 from .modelfile import Checkpoint, shape_text
 
-# Kernels up to this many taps (1-D) or pixels per side (2-D) are analysed: what `train` allows (model.kernel_size),
-# and what the detector bank is built for in bounded memory (a 1-D bank holds O(k^2) templates: 64 taps take 2.5 GB).
+# 2-D kernels up to this many pixels per side are analysed (a dense template bank of a few thousand templates), and
+# 1-D filters (Conv1d, or Conv2d kernels of (k, 1) or (1, k)) up to MAX_TAPS taps (fitted families, analysis/fit.py).
 MAX_KERNEL_SIDE = 64
+MAX_TAPS = 8192
 TRANSPOSED = "a transposed convolution: its weight is (in, out, k...), which this report does not draw"
 CONV3D = "a Conv3d (5-D weight): only 1-D and 2-D kernels are shown"
 _NAME_GUESS = re.compile(r"transpose|deconv|upconv", re.IGNORECASE)
@@ -60,9 +62,19 @@ def conv_weights(ckpt: Checkpoint) -> Iterator[tuple[str, str, np.ndarray, str |
                 yield key, _layer_name(key), a, kind
 
 
-def _too_large(spatial: tuple[int, ...]) -> str:
-    if len(spatial) == 1 or min(spatial) == 1:  # a Conv2d kernel of (k, 1) or (1, k) is a 1-D filter
-        return f"a filter of {max(spatial)} taps: more than the {MAX_KERNEL_SIDE} that cnnkreport analyses"
+def _one_d(spatial: tuple[int, ...]) -> bool:
+    """A Conv1d kernel, or a Conv2d kernel of (k, 1) or (1, k): a 1-D filter."""
+    return len(spatial) == 1 or min(spatial) == 1
+
+
+def _too_large(spatial: tuple[int, ...]) -> str | None:
+    """Why kernels of this spatial shape are not analysed, or None when they are."""
+    if _one_d(spatial):
+        if max(spatial) <= MAX_TAPS:
+            return None
+        return f"a filter of {max(spatial):,} taps: more than the {MAX_TAPS:,} that cnnkreport analyses"
+    if max(spatial) <= MAX_KERNEL_SIDE:
+        return None
     return (
         f"kernels of {' x '.join(map(str, spatial))}: larger than the {MAX_KERNEL_SIDE} x {MAX_KERNEL_SIDE} "
         "that cnnkreport analyses"
@@ -80,8 +92,8 @@ def _classify(ckpt: Checkpoint) -> tuple[list[LayerInfo], list[Unshown]]:
             unshown.append(Unshown(name, shape, TRANSPOSED + " (guessed from its name)"))
         elif a.ndim == 5:
             unshown.append(Unshown(name, shape, CONV3D))
-        elif max(shape[2:]) > MAX_KERNEL_SIDE:
-            unshown.append(Unshown(name, shape, _too_large(shape[2:])))
+        elif (why := _too_large(shape[2:])) is not None:
+            unshown.append(Unshown(name, shape, why))
         else:
             shown.append(LayerInfo(name, "conv1d" if a.ndim == 3 else "conv2d", shape))
     return shown, unshown
@@ -89,7 +101,7 @@ def _classify(ckpt: Checkpoint) -> tuple[list[LayerInfo], list[Unshown]]:
 
 def conv_layers(ckpt: Checkpoint) -> tuple[list[LayerInfo], list[Unshown]]:
     """The Conv1d/Conv2d layers to draw (by weight key and shape, in state_dict order) and the convolution-like
-    weights that are not drawn, with why (transposed, Conv3d, kernels larger than MAX_KERNEL_SIDE). Without module
+    weights that are not drawn, with why (transposed, Conv3d, kernels too large). Without module
     kinds (state_dicts, safetensors) a transposed convolution can only be told from its name; otherwise it is drawn
     as an ordinary conv of its weight. A checkpoint with nothing to draw is a UserError."""
     shown, unshown = _classify(ckpt)

@@ -351,11 +351,11 @@ def _seven() -> bytes:
 @case(
     "kernel_too_long.safetensors",
     "inspect",
-    "a Conv2d weight of shape (1, 1, 1, 200): a 1-D filter of 200 taps, beyond the 64 cnnkreport analyses",
-    "200 taps",
+    "a Conv2d weight of shape (1, 1, 1, 9000): a 1-D filter of 9,000 taps, beyond the 8,192 cnnkreport analyses",
+    "9,000 taps",
 )
 def _too_long() -> bytes:
-    return st_tensors({"conv.weight": torch.linspace(-1, 1, 200).reshape(1, 1, 1, 200)})
+    return st_tensors({"conv.weight": torch.linspace(-1, 1, 9000).reshape(1, 1, 1, 9000)})
 
 
 @case(
