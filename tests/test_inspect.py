@@ -195,3 +195,36 @@ def test_filters_of_known_shape_are_described_and_small_kernels_claim_nothing(
     assert all(k["above_threshold"] is None for k in detail["kernels"])
     page = (tmp_path / "site" / "runs" / "model" / "front" / "kernels" / "0.html").read_text()
     assert "As a filter: band-pass" in page and re.search(r"peak at 0\.0500 cycles/sample \((799|800)\.\d Hz\)", page)
+
+
+def test_long_filters_of_a_real_front_end_are_fitted_named_and_described(tmp_path: Path, runner: CliRunner) -> None:
+    """A learned audio front end: 12 filters of 512 taps stored as a Conv2d of (12, 1, 512, 1) (a geometric bank of
+    windowed cosines, a derivative of Gaussian, and noise), analysed by the fitted families with every layer drawn."""
+    n = torch.arange(512, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    front = torch.randn(12, 1, 512, 1, generator=g, dtype=torch.float64) * 0.02
+    freqs = [0.02 * 1.4**i for i in range(8)]
+    for i, f in enumerate(freqs):
+        front[i, 0, :, 0] = torch.exp(-(((n - 256) / 40) ** 2) / 2) * torch.cos(2 * torch.pi * f * (n - 256))
+    u = (n - 300) / 9
+    front[8, 0, :, 0] = u * torch.exp(-(u**2) / 2)  # an edge: the derivative of a Gaussian
+    torch.save({"front.weight": front.float(), "next.weight": torch.randn(4, 12, 9, 1)}, tmp_path / "model.pt")
+    code, out = inspect(runner, str(tmp_path / "model.pt"), "--out", str(tmp_path / "site"))
+    assert code == 0, out
+    layers = {layer["name"]: layer for layer in summary(tmp_path / "site")["runs"][0]["layers"]}
+    front_s = layers["front"]
+    assert front_s["matched_by"] == "fitted families" and front_s["bank_size"] is None
+    assert layers["next"]["matched_by"] == "template bank"
+    kernels = front_s["kernels"]
+    for k, f in zip(kernels[:8], freqs, strict=True):
+        assert k["score"] > 0.99 and abs(k["peak_frequency"] - f) < 0.005
+    assert [k["best_match"]["family"] for k in kernels[2:8]] == ["gabor"] * 6  # several cycles: windowed sinusoids
+    assert kernels[8]["best_match"]["family"] == "edge" and kernels[8]["score"] > 0.99
+    assert front_s["hit_rate"] >= 9 / 12  # the planted ones, against random 512-tap filters
+    detail = json.loads((tmp_path / "site" / "runs" / "model" / "front" / "layer.json").read_text())
+    assert detail["kernels"][3]["best_matches"][0]["detail"].startswith("f=0.0549 c/sample")
+    assert all(k["phase_surrogate_p"] is None for k in detail["kernels"] if not k["above_threshold"])
+    page = (tmp_path / "site" / "runs" / "model" / "front" / "kernels" / "3.html").read_text()
+    assert "centre tap 256.0, sigma 40.0 taps" in page
+    bank = (tmp_path / "site" / "banks" / "1d-512" / "index.html").read_text()
+    assert "The detector families for 512 kernels" in bank and "each family is fitted to each kernel" in bank

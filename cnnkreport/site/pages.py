@@ -16,6 +16,8 @@ import jinja2
 from .. import __version__
 from ..analysis import recipe, report, scores
 from ..analysis.bank import FAMILY_ORDER, Bank
+from ..analysis.fit import DENSE_MAX_TAPS
+from ..analysis.matching import NEAR
 from ..analysis.recipe import RecipeCheck
 from ..draw import mosaic
 from ..names import unique_slugs
@@ -179,4 +181,6 @@ def _constants() -> dict[str, Any]:
         "quantile": int(100 * scores.THRESHOLD_QUANTILE),
         "surrogates": scores.SURROGATES,
         "alpha": scores.SURROGATE_ALPHA,
+        "dense_max_taps": DENSE_MAX_TAPS,
+        "near": NEAR,
     }
