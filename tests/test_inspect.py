@@ -226,5 +226,6 @@ def test_long_filters_of_a_real_front_end_are_fitted_named_and_described(tmp_pat
     assert all(k["phase_surrogate_p"] is None for k in detail["kernels"] if not k["above_threshold"])
     page = (tmp_path / "site" / "runs" / "model" / "front" / "kernels" / "3.html").read_text()
     assert "centre tap 256.0, sigma 40.0 taps" in page
+    assert "32 taps a row" in page and page.count("<tr><td>") == 512 // 32  # a long filter's weights, wrapped
     bank = (tmp_path / "site" / "banks" / "1d-512" / "index.html").read_text()
     assert "The detector families for 512 kernels" in bank and "each family is fitted to each kernel" in bank

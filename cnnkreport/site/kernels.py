@@ -6,6 +6,7 @@ stays light and quick to render.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from . import layout
 
 GIF_FRAMES = 16  # frames of a single kernel's evolution GIF
 MAX_CHANNELS = 16  # input channels drawn (and printed as numbers) one by one; more: the channel sum
+MAX_PRINTED = 4096  # weights printed on a kernel's page; more: layer.json or weights.npy hold them
+WRAP = 32  # taps per row of a long 1-D filter's table
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ def _numbers(i: int, a: LayerAnalysis) -> dict[str, Any]:
         "filter": None if a.filter_shapes is None else a.filter_shapes[i],
         "near": [(a.bank.templates[t], float(score)) for t, score in a.final.alternatives(i)],
         "near_within": NEAR,
+        "size": math.prod(a.shape[1:]),
     }
 
 
@@ -232,9 +236,21 @@ def _maps(i: int, name: str, maps: tuple[np.ndarray, list[str]], folder: Path) -
 
 
 def _weights(w: np.ndarray, summed: np.ndarray) -> list[tuple[str, list[list[float]]]]:
-    """The kernel's weights as tables: per input channel (a few), or their sum (many)."""
+    """The kernel's weights as tables: per input channel (a few), or their sum (many). A long 1-D filter is wrapped
+    into rows of WRAP taps; past MAX_PRINTED numbers, the page points to the files instead."""
     in_c = len(w)
-    tables = _weights_tables(np.round(w if in_c <= MAX_CHANNELS else summed[None], 4))
+    shown = w if in_c <= MAX_CHANNELS else summed[None]
+    if shown.size > MAX_PRINTED:
+        return []
+    if shown.ndim == 2 and shown.shape[1] > WRAP:  # (in, k) with k long: rows of WRAP taps
+        pad = -shown.shape[1] % WRAP
+        wrapped = np.pad(shown, ((0, 0), (0, pad)), constant_values=np.nan).reshape(len(shown), -1, WRAP)
+        tables = [
+            (label, [[v for v in row if v == v] for row in ch])
+            for (label, _), ch in zip(_weights_tables(shown), np.round(wrapped, 4).tolist(), strict=True)
+        ]
+    else:
+        tables = _weights_tables(np.round(shown, 4))
     if in_c > MAX_CHANNELS:
         tables = [(f"summed over the {in_c} input channels (all channels: layer.json or weights.npy)", tables[0][1])]
     return tables
