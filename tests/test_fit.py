@@ -189,3 +189,13 @@ def test_near_equal_matches_name_the_simplest_family_and_list_the_others() -> No
     far = Matches(np.array([0.99]), family, np.array([[0.97, 0.5, 0, 0, 0, 0, 0, 0.99]]))
     assert far.top[0, 0] == 9 and far.alternatives(0) == []
     assert NEAR == 0.01
+
+
+def test_a_zero_long_kernel_scores_zero_never_nan() -> None:
+    k = 300
+    w = np.zeros((1, 3, 1, k))
+    w[0, 1, 0] = gabor(k, 0.1, 150, 20, 0)
+    with np.errstate(divide="raise", invalid="raise"):  # no division by zero or invalid value on the way
+        a = scores.analyse_layer("z", "conv1d", np.array([0]), w)
+    assert a is not None and a.final.score[0] == 0.0 and a.final.score[2] == 0.0 and a.final.score[1] > 0.99
+    assert np.isfinite(a.final.family_scores).all()
