@@ -3,13 +3,22 @@
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["KernelRecorder", "__version__"]
+__all__ = ["KernelRecorder", "Layer", "Report", "UserError", "__version__", "inspect"]
 
 
 def __getattr__(name: str) -> Any:
-    """`cnnkreport.KernelRecorder`, imported on first use (it needs torch; the rest of a CLI call may not)."""
+    """`cnnkreport.KernelRecorder` and the notebook API (`cnnkreport.inspect`, `Report`, `Layer`), imported on
+    first use (they need torch and scipy; the rest of a CLI call may not)."""
     if name == "KernelRecorder":
         from .sources.recorder import KernelRecorder
 
         return KernelRecorder
+    if name in ("inspect", "Report", "Layer"):
+        from . import api
+
+        return getattr(api, name)
+    if name == "UserError":
+        from .errors import UserError
+
+        return UserError
     raise AttributeError(f"module 'cnnkreport' has no attribute {name!r}")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .bank import Template
+from .results import KernelResult, LayerResult, Match, PairedChange, TrainingAdded
 from .scores import SURROGATE_ALPHA, THRESHOLD_QUANTILE, LayerAnalysis
 
 SUMMARY_VERSION = 1
@@ -60,51 +61,46 @@ def filter_fields(a: LayerAnalysis, i: int, sample_rate: float | None, detail: b
     return out
 
 
-def layer_summary(a: LayerAnalysis, sample_rate: float | None = None) -> dict[str, Any]:
-    """The layer's entry in summary.json (the schema of SPEC.md, plus the extra baselines)."""
+def layer_summary(a: LayerAnalysis, sample_rate: float | None = None) -> LayerResult:
+    """The layer's entry in summary.json (the schema of SPEC.md, plus the extra baselines), as a record."""
     median_change, p = a.paired or (None, None)
     init = a.init
-    return {
-        "name": a.name,
-        "kind": a.kind,
-        "shape": list(a.shape),
-        "analysed_as": "x".join(map(str, a.kshape)) + (" (1-D)" if len(a.kshape) == 1 else ""),
-        "matched_by": "fitted families" if a.bank.fitted else "template bank",
-        "bank_size": None if a.bank.fitted else len(a.bank),
-        "null_threshold": rounded(a.threshold),
-        "null_median": rounded(float(np.median(a.null))),
-        "hit_rate": claim(a, a.hit_rate),
-        "hit_rate_at_init": claim(a, a.hit_rate_at_init),
-        "hit_rate_phase_controlled": claim(a, float(a.controlled_hits.mean())),
-        "median_score": rounded(a.median_score),
-        "median_score_at_init": rounded(a.median_score_at_init),
-        "kappa": claim(a, a.kappa),
-        "paired_change": {
-            "test": "wilcoxon signed-rank",
-            "median_change": rounded(median_change),
-            "p_value": rounded(p),
-        },
-        "dc_fraction_median": rounded(float(np.median(a.dc_fraction))),
-        "dc_fraction_null_median": rounded(a.dc_fraction_null),
-        "training_added": None
+    return LayerResult(
+        name=a.name,
+        kind=a.kind,
+        shape=tuple(a.shape),
+        analysed_as="x".join(map(str, a.kshape)) + (" (1-D)" if len(a.kshape) == 1 else ""),
+        matched_by="fitted families" if a.bank.fitted else "template bank",
+        bank_size=None if a.bank.fitted else len(a.bank),
+        null_threshold=rounded(a.threshold),
+        null_median=rounded(float(np.median(a.null))),
+        hit_rate=claim(a, a.hit_rate),
+        hit_rate_at_init=claim(a, a.hit_rate_at_init),
+        hit_rate_phase_controlled=claim(a, float(a.controlled_hits.mean())),
+        median_score=rounded(a.median_score),
+        median_score_at_init=rounded(a.median_score_at_init),
+        kappa=claim(a, a.kappa),
+        paired_change=PairedChange("wilcoxon signed-rank", rounded(median_change), rounded(p)),
+        dc_fraction_median=rounded(float(np.median(a.dc_fraction))),
+        dc_fraction_null_median=rounded(a.dc_fraction_null),
+        training_added=None
         if a.added is None
-        else {
-            "hit_rate": claim(a, float((a.added.score > a.threshold).mean())),
-            "median_score": rounded(float(np.median(a.added.score))),
-        },
-        "match_claims_possible": a.claims_possible,
-        "match_claims_note": a.claims_note or None,
-        "kernels": [
-            {
-                "index": i,
-                "score": rounded(a.final.score[i]),
-                "score_at_init": None if init is None else rounded(init.score[i]),
-                "best_match": template_dict(a.bank.templates[a.final.top[i, 0]]),
+        else TrainingAdded(
+            claim(a, float((a.added.score > a.threshold).mean())), rounded(float(np.median(a.added.score)))
+        ),
+        match_claims_possible=a.claims_possible,
+        match_claims_note=a.claims_note or None,
+        kernels=tuple(
+            KernelResult(
+                index=i,
+                score=rounded(a.final.score[i]),
+                score_at_init=None if init is None else rounded(init.score[i]),
+                best_match=Match(**template_dict(a.bank.templates[a.final.top[i, 0]])),
                 **filter_fields(a, i, sample_rate),
-            }
+            )
             for i in range(len(a.final.score))
-        ],
-    }
+        ),
+    )
 
 
 def layer_detail(
@@ -150,7 +146,7 @@ def layer_detail(
         kernels.append(entry)
     templates = [{**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail} for t in used_ids]
     out = {
-        **layer_summary(a, sample_rate),
+        **layer_summary(a, sample_rate).as_dict(),
         "steps": [int(s) for s in a.steps],
         "templates": templates,
         "kernels": kernels,

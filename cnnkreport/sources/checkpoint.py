@@ -157,12 +157,22 @@ def load(path: Path, trust_pickle: bool = False) -> Checkpoint:
         raise
     except Exception as e:  # the last guard: MemoryError, an exception type we did not foresee
         raise unreadable(path, reason(e)) from e
+    return checked(path, step_of(path), fmt, tensors, kinds)
+
+
+def checked(
+    path: Path, step: int | None, fmt: str, tensors: dict[str, np.ndarray], kinds: dict[str, str]
+) -> Checkpoint:
+    """Weights read from a file (or held in memory: the Python API) as a Checkpoint, as every reader's result
+    becomes one: a wrapper's prefix dropped, names made printable, conv weights checked (empty, NaN, infinite)."""
     tensors, kinds = _strip_wrapper(tensors, kinds)
     tensors = {k: v for k, v in tensors.items() if v.size > 0 or is_conv_weight(k, v.ndim)}
     tensors, kinds = _printable_names(path, tensors), {printable(k): v for k, v in kinds.items()}
-    ckpt = Checkpoint(path=path, step=step_of(path), format=fmt, tensors=tensors, module_kinds=kinds)
+    ckpt = Checkpoint(path=path, step=step, format=fmt, tensors=tensors, module_kinds=kinds)
     _check(path, ckpt)
     return ckpt
+
+
 
 
 def history(paths: list[Path], trust_pickle: bool = False) -> tuple[list[Checkpoint], list[LayerInfo], list[Unshown]]:

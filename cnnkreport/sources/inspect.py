@@ -12,8 +12,9 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..names import printable
-from ..rundir import CheckpointFile, Run, RunMeta
+from ..rundir import CheckpointFile, LayerInfo, Run, RunMeta, Unshown
 from .checkpoint import find_checkpoints, history
+from .modelfile import Checkpoint
 
 
 def model_name(paths: list[Path]) -> str:
@@ -43,12 +44,25 @@ def read_model(
         unshown = [u for u in unshown if pattern.search(u.name)]
         if not convs:
             raise UserError(f"no conv layer name matches --layers {layers!r}")
+    return write_run(folder, model_name(paths), checkpoints, convs, unshown, sample_rate)
+
+
+def write_run(
+    folder: Path,
+    name: str,
+    checkpoints: Sequence[Checkpoint],
+    convs: Sequence[LayerInfo],
+    unshown: Sequence[Unshown],
+    sample_rate: float | None = None,
+) -> Run:
+    """Checkpoints of one model (read and checked) as a run folder at `folder` (which must not exist): one snapshot
+    of the conv layers `convs` per checkpoint."""
     run = Run(folder)
     run.path.mkdir()
     files = tuple(CheckpointFile(printable(c.path.name), c.step, c.format) for c in checkpoints)
     run.write_meta(
         RunMeta(
-            name=model_name(paths),
+            name=name,
             source="inspect",
             status="complete",
             steps=checkpoints[-1].step or 0,

@@ -1,0 +1,156 @@
+"""The Python API, for notebooks: the same reading, analysis and site as `cnnkreport inspect`, on a model in memory.
+
+    import cnnkreport as ck
+    report = ck.inspect(model)          # an nn.Module, a state_dict, a path or list of paths, or one weight array
+    report                              # in Jupyter: a table of the layers and the first layer's mosaic, inline
+    layer = report.layers["conv1"]      # by name, or report.layers[0]
+    layer.hit_rate, layer.kernels[3].score, layer.kernels[3].best_match.family
+    fig = layer.plot("frequency")       # a matplotlib Figure; never plt.show()
+    report.save("site")                 # the site `cnnkreport inspect ... --out site` writes
+
+The numbers are the records summary.json is written from (analysis/results.py): one code path for both. `inspect`
+writes nothing to disk; `save` does what the command does.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .analysis import report as numbers
+from .analysis.results import LayerResult
+from .analysis.scores import LayerAnalysis, analyse_layer
+from .errors import UserError
+from .rundir import LayerInfo, Unshown
+from .sources.modelfile import Checkpoint
+
+VIEWS = ("mosaic", "frequency", "filterbank", "signals", "channels", "matches")
+
+
+@dataclass(frozen=True)
+class Layer(LayerResult):
+    """One conv layer: every number of its summary.json entry (the fields of LayerResult), and `plot`."""
+
+    info: LayerInfo | None = field(default=None, repr=False, compare=False)
+    analysis: LayerAnalysis | None = field(default=None, repr=False, compare=False)
+    weights: np.ndarray | None = field(default=None, repr=False, compare=False)  # (out, in, *k), last snapshot
+
+    def plot(self, view: str = "mosaic") -> Any:
+        """A matplotlib Figure of the layer: "mosaic" (the kernels), "frequency" (each kernel's frequency response),
+        "filterbank" (1-D: sorted by peak frequency), "signals" (1-D: responses to test signals), "channels" (1-D,
+        several input channels: filters x channels), "matches" (each kernel beside its best templates). The
+        Figure is not shown and leaves no pyplot state behind: display it, or `fig.savefig(...)`."""
+        from .draw import plots
+
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
+        assert self.analysis is not None and self.weights is not None
+        return plots.layer_figure(view, self.analysis, self.weights)
+
+
+class Layers(Mapping[str, Layer]):
+    """The analysed layers in model order, by name (`layers["conv1"]`) or position (`layers[0]`)."""
+
+    def __init__(self, layers: Sequence[Layer]) -> None:
+        self._list = tuple(layers)
+        self._by_name = {layer.name: layer for layer in self._list}
+
+    def __getitem__(self, key: str | int) -> Layer:  # type: ignore[override]
+        if isinstance(key, int):
+            return self._list[key]
+        if key not in self._by_name:
+            raise KeyError(f"no analysed layer {key!r}; the layers are {', '.join(self._by_name) or 'none'}")
+        return self._by_name[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._list)
+
+    def __repr__(self) -> str:
+        return f"Layers({', '.join(self._by_name)})"
+
+
+@dataclass(frozen=True)
+class Report:
+    """A model's conv layers, analysed. `layers` holds the numbers; `unshown` the layers not drawn, with why."""
+
+    name: str
+    layers: Layers
+    unshown: tuple[Unshown, ...]
+    sample_rate: float | None = None
+    checkpoints: tuple[Checkpoint, ...] = field(default=(), repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The run's entry of summary.json."""
+        return {
+            "name": self.name,
+            "source": "inspect",
+            "test_accuracy": None,
+            "layers": [layer_dict(layer) for layer in self.layers.values()],
+        }
+
+    def save(self, out: str | Path) -> Path:
+        """Write the site, as `cnnkreport inspect ... --out OUT` would; returns the path of its index.html."""
+        from .site.build import build_site
+        from .site.layout import check_out_dir
+        from .sources.inspect import write_run
+
+        out = Path(out)
+        check_out_dir(out)
+        infos = [layer.info for layer in self.layers.values() if layer.info is not None]
+        with tempfile.TemporaryDirectory(prefix="cnnkreport-api-") as tmp:
+            run = write_run(Path(tmp) / "run", self.name, self.checkpoints, infos, self.unshown, self.sample_rate)
+            build_site([run.path], out)
+        return out / "index.html"
+
+    def _repr_html_(self) -> str:
+        from .draw import plots
+
+        return plots.report_html(self)
+
+
+def layer_dict(layer: LayerResult) -> dict[str, Any]:
+    """A layer's summary.json entry (the LayerResult fields only, whatever record holds them)."""
+    return LayerResult(**{f.name: getattr(layer, f.name) for f in fields(LayerResult)}).as_dict()
+
+
+def inspect(
+    model: Any,
+    *,
+    layers: str | None = None,
+    sample_rate: float | None = None,
+    trust_pickle: bool = False,
+    name: str | None = None,
+) -> Report:
+    """Analyse the Conv1d/Conv2d layers of `model`: an nn.Module, a state_dict (a mapping of names to tensors or
+    arrays), a path or a list of paths (every format `cnnkreport inspect` reads; several files are a training
+    history), or one weight tensor/array of shape (out, in, k) or (out, in, kh, kw). `layers`: a regular expression
+    that layer names must match; `sample_rate` (Hz) adds frequencies in Hz. Nothing is written to disk. Bad input
+    raises cnnkreport.errors.UserError with a one-line message."""
+    from .sources.memory import checkpoints_of
+
+    checkpoints, convs, unshown, model_name = checkpoints_of(model, layers, trust_pickle)
+    steps = np.array([c.step or 0 for c in checkpoints])
+    analysed: list[Layer] = []
+    skipped = list(unshown)
+    for info in convs:
+        key = f"{info.name}.weight" if info.name else "weight"
+        w = np.stack([c.tensors[key] for c in checkpoints])
+        a = analyse_layer(info.name, info.kind, steps, w)
+        if a is None:
+            skipped.append(Unshown(info.name, info.shape, "kernels of fewer than 3 weights: nothing to compare"))
+            continue
+        r = numbers.layer_summary(a, sample_rate)
+        analysed.append(
+            Layer(**{f.name: getattr(r, f.name) for f in fields(LayerResult)}, info=info, analysis=a, weights=w[-1])
+        )
+    if not analysed:
+        raise UserError("no conv layer with kernels of 3 or more weights to analyse")
+    return Report(name or model_name, Layers(analysed), tuple(skipped), sample_rate, tuple(checkpoints))
