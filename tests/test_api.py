@@ -1,0 +1,104 @@
+"""The Python API (issue 13, item 5): the same numbers as the command, in memory, figures without pyplot, a site."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+from typer.testing import CliRunner
+
+import cnnkreport as ck
+from cnnkreport.cli import app
+
+
+def model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv1d(1, 8, 15),  # "0"
+        nn.ReLU(),
+        nn.Conv1d(8, 6, 9, groups=2),  # "2": grouped
+        nn.Flatten(),
+        nn.Linear(6, 3),  # not a conv: never a layer
+    )
+
+
+def test_a_module_in_memory_yields_exactly_its_conv_layers(tmp_path: Path) -> None:
+    before = set(tmp_path.iterdir())
+    report = ck.inspect(model())
+    assert list(report.layers) == ["0", "2"] and report.unshown == ()
+    assert report.layers[1] is report.layers["2"] and report.layers["2"].shape == (6, 4, 9)
+    layer = report.layers["0"]
+    assert layer.kind == "conv1d" and len(layer.kernels) == 8
+    assert layer.kernels[3].best_match.family in {"edge", "line", "blob", "smooth", "step", "ramp", "corner", "gabor"}
+    assert 0 <= layer.kernels[3].score <= 1 and layer.kernels[3].peak_frequency is not None
+    assert set(tmp_path.iterdir()) == before  # nothing written
+    with pytest.raises(KeyError, match="no analysed layer 'nope'"):
+        report.layers["nope"]
+
+
+def test_the_api_and_the_command_give_the_same_numbers(tmp_path: Path) -> None:
+    m = model()
+    torch.save(m.state_dict(), tmp_path / "m.pt")
+    result = CliRunner().invoke(app, ["inspect", str(tmp_path / "m.pt"), "--out", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.output
+    command = json.loads((tmp_path / "site" / "summary.json").read_text())["runs"][0]
+    for given in (m, m.state_dict(), tmp_path / "m.pt", [str(tmp_path / "m.pt")]):
+        api = ck.inspect(given).as_dict()
+        assert api["layers"] == command["layers"]
+    one = ck.inspect(m[0].weight)  # one weight tensor
+    assert one.as_dict()["layers"][0]["kernels"] == command["layers"][0]["kernels"]
+
+
+def test_plots_are_figures_and_leave_no_pyplot_state() -> None:
+    import matplotlib.pyplot as plt
+
+    backend = matplotlib.get_backend()
+    report = ck.inspect(model())
+    first, second = report.layers["0"], report.layers["2"]
+    for view in ("mosaic", "frequency", "filterbank", "signals", "matches"):
+        fig = first.plot(view)
+        assert isinstance(fig, Figure) and fig.axes, view
+    assert isinstance(second.plot("channels"), Figure)
+    with pytest.raises(ValueError, match="several input channels"):
+        first.plot("channels")
+    with pytest.raises(ValueError, match="view must be one of"):
+        first.plot("nope")
+    assert plt.get_fignums() == [] and matplotlib.get_backend() == backend
+
+
+def test_repr_html_is_inline_and_requests_nothing() -> None:
+    page = ck.inspect(model())._repr_html_()
+    assert "<table>" in page and page.count("<tr>") == 3  # the header and a row per layer
+    srcs = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "http" not in page and "url(" not in page
+
+
+def test_save_writes_the_site_the_command_writes(tmp_path: Path) -> None:
+    m = model()
+    index = ck.inspect(m).save(tmp_path / "site")
+    assert index == tmp_path / "site" / "index.html" and index.exists()
+    saved = json.loads((tmp_path / "site" / "summary.json").read_text())["runs"][0]
+    assert saved["layers"] == ck.inspect(m).as_dict()["layers"]
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (42, "cannot inspect a int"),
+        (np.zeros((3, 3)), "must be (out, in, k) or (out, in, kh, kw)"),
+        ({"fc.weight": torch.zeros(2, 3)}, "no Conv1d or Conv2d layer found"),
+        ("no/such/file.pt", "no such file"),
+    ],
+)
+def test_bad_input_is_one_clear_error(given: object, message: str) -> None:
+    with pytest.raises(ck.UserError) as err:
+        ck.inspect(given)
+    assert message in str(err.value) and "\n" not in str(err.value)
