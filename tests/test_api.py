@@ -102,3 +102,21 @@ def test_bad_input_is_one_clear_error(given: object, message: str) -> None:
     with pytest.raises(ck.UserError) as err:
         ck.inspect(given)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.slow  # the example in a process of its own: torch imported, a model trained
+def test_the_notebook_example_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, str(root / "examples" / "notebook_conv1d.py"), "--out", str(tmp_path / "f"), "--epochs", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert "6 figures in" in out.stdout and "filter 7: r*" in out.stdout
+    names = {"one-filter", "filters-by-channels", "channels-combined", "test-signals", "frequency", "filterbank"}
+    assert {p.stem for p in (tmp_path / "f").glob("*.png")} == names
