@@ -17,6 +17,7 @@ from __future__ import annotations
 import glob
 import re
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +31,9 @@ from . import pytorch, safetensors
 from .layers import conv_layers, conv_weights, is_conv_weight, layer_label, layer_mismatch
 from .modelfile import Checkpoint, reason, shape_text, unreadable
 
-EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".tar")
+EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".tar", ".onnx", ".h5", ".hdf5", ".keras")
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+KERAS_ZIP_MEMBERS = ("config.json", "model.weights.h5")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DistributedDataParallel, torch.compile
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -86,6 +89,16 @@ def find_checkpoints(args: Sequence[str | Path]) -> list[Path]:
 # ---------------------------------------------------------------------------------------------- loading
 
 
+def _zip_holds(path: Path, members: tuple[str, ...]) -> bool:
+    """Whether the file is a zip archive with all these members at its top level."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+    return all(m in names for m in members)
+
+
 def _read(path: Path, trust_pickle: bool) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
     try:
         if path.is_dir():
@@ -104,6 +117,18 @@ def _read(path: Path, trust_pickle: bool) -> tuple[str, dict[str, np.ndarray], d
     header_length = safetensors.header_length(head, size)
     if header_length is not None:
         return "safetensors", safetensors.read(path, header_length, size), {}
+    if head.startswith(HDF5_MAGIC):  # a legacy Keras .h5 file
+        from . import kerasfile
+
+        return ("keras-h5", *kerasfile.read_h5(path))
+    if head.startswith(b"PK") and _zip_holds(path, KERAS_ZIP_MEMBERS):  # a Keras 3 .keras archive
+        from . import kerasfile
+
+        return ("keras", *kerasfile.read_keras(path))
+    if path.suffix.lower() == ".onnx":  # protobuf has no magic number: told by the name
+        from . import onnxfile
+
+        return ("onnx", *onnxfile.read(path))
     if pytorch.is_torchscript(path):
         return ("torchscript", *pytorch.read_torchscript(path, trust_pickle))
     return pytorch.read(path, head, trust_pickle)
@@ -171,8 +196,6 @@ def checked(
     ckpt = Checkpoint(path=path, step=step, format=fmt, tensors=tensors, module_kinds=kinds)
     _check(path, ckpt)
     return ckpt
-
-
 
 
 def history(paths: list[Path], trust_pickle: bool = False) -> tuple[list[Checkpoint], list[LayerInfo], list[Unshown]]:

@@ -355,7 +355,8 @@ def _seven() -> bytes:
     "9,000 taps",
 )
 def _too_long() -> bytes:
-    return st_tensors({"conv.weight": torch.linspace(-1, 1, 9000).reshape(1, 1, 1, 9000)})
+    raw = torch.linspace(-1, 1, 9000).half().numpy().astype("<f2").tobytes()  # half precision: a small corpus
+    return st_file({"conv.weight": {"dtype": "F16", "shape": [1, 1, 1, 9000], "data_offsets": [0, len(raw)]}}, raw)
 
 
 @case(
@@ -414,6 +415,94 @@ def _st_huge_header() -> bytes:
 )
 def _st_bad_entry() -> bytes:
     return st_file({"conv.weight": 3}, bytes(8))
+
+
+# ONNX model files (sources/onnxfile.py): one Conv node named "conv" whose weight is the initializer "w".
+
+
+def onnx_conv(weight: object) -> bytes:
+    """A one-Conv ONNX model around `weight` (a TensorProto), its IR version and opset pinned: the same bytes with
+    any onnx version."""
+    from onnx import helper
+
+    x, y = (helper.make_tensor_value_info(n, 1, None) for n in ("x", "y"))
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], "g", [x], [y], [weight])
+    return helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def onnx_weight(dims: list[int], raw: bytes = b"", data_type: int = 1, location: str | None = None) -> object:
+    """The TensorProto "w": FLOAT raw data, or its data in an external file at `location`."""
+    from onnx import TensorProto
+
+    t = TensorProto(name="w", data_type=data_type, dims=dims)
+    if location is None:
+        t.raw_data = raw
+    else:
+        t.data_location = TensorProto.EXTERNAL
+        entry = t.external_data.add()
+        entry.key, entry.value = "location", location
+    return t
+
+
+@case("onnx_truncated.onnx", "inspect", "an ONNX model cut off in its weights", "not an ONNX model, or a truncated one")
+def _onnx_truncated() -> bytes:
+    data = onnx_conv(onnx_weight([4, 1, 9], torch.linspace(-1, 1, 36).numpy().tobytes()))
+    return data[: len(data) - 100]
+
+
+@case("onnx_not_protobuf.onnx", "inspect", "random bytes named .onnx", "not an ONNX model, or a truncated one")
+def _onnx_random() -> bytes:
+    return noise(1000, 13)
+
+
+@case(
+    "onnx_external_parent.onnx",
+    "inspect",
+    "an ONNX weight whose external data is `../secret.bin`, outside the model's folder",
+    "has its data in '../secret.bin', outside the model's folder",
+)
+def _onnx_parent() -> bytes:
+    return onnx_conv(onnx_weight([2, 1, 9], location="../secret.bin"))
+
+
+@case(
+    "onnx_external_absolute.onnx",
+    "inspect",
+    "an ONNX weight whose external data is `/etc/passwd`",
+    "has its data in '/etc/passwd', outside the model's folder",
+)
+def _onnx_absolute() -> bytes:
+    return onnx_conv(onnx_weight([2, 1, 9], location="/etc/passwd"))
+
+
+@case(
+    "onnx_huge_shape.onnx",
+    "inspect",
+    "an ONNX Conv weight claiming (1000000, 1000000, 3) floats, with no data",
+    "tensor w claims 3000000000000 elements",
+)
+def _onnx_huge() -> bytes:
+    return onnx_conv(onnx_weight([10**6, 10**6, 3]))
+
+
+@case(
+    "onnx_raw_too_short.onnx",
+    "inspect",
+    "an ONNX Conv weight of shape (4, 1, 9) with 8 bytes of raw data",
+    "FLOAT (4, 1, 9) needs 144 bytes, the file has 8",
+)
+def _onnx_short() -> bytes:
+    return onnx_conv(onnx_weight([4, 1, 9], bytes(8)))
+
+
+@case(
+    "onnx_int_weights.onnx",
+    "inspect",
+    "an ONNX Conv weight of int64s: nothing that can be drawn",
+    "no conv weight in this ONNX model can be read",
+)
+def _onnx_ints() -> bytes:
+    return onnx_conv(onnx_weight([2, 1, 3], bytes(48), data_type=7))
 
 
 @case(
