@@ -60,7 +60,7 @@ class Layers(Mapping[str, Layer]):
         self._list = tuple(layers)
         self._by_name = {layer.name: layer for layer in self._list}
 
-    def __getitem__(self, key: str | int) -> Layer:  # type: ignore[override]
+    def __getitem__(self, key: str | int) -> Layer:
         if isinstance(key, int):
             return self._list[key]
         if key not in self._by_name:

@@ -163,7 +163,9 @@ def _gabor_at(x: np.ndarray, taps: np.ndarray, f: np.ndarray, c: np.ndarray, s: 
     return np.sqrt(np.clip(proj2, 0.0, 1.0)), phase
 
 
-def gabor_fits(x: np.ndarray, starts: tuple[tuple[np.ndarray, np.ndarray], ...] = (), rounds: int = 2):
+def gabor_fits(
+    x: np.ndarray, starts: tuple[tuple[np.ndarray, np.ndarray], ...] = (), rounds: int = 2
+) -> tuple[np.ndarray, ...]:
     """For normalised rows x (n, k): each row's best (|cos|, frequency, centre, sigma, phase) of a windowed sinusoid.
     Starts: centre and width from the moments of the analytic signal's squared envelope (for a Gaussian window of
     width s its standard deviation is s / sqrt 2), and any (centre, width) per row in `starts` (the Gaussian
@@ -262,7 +264,7 @@ class FittedBank:
     def families(self) -> list[str]:
         return [f for f in FAMILY_ORDER if f in _FAMILIES]
 
-    def _fits(self, rows: np.ndarray) -> tuple[list[tuple[np.ndarray, ...]], tuple[np.ndarray, ...]]:
+    def _fits(self, rows: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], tuple[np.ndarray, ...]]:
         rows = rows.astype(np.float32)
         gauss = gaussian_fits(rows)
         return gauss, gabor_fits(rows, starts=tuple((c, s) for _, c, s in gauss))

@@ -9,29 +9,43 @@ near-equal alternatives; a Gabor that happens to sit closer to a derivative of G
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from .bank import FAMILY_ORDER, Template, normalise
+from .bank import FAMILY_ORDER, Bank, Template, normalise
 
 TOP = 3  # matches listed per kernel: the named one, then the best of other families
 NEAR = 0.01  # |cos| within this of r*: near-equal matches, of which the simplest family names the kernel
 
 
 class Scorer(Protocol):
-    """What a bank offers the matcher (bank.Bank, fit.FittedBank)."""
+    """What a bank offers the matcher and the pages (bank.Bank, fit.FittedBank)."""
 
-    shape: tuple[int, ...]
-    templates: list[Template] | tuple[Template, ...]
-    rows_per_block: int  # kernels scored at a time, to bound memory
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def templates(self) -> Sequence[Template]: ...
+
+    @property
+    def weights(self) -> Any: ...  # weights[idx] for an integer array idx: (*idx.shape, *shape)
+
+    @property
+    def rows_per_block(self) -> int: ...  # kernels scored at a time, to bound memory
+
+    @property
+    def fitted(self) -> bool: ...  # True for families fitted to each kernel (no fixed bank)
 
     def __len__(self) -> int: ...
 
     def family_best(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
     def best_score(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def display(self) -> Bank: ...  # what the bank page shows
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..analysis.results import LayerResult
 from ..analysis.scores import LayerAnalysis
 from ..config import RunConfig
 from ..rundir import LayerInfo, RunMeta
@@ -43,7 +44,7 @@ class LayerView:
     info: LayerInfo
     slug: str
     analysis: LayerAnalysis | None
-    summary: dict[str, Any] | None
+    summary: LayerResult | None
     headline: str
     mosaic: Figure  # relative to the layer page
     sections: list[Section]
