@@ -30,6 +30,13 @@ def model() -> nn.Module:
 
 
 def test_a_module_in_memory_yields_exactly_its_conv_layers(tmp_path: Path) -> None:
+    mixed = nn.ModuleDict({"wave": model(), "image": nn.Conv2d(3, 4, 5), "norm": nn.BatchNorm2d(4)})
+    layers = ck.inspect(mixed).layers  # never run: the module's forward does not matter
+    assert {name: layer.kind for name, layer in layers.items()} == {
+        "wave.0": "conv1d",
+        "wave.2": "conv1d",
+        "image": "conv2d",
+    }
     before = set(tmp_path.iterdir())
     report = ck.inspect(model())
     assert list(report.layers) == ["0", "2"] and report.unshown == ()
