@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -551,6 +552,138 @@ def _hostile_names() -> bytes:
 def _hostile_names_st() -> bytes:
     g = torch.Generator().manual_seed(5)
     return st_tensors({f"{n}.weight": torch.randn(1, 1, 2, generator=g) for n in HOSTILE_NAMES})
+
+
+# Keras model files (sources/kerasfile.py), written with h5py: a legacy .h5 of one Conv1D layer, a .keras archive.
+
+
+def h5_bytes(build: Callable[[Any], None]) -> bytes:
+    """An HDF5 file that `build(file)` fills, made in memory, in HDF5's latest format (smaller than Keras's); h5py
+    writes no time stamps, so every run writes the same bytes."""
+    import h5py
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", libver="latest") as f:
+        build(f)
+    return buf.getvalue()
+
+
+def keras_h5(kernel: Callable[[Any], None]) -> bytes:
+    """A legacy Keras .h5 (model_config, model_weights) of one Conv1D layer "conv" (3 taps, 1 in, 2 out), whose
+    kernel `kernel(group)` writes as "kernel:0" in the group model_weights/conv/conv."""
+    layer = {"class_name": "Conv1D", "config": {"name": "conv", "filters": 2, "kernel_size": [3]}}
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [layer]}}
+
+    def build(f: Any) -> None:
+        f.attrs["model_config"] = json.dumps(config).encode()
+        group = f.create_group("model_weights/conv")
+        group.attrs["weight_names"] = [b"conv/kernel:0"]
+        kernel(group.create_group("conv"))
+
+    return h5_bytes(build)
+
+
+def keras_zip(config: bytes, weights: bytes) -> bytes:
+    """A Keras 3 .keras archive: metadata.json, config.json and model.weights.h5."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in (("metadata.json", b'{"keras_version": "3.8.0"}'), ("config.json", config)):
+            zf.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data)
+        zf.writestr(zipfile.ZipInfo("model.weights.h5", (1980, 1, 1, 0, 0, 0)), weights)
+    return buf.getvalue()
+
+
+def _kernel(group: Any) -> None:
+    group["kernel:0"] = torch.randn(3, 1, 2, generator=torch.Generator().manual_seed(0)).numpy()
+
+
+@case("keras_truncated.h5", "inspect", "a legacy Keras .h5 cut in half", "a truncated or damaged HDF5 file")
+def _keras_truncated() -> bytes:
+    data = keras_h5(_kernel)
+    return data[: len(data) // 2]
+
+
+@case(
+    "keras_external_link.h5",
+    "inspect",
+    "a Keras .h5 whose kernel is an HDF5 external link to /kernel in another file, weights.h5",
+    "is an HDF5 external link to another file (weights.h5)",
+)
+def _keras_external_link() -> bytes:
+    import h5py
+
+    return keras_h5(lambda g: g.__setitem__("kernel:0", h5py.ExternalLink("weights.h5", "/kernel")))
+
+
+@case(
+    "keras_virtual_dataset.h5",
+    "inspect",
+    "a Keras .h5 whose kernel is an HDF5 virtual dataset mapping a dataset of another file, weights.h5",
+    "is an HDF5 virtual dataset",
+)
+def _keras_virtual() -> bytes:
+    import h5py
+
+    def virtual(group: Any) -> None:  # h5py's create_virtual_dataset stamps the time: made by hand without it
+        space = h5py.h5s.create_simple((3, 1, 2))
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_virtual(space, b"weights.h5", b"kernel", h5py.h5s.create_simple((3, 1, 2)))
+        dcpl.set_obj_track_times(False)
+        h5py.h5d.create(group.id, b"kernel:0", h5py.h5t.IEEE_F32LE, space, dcpl=dcpl)
+
+    return keras_h5(virtual)
+
+
+@case(
+    "keras_external_storage.h5",
+    "inspect",
+    "a Keras .h5 whose kernel keeps its raw data in another file, kernel.bin (HDF5 external storage)",
+    "keeps its data in external files (kernel.bin)",
+)
+def _keras_external_storage() -> bytes:
+    return keras_h5(lambda g: g.create_dataset("kernel:0", (3, 1, 2), "<f4", external=[("kernel.bin", 0, 24)]))
+
+
+@case(
+    "keras_absurd_shape.h5",
+    "inspect",
+    "a Keras .h5 whose kernel claims shape (3, 65536, 65536), 12,884,901,888 floats (nothing stored)",
+    "claims shape (3, 65536, 65536)",
+)
+def _keras_absurd() -> bytes:
+    return keras_h5(lambda g: g.create_dataset("kernel:0", (3, 65536, 65536), "<f4"))
+
+
+@case(
+    "keras_unallocated.h5",
+    "inspect",
+    "a Keras .h5 whose kernel claims shape (3, 16384, 16384), 3 GB of float32 that the 5 KB file does not store",
+    "more than this file can hold",
+)
+def _keras_unallocated() -> bytes:
+    return keras_h5(lambda g: g.create_dataset("kernel:0", (3, 16384, 16384), "<f4"))
+
+
+@case("keras_config_not_json.keras", "inspect", "a .keras whose config.json is not JSON", "config.json is not JSON")
+def _keras_not_json() -> bytes:
+    return keras_zip(b"{'class_name': 'Sequential'", h5_bytes(lambda f: f.create_group("layers")))
+
+
+@case(
+    "keras_zip_bomb.keras",
+    "inspect",
+    "a .keras whose model.weights.h5 claims 3 GB unzipped from 40 stored bytes",
+    "a compression ratio over 1000",
+)
+def _keras_zip_bomb() -> bytes:
+    config = b'{"class_name": "Sequential", "config": {"layers": []}}'
+    data = bytearray(keras_zip(config, b"\x89HDF\r\n\x1a\n" + bytes(32)))
+    local = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("model.weights.h5").header_offset
+    central = data.rfind(b"PK\x01\x02")  # the last entry of the central directory: model.weights.h5
+    claim = struct.pack("<I", 3 * 2**30)
+    data[local + 22 : local + 26] = claim  # its uncompressed size, in its local header
+    data[central + 24 : central + 28] = claim  # and in the central directory
+    return bytes(data)
 
 
 # ----------------------------------------------------------------------------------------------- config files
