@@ -451,3 +451,11 @@ def test_a_soft_link_is_refused(tmp_path: Path) -> None:
         del f["model_weights/conv/conv/kernel:0"]
         f["model_weights/conv/conv/kernel:0"] = h5py.SoftLink("/model_weights/conv/conv/other")
     one_line_error(lambda: load(path), "kernel:0 is an HDF5 SoftLink")
+
+
+def test_an_hdf5_file_with_a_user_block_is_still_told_by_its_signature(tmp_path: Path) -> None:
+    """HDF5 allows a user block before the superblock: the signature then sits at byte 512 (or 1024, 2048, ...)."""
+    with h5py.File(tmp_path / "ub.h5", "w", userblock_size=512) as f:
+        f.create_dataset("x", data=np.zeros(3))
+    with pytest.raises(UserError, match="an HDF5 file, but not a Keras model"):
+        load(tmp_path / "ub.h5")

@@ -1,10 +1,12 @@
 """Reading a user's model files safely: finding them (files, folders, globs, ordered by the step in their names),
 reading one whatever its format (`load`) and several of one model as a training history (`history`).
 
-The format is told from the content, never from the extension: safetensors (safetensors.py), TorchScript or a
-torch.save file (pytorch.py). Nothing runs code from a file unless `trust_pickle` is set: plain files go through
-`torch.load(..., weights_only=True)`, safetensors through a small reader of our own that checks every claimed size
-against the file before it reads anything; a TorchScript archive is a program (its methods and `__setstate__` run
+The format is told from the content: safetensors (safetensors.py), a Keras .h5 file (HDF5's signature) or .keras
+archive (a zip of config.json and model.weights.h5) (kerasfile.py), TorchScript or a torch.save file (pytorch.py);
+only ONNX, a protobuf with no signature, is told by its extension (onnxfile.py). Nothing runs code from a file
+unless `trust_pickle` is set: plain files go through `torch.load(..., weights_only=True)`, safetensors through a
+small reader of our own that checks every claimed size against the file before it reads anything; a TorchScript
+archive is a program (its methods and `__setstate__` run
 on load), so it needs `trust_pickle` like a pickled model. No claim in a file makes us allocate more than the file
 holds: a tensor that claims more bytes than its storage (a broadcast view) is refused. Every failure is a one-line
 `UserError` naming the file; no torch, pickle, zip or JSON exception gets out, and torch's warnings (deprecated
@@ -89,6 +91,20 @@ def find_checkpoints(args: Sequence[str | Path]) -> list[Path]:
 # ---------------------------------------------------------------------------------------------- loading
 
 
+def _is_hdf5(path: Path, head: bytes, size: int) -> bool:
+    """HDF5's signature, at the start or after a user block (at 512, 1024, 2048, ... bytes)."""
+    if head.startswith(HDF5_MAGIC):
+        return True
+    offset = 512
+    with path.open("rb") as fh:
+        while offset + len(HDF5_MAGIC) <= min(size, 2**20):
+            fh.seek(offset)
+            if fh.read(len(HDF5_MAGIC)) == HDF5_MAGIC:
+                return True
+            offset *= 2
+    return False
+
+
 def _zip_holds(path: Path, members: tuple[str, ...]) -> bool:
     """Whether the file is a zip archive with all these members at its top level."""
     try:
@@ -117,7 +133,7 @@ def _read(path: Path, trust_pickle: bool) -> tuple[str, dict[str, np.ndarray], d
     header_length = safetensors.header_length(head, size)
     if header_length is not None:
         return "safetensors", safetensors.read(path, header_length, size), {}
-    if head.startswith(HDF5_MAGIC):  # a legacy Keras .h5 file
+    if _is_hdf5(path, head, size):  # a Keras .h5 file
         from . import kerasfile
 
         return ("keras-h5", *kerasfile.read_h5(path))

@@ -22,7 +22,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 class Checkpoint:
     path: Path
     step: int | None  # the last integer in the file name's stem ("ckpt_step1200.pt" -> 1200), if any
-    format: str  # "state_dict" | "checkpoint-dict" | "safetensors" | "torchscript" | "pickled-model"
+    format: str  # "state_dict" | "checkpoint-dict" | "safetensors" | "torchscript" | "pickled-model" | "onnx" |
+    # "keras-h5" | "keras" | "in-memory" (the Python API)
     tensors: dict[str, np.ndarray]  # float32 arrays by state_dict key ("features.0.weight", escaped: printable());
     # no integer buffers
     module_kinds: dict[str, str]  # module name -> class name ("Conv2d"), when the file says (TorchScript, pickled)
