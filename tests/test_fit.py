@@ -39,7 +39,7 @@ def test_planted_gabors_are_found_at_their_frequency_and_place(k: int) -> None:
     b = fit.FittedBank(k)
     m = match(kernels, b)
     assert m.score.min() > 0.99
-    for i, (f, c, s, phase) in enumerate(params):
+    for i, (f, c, s, _phase) in enumerate(params):
         t = named(m, b, i)
         assert t.family == "gabor"
         code, f_fit, c_fit, s_fit, _ = b.params[m.top[i, 0]]
@@ -79,8 +79,8 @@ def test_random_long_kernels_land_inside_the_null() -> None:
 
 def test_long_layers_are_fitted_and_short_ones_use_the_bank() -> None:
     assert isinstance(scores.scorer_for((fit.DENSE_MAX_TAPS + 1,)), fit.FittedBank)
-    assert not getattr(scores.scorer_for((fit.DENSE_MAX_TAPS,)), "fitted")
-    assert not getattr(scores.scorer_for((31, 31)), "fitted")
+    assert not scores.scorer_for((fit.DENSE_MAX_TAPS,)).fitted
+    assert not scores.scorer_for((31, 31)).fitted
 
 
 def test_the_fitted_templates_are_drawn_as_they_were_scored() -> None:

@@ -262,16 +262,18 @@ def test_pack_html_downloads_inline_small_text_and_drop_binary_or_large(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rewrite, "MAX_INLINE_DOWNLOAD", 100)
+    monkeypatch.setattr(rewrite, "MAX_INLINE_LINKED_IMAGE", 200)
     site = make_site(
         tmp_path / "site",
         {
             "index.html": page(
                 '<a href="data/metrics.csv" download>metrics</a> <a href="data/big.json">big</a> '
-                '<a href="data/weights.pt">weights</a>'
+                '<a href="data/weights.pt">weights</a> <a href="data/grid-1.png">grid</a>'
             ).replace("INDEX", "index.html"),
             "data/metrics.csv": "step,loss\n1,0.5\n",
             "data/big.json": json.dumps(list(range(100))),
             "data/weights.pt": b"\x80\x02binary",
+            "data/grid-1.png": b"\x89PNG\r\n\x1a\n" + bytes(300),  # a wide layer's full grid: too big to inline
         },
     )
     result = pack_html(site, tmp_path / "out.html")
@@ -280,7 +282,8 @@ def test_pack_html_downloads_inline_small_text_and_drop_binary_or_large(
     assert list(links) == ["metrics.csv"]
     assert decode(links["metrics.csv"]) == b"step,loss\n1,0.5\n"
     text = result.path.read_text()
-    assert text.count(rewrite.OMITTED_NOTE) == 2 and ">big</span>" in text and ">weights</span>" in text
+    assert text.count(rewrite.OMITTED_NOTE) == 3 and ">big</span>" in text and ">weights</span>" in text
+    assert any("data/grid-1.png: larger than 200 bytes" in s for s in result.skipped)
     assert any("data/weights.pt: a binary file" in s for s in result.skipped)
     assert any("data/big.json: larger than 100 bytes" in s for s in result.skipped)
 

@@ -12,15 +12,22 @@ from PIL import Image
 
 from ..data import Dataset
 from ..rundir import atomic_write
+from .compact import levels
+from .mosaic import MAX_SIDE, PAGE_HEIGHT, PAGE_WIDTH, grid, palette
 
 
 def save(fig: Figure, path: Path, dpi: int = 100) -> None:
     """Write a figure as PNG, quantised to an adaptive palette of 128 colours: plots have few colours, and this
-    makes their files about three times smaller with no visible change."""
+    makes their files about three times smaller with no visible change. At most MAX_SIDE px a side: a larger
+    figure is written at a lower dpi (and, should it still be larger, scaled down)."""
+    dpi = min(dpi, int(MAX_SIDE / max(fig.get_size_inches())))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # layout is set when the figure is made
     with Image.open(buf) as im:
-        small = im.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        rgb = im.convert("RGB")
+        if max(rgb.size) > MAX_SIDE:
+            rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+        small = rgb.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     atomic_write(path, lambda fh: small.save(fh, format="PNG", optimize=True))
 
 
@@ -140,23 +147,38 @@ def score_over_training(steps: np.ndarray, scores: np.ndarray, null: np.ndarray,
     return fig
 
 
+LABEL_H, CELL_W = 26, 92  # best_matches: room for a label above each tile, and the narrowest cell
+
+
+def match_rows(kshape: tuple[int, ...], top: int = 3) -> int:
+    """How many kernels best_matches can draw, each beside its `top` matches, within a page's height."""
+    smallest = levels(kshape)[-1]
+    return max(1, (PAGE_HEIGHT - 3) // (smallest.h + LABEL_H + 3))
+
+
 def best_matches(
     kernels: np.ndarray, templates: np.ndarray, labels: list[list[str]], scores: np.ndarray, names: list[str]
 ) -> Figure:
     """Each kernel (N, *k) beside its best-matching detectors (N, top, *k) with their scores, as Lee et al. 2009
     Fig. 2 placed next to the bank. Each template is shown with the sign that matches the kernel. Drawn as one
-    image of tiles (fast for large layers), labelled with text."""
-    from .mosaic import grid, layer_tiles, palette
-
+    image of tiles (fast for large layers), labelled with text; the tiles as large as fit a page (match_rows)."""
     n, top = templates.shape[:2]
     k = kernels.reshape(n, -1) - kernels.reshape(n, -1).mean(axis=1, keepdims=True)
     t = templates.reshape(n, top, -1) - templates.reshape(n, top, -1).mean(axis=2, keepdims=True)
     signs = np.sign(np.einsum("nd,ntd->nt", k, t))
     signs[signs == 0] = 1.0
     rows = np.concatenate([kernels[:, None], templates * signs.reshape(n, top, *([1] * (kernels.ndim - 1)))], axis=1)
-    tiles, _ = layer_tiles(rows.reshape(n * (top + 1), 1, *kernels.shape[1:]))
+    rows = rows.reshape(n * (top + 1), *kernels.shape[1:])
+    options = levels(kernels.shape[1:])
+    fitting = [
+        lv
+        for lv in options
+        if (top + 1) * (max(lv.w, CELL_W) + 3) + 3 <= PAGE_WIDTH and n * (lv.h + LABEL_H + 3) + 3 <= PAGE_HEIGHT
+    ]
+    level = (fitting or options[-1:])[0]
+    tiles = level.draw(rows, np.abs(rows).reshape(len(rows), -1).max(axis=1))
     th, tw = tiles.shape[1:]
-    gap, label_h, cell_w = 3, 26, max(tiles.shape[2], 92)
+    gap, label_h, cell_w = 3, LABEL_H, max(tw, CELL_W)
     padded = np.full((len(tiles), th + label_h, cell_w), 250, dtype=np.uint8)  # room for the label, centred tile
     left = (cell_w - tw) // 2
     padded[:, label_h:, left : left + tw] = tiles

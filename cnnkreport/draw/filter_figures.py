@@ -208,10 +208,11 @@ def channel_combined_figure(w: np.ndarray) -> Figure:
     axes = fig.subplots(1, 2)
     cmap = matplotlib.colormaps["tab20" if n > 10 else "tab10"]
     taps = np.arange(views.sum.shape[1])
+    style = "o-" if len(taps) <= 64 else "-"  # a marker a tap only where the taps can be told apart
     for ax, data, name in ((axes[0], views.sum, "sum"), (axes[1], views.mean, "mean")):
         ax.axhline(0, color=REF, lw=0.6)
         for f in range(n):
-            ax.plot(taps, data[f], "o-", color=cmap(f % cmap.N), lw=1.0, ms=2.5, label=f"filter {f}")
+            ax.plot(taps, data[f], style, color=cmap(f % cmap.N), lw=1.0, ms=2.5, label=f"filter {f}")
         ax.set(title=f"{name} over {views.weights.shape[1]} input channels", xlabel="tap", ylabel=f"{name} of weights")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5), ncol=1 + n // 17)

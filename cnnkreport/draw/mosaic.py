@@ -9,6 +9,7 @@ write.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,10 @@ LEVELS = 249  # odd, so that zero falls exactly on the middle level
 ZERO = LEVELS // 2
 GIF_LEVEL_STEP = 4  # animations use every 4th level: 63 shades still, and a third smaller GIFs
 MATCH_FRAMES = 20  # frames of an animation of kernels beside their best matches (the match changes often: costly)
+MAX_SIDE = 4096  # no picture written is larger on its longest side (the writers here and figures.save make sure)
+PAGE_WIDTH = 1088  # a page's content at a 1280-px window (main: 70rem less its padding): a picture up to this wide
+# shows every pixel (wider ones are scaled down); pictures for a page are drawn to fit it, and to PAGE_HEIGHT
+PAGE_HEIGHT = 2048
 GAP, PAPER, INK, AXIS, TEXT = range(LEVELS, LEVELS + 5)
 # ColorBrewer RdBu (11 classes), from most negative (dark blue) through zero (near-white) to most positive (dark red)
 DIVERGING = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
@@ -84,6 +89,16 @@ def grid(tiles: np.ndarray, cols: int | None = None, gap: int = 3, fill: int = G
     return out
 
 
+def fit_cols(n: int, th: int, tw: int, box: tuple[int, int], prefer: int, gap: int = 3) -> int | None:
+    """The number of columns, as near `prefer` as may be, that lays out n tiles of th x tw px (with `gap`s) within
+    box (width, height); None if no number does."""
+    max_cols = min(n, (box[0] - gap) // (tw + gap))
+    max_rows = (box[1] - gap) // (th + gap)
+    if max_cols < 1 or max_rows < 1 or math.ceil(n / max_rows) > max_cols:
+        return None
+    return int(np.clip(prefer, math.ceil(n / max_rows), max_cols))
+
+
 def enlarge(tiles: np.ndarray, zoom: int) -> np.ndarray:
     """Nearest-neighbour enlargement of the last two axes."""
     return tiles.repeat(zoom, axis=-2).repeat(zoom, axis=-1)
@@ -108,42 +123,18 @@ def stem_tiles(w: np.ndarray, vmax: np.ndarray, height: int = 40, tap: int = 6) 
     return tiles
 
 
-def _default_vmax(w: np.ndarray, scale: str = "tile") -> np.ndarray:
-    """Symmetric scale per tile: per (kernel, channel) for Conv2d, per kernel for Conv1d."""
-    if w.ndim == 4:
-        return tile_vmax(w.reshape(-1, *w.shape[2:]), scale).reshape(*w.shape[:2], 1, 1)
-    return tile_vmax(w, scale)
-
-
 def auto_zoom(w: np.ndarray, target: int = 48) -> int:
     """Enlargement that makes a kernel tile about `target` pixels across, whatever the kernel size."""
     return int(np.clip(round(target / max(w.shape[-1], 1)), 2, 16))
 
 
-def layer_tiles(w: np.ndarray, vmax: np.ndarray | None = None, zoom: int | None = None) -> tuple[np.ndarray, int]:
-    """The tiles of a conv layer, and the number of columns to lay them out in.
-
-    Conv2d (out, in, h, w): one grey tile per (kernel, input channel), a row per kernel when in > 1.
-    Conv1d (out, 1, k): a stem plot per kernel. Conv1d (out, in, k): an (in x k) grey tile per kernel."""
-    vmax = _default_vmax(w) if vmax is None else vmax
-    zoom = auto_zoom(w) if zoom is None else zoom
-    out_c, in_c = w.shape[:2]
-    if w.ndim == 4:
-        tiles = enlarge(to_levels(w, vmax), zoom).reshape(out_c * in_c, w.shape[2] * zoom, w.shape[3] * zoom)
-        cols = in_c if in_c > 1 else int(np.ceil(np.sqrt(out_c * 2)))
-        return tiles, min(cols, 32)
-    if in_c == 1:
-        vmax1 = np.broadcast_to(vmax, (out_c, 1, 1)).reshape(out_c)
-        return stem_tiles(w[:, 0], vmax1, height=56, tap=max(zoom, 8)), int(np.ceil(np.sqrt(out_c)))
-    return enlarge(to_levels(w, vmax), zoom), int(np.ceil(np.sqrt(out_c)))
-
-
 def layer_mosaic(w: np.ndarray, scale: str = "tile", zoom: int | None = None) -> np.ndarray:
     """Krizhevsky 2012 Fig. 3 style: each tile scaled symmetrically (zero = the middle colour), thin gaps,
-    enlarged.
+    enlarged; drawn to fit a page whatever the layer's shape (compact.draw_layer says how, and what it shows).
     `scale="global"` puts every tile on one scale instead, which shows which kernels are weak or dead."""
-    tiles, cols = layer_tiles(w, _default_vmax(w, scale), zoom)
-    return grid(tiles, cols)
+    from .compact import draw_layer  # compact draws with this module's tiles
+
+    return draw_layer(w, scale, zoom=zoom).image
 
 
 def projection(kernels: np.ndarray, templates: np.ndarray) -> np.ndarray:
@@ -187,40 +178,36 @@ class Frames:
         return Frames(self.count, self.index[rows], self.steps[rows], self.weights[rows])
 
 
-def match_frames(
-    steps: Sequence[int] | np.ndarray, kernels: np.ndarray, matches: np.ndarray, limit: int = MATCH_FRAMES
-) -> list[np.ndarray]:
-    """Frames of kernels (S, N, *k) each followed by its current best match (S, N, *k, already projected): pairs
-    side by side, kernel on the left; at most `limit` frames (the best match changes often, so frames are costly)."""
-    keep = frame_subset(len(kernels), limit)
-    steps, kernels, matches = np.asarray(steps)[keep], kernels[keep], matches[keep]
-    s, n = kernels.shape[:2]
-    pairs = np.stack([kernels, matches], axis=2).reshape(s, 2 * n, 1, *kernels.shape[2:])
-    per_row = max(1, int(np.ceil(np.sqrt(n / 2))))
-    return evolution_frames(steps, pairs, cols=2 * per_row)
-
-
 def bank_mosaic(weights: np.ndarray, limit: int = 96) -> tuple[np.ndarray, int]:
-    """Templates (M, *k) as a mosaic, each on its own scale; at most `limit`, evenly sampled. (image, shown)."""
-    pick = np.unique(np.linspace(0, len(weights) - 1, min(limit, len(weights))).round().astype(int))
-    chosen = weights[pick][:, None]  # (m, 1, *k)
-    tiles, _ = layer_tiles(chosen, zoom=auto_zoom(chosen, target=32))
-    return grid(tiles, min(len(pick), 16)), len(pick)
+    """Templates (M, *k) as a mosaic that fits a page, each on its own scale; at most `limit`, evenly sampled.
+    (image, shown)."""
+    from .compact import bank_mosaic
+
+    return bank_mosaic(weights, limit)
 
 
 def channel_grid(w: np.ndarray) -> np.ndarray:
-    """A Conv1d layer (out, in, k) as a grid of stem plots: a row per input channel, a column per filter, all on one
-    scale (as seed document 001 draws it, without 128 matplotlib axes)."""
-    out_c, in_c, k = w.shape
-    by_channel = w.transpose(1, 0, 2).reshape(in_c * out_c, k)
-    vmax = np.full(len(by_channel), np.abs(w).max())
-    return grid(stem_tiles(by_channel, vmax, height=40, tap=max(3, 36 // k)), out_c)
+    """A Conv1d layer (out, in, k) as a grid, a row per input channel and a column per filter, all on one scale
+    (as seed document 001 draws it, without 128 matplotlib axes): stem plots, or line plots of long filters."""
+    from .compact import channel_grid
+
+    return channel_grid(w)
 
 
 def filmstrip(frames: Sequence[np.ndarray], count: int = 6, cols: int = 3) -> np.ndarray:
-    """A few frames of an animation side by side (first and last included), for print, where GIFs cannot move."""
+    """A few frames of an animation side by side (first and last included), for print, where GIFs cannot move:
+    `cols` to a row where that fits MAX_SIDE, else the layout that comes nearest, the frames thinned to fit."""
     keep = frame_subset(len(frames), count)
-    return grid(np.stack([frames[i] for i in keep]), min(cols, len(keep)), gap=6)
+    picked = np.stack([frames[i] for i in keep])
+    n = len(picked)
+
+    def side(c: int, f: int = 1) -> int:
+        h, w = -(-picked.shape[1] // f), -(-picked.shape[2] // f)
+        return max(c * (w + 6), math.ceil(n / c) * (h + 6)) + 6
+
+    best = min(cols, n) if side(min(cols, n)) <= MAX_SIDE else min(range(1, n + 1), key=side)
+    f = next(f for f in range(1, max(picked.shape[1:3]) + 1) if side(best, f) <= MAX_SIDE)
+    return grid(picked[:, ::f, ::f], best, gap=6)
 
 
 def write_heatmap(path: Path, values: np.ndarray, zoom: int = 4) -> None:
@@ -230,7 +217,8 @@ def write_heatmap(path: Path, values: np.ndarray, zoom: int = 4) -> None:
     colours = (matplotlib.colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
     top = float(values.max()) or 1.0
     idx = np.rint(np.clip(values / top, 0, 1) * 255).astype(np.uint8)[::-1]
-    img = Image.fromarray(enlarge(idx, zoom), mode="P")
+    zoom = max(1, min(zoom, MAX_SIDE // max(idx.shape)))
+    img = Image.fromarray(shrink(enlarge(idx, zoom)), mode="P")
     img.putpalette(colours.ravel().tolist())
     atomic_write(path, lambda fh: img.save(fh, format="PNG", optimize=True))
 
@@ -252,16 +240,28 @@ def rgb_grid(tiles: np.ndarray, cols: int | None = None, gap: int = 3) -> np.nda
     return out
 
 
+def rgb_layout(w: np.ndarray) -> tuple[int, int]:
+    """(zoom, columns) of colour tiles of kernels (out, 3, kh, kw) that fit a page: the zoom that makes a tile about
+    48 px across or less, twice as many columns as rows."""
+    n, kh, kw = len(w), *w.shape[2:]
+    prefer = math.ceil(math.sqrt(2 * n))
+    for z in range(auto_zoom(w), 0, -1):
+        cols = fit_cols(n, kh * z, kw * z, (PAGE_WIDTH, PAGE_HEIGHT), prefer)
+        if cols is not None:
+            return z, cols
+    return 1, max(1, (PAGE_WIDTH - 3) // (kw + 3))
+
+
 def rgb_mosaic(w: np.ndarray, scale: str = "tile") -> np.ndarray:
     """A first layer on colour input (out, 3, kh, kw) as colour tiles, each on its own scale (or one global one)."""
-    vmax = tile_vmax(w, scale)
-    return rgb_grid(rgb_tiles(w, vmax, auto_zoom(w)), int(np.ceil(np.sqrt(len(w) * 2))))
+    zoom, cols = rgb_layout(w)
+    return rgb_grid(rgb_tiles(w, tile_vmax(w, scale), zoom), cols)
 
 
 def rgb_frames(steps: Sequence[int] | np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
     """Colour evolution frames (S, out, 3, kh, kw): each kernel on one scale over the run, the step above."""
     vmax = np.abs(weights).reshape(weights.shape[0], weights.shape[1], -1).max(axis=(0, 2)).reshape(-1, 1, 1, 1)
-    zoom, cols, last = auto_zoom(weights), int(np.ceil(np.sqrt(weights.shape[1] * 2))), int(steps[-1])
+    (zoom, cols), last = rgb_layout(weights[0]), int(steps[-1])
     colours = np.asarray(palette(), dtype=np.uint8).reshape(256, 3)
     frames = []
     for step, w in zip(steps, weights, strict=True):
@@ -271,12 +271,22 @@ def rgb_frames(steps: Sequence[int] | np.ndarray, weights: np.ndarray) -> list[n
     return frames
 
 
+def shrink(picture: np.ndarray, side: int = MAX_SIDE) -> np.ndarray:
+    """A picture (palette indices (H, W) or RGB (H, W, 3)) no larger than `side` on its longest side: every f-th
+    pixel of a larger one. Every writer here passes its pictures through this, the last guard of MAX_SIDE; the
+    drawings are made to fit without it."""
+    f = math.ceil(max(picture.shape[:2]) / side)
+    return picture if f <= 1 else picture[::f, ::f]
+
+
 def write_rgb_png(path: Path, rgb: np.ndarray) -> None:
-    atomic_write(path, lambda fh: Image.fromarray(rgb, mode="RGB").save(fh, format="PNG", optimize=True))
+    image = Image.fromarray(shrink(rgb), mode="RGB")
+    atomic_write(path, lambda fh: image.save(fh, format="PNG", optimize=True))
 
 
 def write_rgb_gif(path: Path, frames: Sequence[np.ndarray], frame_ms: int = 60, hold_ms: int = 1500) -> None:
     """Colour frames as a GIF with one adaptive palette for all of them (so colours do not flicker)."""
+    frames = [shrink(f) for f in frames]
     sample = np.concatenate([f for f in frames[:: max(1, len(frames) // 8)]], axis=0)
     pal = Image.fromarray(sample, mode="RGB").quantize(colors=255)
     images = [Image.fromarray(f, mode="RGB").quantize(palette=pal, dither=Image.Dither.NONE) for f in frames]
@@ -289,31 +299,24 @@ def write_rgb_gif(path: Path, frames: Sequence[np.ndarray], frame_ms: int = 60, 
     atomic_write(path, save)
 
 
-def matrix_image(w: np.ndarray, scale: str = "tile", max_side: int = 1024) -> np.ndarray:
-    """A layer of 1x1 kernels (out, in, 1, 1) is a weight matrix: one pixel per (kernel, input channel), a row per
-    kernel, enlarged up to `max_side` (each row on its own scale, or one global scale)."""
-    m = w.reshape(w.shape[0], w.shape[1])
-    vmax = np.abs(m).max() if scale == "global" else np.abs(m).max(axis=1, keepdims=True)
-    zoom = int(max(1, min(16, max_side // max(m.shape))))
-    return enlarge(to_levels(m, vmax), zoom)
-
-
 def to_image(indices: np.ndarray) -> Image.Image:
     img = Image.fromarray(indices, mode="P")
     img.putpalette(list(palette()))
     return img
 
 
-def write_png(path: Path, indices: np.ndarray) -> None:
+def write_png(path: Path, indices: np.ndarray, optimize: bool = True) -> None:
     """A palette PNG whose palette holds only the colours it uses: a small kernel picture uses a few dozen of the
-    256, and the full palette (768 bytes) would be most of its file."""
+    256, and the full palette (768 bytes) would be most of its file. `optimize=False` for large pictures: the
+    extra compression pass takes seconds there."""
+    indices = shrink(indices)
     used = np.unique(indices)
     lut = np.zeros(256, dtype=np.uint8)
     lut[used] = np.arange(len(used), dtype=np.uint8)
     img = Image.fromarray(lut[indices], mode="P")
     full = palette()
     img.putpalette([v for i in used.tolist() for v in full[3 * i : 3 * i + 3]])
-    atomic_write(path, lambda fh: img.save(fh, format="PNG", optimize=True))
+    atomic_write(path, lambda fh: img.save(fh, format="PNG", optimize=optimize))
 
 
 @functools.lru_cache(maxsize=1)
@@ -329,18 +332,19 @@ def label_strip(width: int, text: str, height: int = 14) -> np.ndarray:
 
 
 def evolution_frames(
-    steps: Sequence[int] | np.ndarray, weights: np.ndarray, zoom: int | None = None, cols: int | None = None
+    steps: Sequence[int] | np.ndarray, weights: np.ndarray, zoom: int | None = None
 ) -> list[np.ndarray]:
     """One frame per snapshot of a layer (S, out, in, ...), all on one scale per kernel (its max |w| over the
-    whole run), so growth is visible and nothing flickers. Each frame carries its step above the mosaic."""
-    w_all = weights
-    vmax = np.abs(w_all).reshape(w_all.shape[0], w_all.shape[1], -1).max(axis=(0, 2))  # (out,)
-    vmax = vmax.reshape((-1,) + (1,) * (w_all.ndim - 2))
+    whole run), so growth is visible and nothing flickers. Each frame carries its step above the layer's picture
+    (compact.draw_layer: the same drawing in every frame, since it depends on the shape only)."""
+    from .compact import draw_layer  # compact draws with this module's tiles
+
+    vmax = np.abs(weights).reshape(weights.shape[0], weights.shape[1], -1).max(axis=(0, 2))  # (out,)
+    vmax = vmax.reshape((-1,) + (1,) * (weights.ndim - 2))
     frames = []
     last = int(steps[-1])
-    for step, w in zip(steps, w_all, strict=True):
-        tiles, auto_cols = layer_tiles(w, vmax, zoom)
-        body = grid(tiles, cols or auto_cols)
+    for step, w in zip(steps, weights, strict=True):
+        body = draw_layer(w, vmax=vmax, zoom=zoom).image
         strip = label_strip(body.shape[1], f"step {int(step):,} / {last:,}")
         frames.append(np.concatenate([strip, body], axis=0))
     return frames
@@ -357,7 +361,7 @@ def write_gif(path: Path, frames: Sequence[np.ndarray], frame_ms: int = 60, hold
     snapshots no longer cost bytes, and the frames that are then identical are merged by Pillow."""
     # Pillow directly, not imageio: its pillow plugin can hand the palette on only as Pillow's `palette=` option,
     # which remaps every frame; same pixels, but far slower and larger (bench/bench_site.py measures both)
-    images = [to_image(coarser(f)) for f in frames]
+    images = [to_image(coarser(shrink(f))) for f in frames]
     durations = [max(frame_ms, 20)] * len(images)
     durations[-1] = hold_ms  # rest on the trained kernels before looping
 

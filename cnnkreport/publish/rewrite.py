@@ -3,8 +3,9 @@ and how a link, an image or a stylesheet of theirs is inlined or left out (Packe
 links, images and ids rewritten (Rewrite).
 
 Links between pages become `#page-...` links; an id inside a page becomes `page-...--id`, and links to it follow.
-Downloads: text files (.json, .toml, .csv, .txt) of at most MAX_INLINE_DOWNLOAD bytes become data: URIs with a
-`download` attribute; binary files (weights.pt, .npz) and larger ones are left out, the link replaced by its text and
+Downloads: text files (.json, .toml, .csv, .txt) of at most MAX_INLINE_DOWNLOAD bytes, and linked pictures (GIFs, a
+wide layer's full grid) of at most MAX_INLINE_LINKED_IMAGE, become data: URIs with a `download` attribute; binary
+files (weights.pt, .npz) and larger ones are left out, the link replaced by its text and
 OMITTED_NOTE. Nothing outside the site folder is ever read: a link or image that resolves outside it is left out, and
 said so in Packer.skipped.
 """
@@ -23,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 from ..names import slug
 
 MAX_INLINE_DOWNLOAD = 1_000_000  # bytes: a text download up to this size is inlined into the packed HTML file
+MAX_INLINE_LINKED_IMAGE = 2_000_000  # bytes: a linked picture (a GIF, a wide layer's full grid) up to this size too
 IMAGE_TYPES = {
     ".png": "image/png",
     ".gif": "image/gif",
@@ -169,9 +171,10 @@ class Packer:
             suffix = posixpath.splitext(rel)[1].lower()
             mime = IMAGE_TYPES.get(suffix) or TEXT_TYPES.get(suffix)
             size = (self.root / rel).stat().st_size
-            if mime and (suffix in IMAGE_TYPES or size <= MAX_INLINE_DOWNLOAD):
+            limit = MAX_INLINE_LINKED_IMAGE if suffix in IMAGE_TYPES else MAX_INLINE_DOWNLOAD
+            if mime and size <= limit:
                 return "download", self.data_uri(rel, mime)
-            why = "a binary file" if mime is None else f"larger than {MAX_INLINE_DOWNLOAD:,} bytes"
+            why = "a binary file" if mime is None else f"larger than {limit:,} bytes"
             self.warn(f"{rel}: {why} ({size:,} bytes), not inlined; the link to it says so")
             return "omit", rel
         why = "resolves outside the site" if kind == "outside" else "points to no file"

@@ -29,7 +29,15 @@ from . import layout as paths
 from .kernels import GIF_FRAMES, kernel_views
 from .layout import Layout, swap_in
 from .pages import write_pages
-from .sections import LAYER_GIF_FRAMES, analysis_section, animated, extra_sections, filter_section, kernels_section
+from .sections import (
+    EVOLUTION_KERNELS,
+    LAYER_GIF_FRAMES,
+    analysis_section,
+    animated,
+    extra_sections,
+    filter_section,
+    kernels_section,
+)
 from .views import MAX_KERNEL_PAGES, Figure, LayerView, RunView
 
 MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
@@ -225,11 +233,11 @@ def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
 def _frames(run: Run, info: LayerInfo, count: int, analysed: bool) -> mosaic.Frames:
     """The snapshots that the layer's animations show (its evolution GIF; when `analysed`, the kernel pages' GIFs
     and the matches GIF), and only those: at most LAYER_GIF_FRAMES + GIF_FRAMES + MATCH_FRAMES of the `count`, and
-    of the kernels that the pages show unless the evolution GIF shows them all."""
+    of the kernels that they show (the first EVOLUTION_KERNELS and MAX_KERNEL_PAGES)."""
     moving = animated(info, count)
     limits = ([LAYER_GIF_FRAMES] if moving else []) + ([GIF_FRAMES, mosaic.MATCH_FRAMES] if analysed else [])
     index = mosaic.Frames.wanted(count, limits)
-    kernels = info.shape[0] if moving else MAX_KERNEL_PAGES
+    kernels = max(EVOLUTION_KERNELS if moving else 0, MAX_KERNEL_PAGES)
     parts = [(s, w[:, :kernels].copy()) for s, w in run.iter_kernels(info.name, keep=index)] if len(index) else []
     if not parts:
         return mosaic.Frames(count, index, np.zeros(0, dtype=np.int64), np.zeros((0, *info.shape)))
@@ -256,7 +264,9 @@ def _layer_view(
     steps, last = scorer.steps, scorer.last
     assert last is not None  # iter_kernels yields at least one snapshot or raises
     frames = _frames(run, info, len(steps), a is not None)
-    mosaic_fig, tiles = kernels_section(info, steps, last, frames, folder)
+    big = last.size > MAX_JSON_WEIGHTS  # a large layer's weights go to weights.npy, not into the JSON
+    every_weight = None if a is None else paths.LAYER_WEIGHTS if big else paths.LAYER_JSON  # for a download link
+    mosaic_fig, tiles = kernels_section(info, steps, last, frames, folder, every_weight)
     sections = [tiles]
     samples = _class_samples(info, first, cfg)
     summary, headline, rows, kernels = (
@@ -271,7 +281,6 @@ def _layer_view(
         # where no match claim is possible, what the kernels do as filters comes first
         sections += [matches, filters_] if a.claims_possible else [filters_, matches]
         summary, headline, rows = report.layer_summary(a, sample_rate), report.headline(a), _kernel_rows(a)
-        big = last.size > MAX_JSON_WEIGHTS  # a large layer's weights go to weights.npy, not into the JSON
         if big:
             atomic_write(folder / paths.LAYER_WEIGHTS, lambda fh: np.save(fh, last, allow_pickle=False))
         weights_file = paths.LAYER_WEIGHTS if big else None

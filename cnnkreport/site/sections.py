@@ -12,13 +12,13 @@ import numpy as np
 
 from ..analysis import filters
 from ..analysis.scores import LayerAnalysis
-from ..draw import figures, filter_figures, mosaic
+from ..draw import compact, figures, filter_figures, mosaic
 from ..rundir import LayerInfo
 from .layout import INPUT_SPACE
 from .views import MAX_KERNEL_PAGES, Figure, Section, describe
 
-MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure
-MAX_MOSAIC_TILES = 2048  # more tiles than this (kernels x input channels): show each kernel's channel sum
+MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure (fewer where they do not fit a page)
+EVOLUTION_KERNELS = 64  # kernels in a layer's evolution GIF (the first; every frame draws them all)
 MAX_GRID = 16  # filters and input channels in the channel grid of a multi-channel 1-D layer
 LAYER_GIF_FRAMES = 40  # frames of a layer's evolution GIF (every snapshot stays in layer.json)
 
@@ -42,87 +42,106 @@ def _colour(info: LayerInfo) -> bool:
 
 
 def animated(info: LayerInfo, count: int) -> bool:
-    """Whether the layer's kernels get an evolution GIF of all of them: single-channel and colour layers."""
+    """Whether the layer's kernels (the first EVOLUTION_KERNELS) get an evolution GIF: one-channel and colour ones."""
     return count > 1 and (info.shape[1] == 1 or _colour(info)) and math.prod(info.shape[2:]) > 1
 
 
-def _mosaics(info: LayerInfo, last: np.ndarray, folder: Path) -> tuple[str, str, str, bool]:
+SIGNS = {
+    "stem plot": "bars go up for positive weights.",
+    "line plot": "up is positive.",
+    "tile": "near-white is zero, red positive, blue negative.",
+    "row": "near-white is zero, red positive, blue negative.",
+}
+
+
+def _mosaics(
+    info: LayerInfo, step: int, last: np.ndarray, folder: Path, weights_file: str | None
+) -> tuple[Figure, Figure]:
     """Draw the kernels after training (`last`) as mosaic.png (each tile on its own scale) and mosaic-global.png (one
-    scale), the way that suits the layer: colour tiles for a first layer on RGB input, a weight matrix for 1x1
-    kernels, channel sums when a layer has more tiles than a page can show, stem plots for single-channel 1-D
-    kernels. Returns (what each kernel is drawn as, how to read its sign, how the tiles are laid out, stem plots)."""
-    out_c, in_c, *spatial = info.shape
-    colour = _colour(info)
-    matrix = math.prod(spatial) == 1
-    summed = not colour and not matrix and out_c * in_c > MAX_MOSAIC_TILES
-    stems = info.kind == "conv1d" and (in_c == 1 or summed)
-    if colour:
-        what, sign = "tile", "each colour channel's weight, mid-grey zero (Krizhevsky et al. 2012, Fig. 3)."
+    scale), the way that suits the layer and fits a page (compact.draw_layer): colour tiles for a first layer on RGB
+    input, a weight matrix for 1x1 kernels, tiles, stem or line plots, heat-map rows for many long kernels, channel
+    sums (and every channel in grid pictures, for download) where the channels do not fit. Returns both figures."""
+    if _colour(info):
         for name, scale in (("mosaic", "tile"), ("mosaic-global", "global")):
             mosaic.write_rgb_png(folder / f"{name}.png", mosaic.rgb_mosaic(last, scale))
+        what, note, bar, shown = "tile", "", False, ""
+        sign = "each colour channel's weight, mid-grey zero (Krizhevsky et al. 2012, Fig. 3)."
+        links: tuple[tuple[str, str], ...] = ()
     else:
-        what = "stem plot" if stems else "row" if matrix else "tile"
-        sign = "bars go up for positive weights." if stems else "near-white is zero, red positive, blue negative."
-        pictured = last.sum(axis=1, keepdims=True) if summed else last
+        drawn = {scale: compact.draw_layer(last, scale) for scale in ("tile", "global")}
         for name, scale in (("mosaic", "tile"), ("mosaic-global", "global")):
-            image = mosaic.matrix_image(last, scale) if matrix else mosaic.layer_mosaic(pictured, scale=scale)
-            mosaic.write_png(folder / f"{name}.png", image)
-    layout = ""
-    if matrix:
-        layout = "1x1 kernels form a weight matrix: a row per kernel, a column per input channel. "
-    elif summed:
-        layout = f"Each kernel summed over its {in_c} input channels ({out_c * in_c:,} tiles would not fit a page). "
-    elif in_c > 1 and not colour:
-        layout = (
-            "A row per kernel, a column per input channel. "
-            if info.kind == "conv2d"
-            else "A tile per kernel: a row per input channel, a column per tap. "
-        )
-    return what, sign, layout, stems
-
-
-def kernels_section(
-    info: LayerInfo, steps: np.ndarray, last: np.ndarray, frames: mosaic.Frames, folder: Path
-) -> tuple[Figure, Section]:
-    """The layer's kernels after training (`last`, per-tile and global scale) and their evolution (from `frames`);
-    returns the main mosaic (what the run page shows of the layer) and the section."""
-    what, sign, layout, stems = _mosaics(info, last, folder)
-    bar = not stems and not _colour(info)
+            mosaic.write_png(folder / f"{name}.png", drawn[scale].image)
+        d = drawn["tile"]
+        what, sign, note, bar = d.what, SIGNS[d.what], d.note, d.colourbar
+        shown = f", the first {d.shown:,} of {d.total:,} kernels" if d.shown < d.total else ""
+        shown += f", each kernel summed over its {d.summed:,} input channels" if d.summed else ""
+        links = _full_grid(last, folder, weights_file) if d.summed or d.shown < d.total else ()
     main = Figure(
         "mosaic.png",
-        f"Layer {info.name}: {describe(info)}, after training, each {what} on its own scale",
-        f"After training (step {int(steps[-1]):,}). {layout}Each {what} is scaled to its own largest weight; {sign}",
+        f"Layer {info.name}: {describe(info)}, after training{shown}, each {what} on its own scale",
+        f"After training (step {step:,}). {note}Each {what} is scaled to its own largest weight; {sign}",
+        pixels=True,
+        colourbar=bar,
+        links=links,
+    )
+    common = Figure(
+        "mosaic-global.png",
+        f"Layer {info.name} after training{shown}, all kernels on one common scale",
+        "The same kernels on one common scale: weak kernels fade towards zero.",
         pixels=True,
         colourbar=bar,
     )
-    figs = [
-        main,
-        Figure(
-            "mosaic-global.png",
-            f"Layer {info.name} after training, all kernels on one common scale",
-            "The same kernels on one common scale: weak kernels fade towards zero.",
-            pixels=True,
-            colourbar=bar,
-        ),
-    ]
+    return main, common
+
+
+def _full_grid(last: np.ndarray, folder: Path, weights_file: str | None) -> tuple[tuple[str, str], ...]:
+    """Every input channel of every kernel, where the page shows channel sums (or the first kernels only): grid
+    pictures for download (as many as compact.GRID_PIXELS allow) and the weights file. Returns (file, label) links."""
+    links = []
+    end = 0
+    for i, (image, first, end) in enumerate(compact.grid_pages(last), start=1):
+        mosaic.write_png(folder / f"grid-{i}.png", image, optimize=False)
+        links.append((f"grid-{i}.png", f"every input channel of kernels {first:,} to {end - 1:,} (grid-{i}.png)"))
+    if weights_file is not None:
+        rest = f"all {len(last):,} kernels" if end < len(last) else "every weight"
+        links.append((weights_file, f"{rest}, as numbers ({weights_file})"))
+    return tuple(links)
+
+
+def kernels_section(
+    info: LayerInfo,
+    steps: np.ndarray,
+    last: np.ndarray,
+    frames: mosaic.Frames,
+    folder: Path,
+    weights_file: str | None = None,
+) -> tuple[Figure, Section]:
+    """The layer's kernels after training (`last`, per-tile and global scale) and their evolution (from `frames`);
+    returns the main mosaic (what the run page shows of the layer) and the section. `weights_file`: the file in the
+    layer's folder that holds every weight, where there is one."""
+    main, common = _mosaics(info, int(steps[-1]), last, folder, weights_file)
+    figs = [main, common]
     if animated(info, len(steps)):
-        figs.append(_evolution(info, steps, frames, folder, bar))
+        figs.append(_evolution(info, steps, frames, folder))
     return main, Section("Kernels", "kernels", figures=figs)
 
 
-def _evolution(info: LayerInfo, steps: np.ndarray, frames: mosaic.Frames, folder: Path, bar: bool) -> Figure:
-    """The layer's kernels over training: evolution.gif and its filmstrip."""
+def _evolution(info: LayerInfo, steps: np.ndarray, frames: mosaic.Frames, folder: Path) -> Figure:
+    """The layer's kernels (the first EVOLUTION_KERNELS) over training: evolution.gif and its filmstrip."""
     colour = _colour(info)
     shown = frames.subset(LAYER_GIF_FRAMES)
+    weights = shown.weights[:, :EVOLUTION_KERNELS]
     draw = mosaic.rgb_frames if colour else mosaic.evolution_frames
-    filmstrip = _animation(folder, "evolution", draw(shown.steps, shown.weights), colour)
+    filmstrip = _animation(folder, "evolution", draw(shown.steps, weights), colour)
+    n, out = weights.shape[1], info.shape[0]
     return Figure(
         "evolution.gif",
         f"Animation of layer {info.name}'s kernels from initialisation (step 0) to step {int(steps[-1]):,}",
         f"The kernels at {len(shown.index)} of the {len(steps)} snapshots, from the first to the last, each "
-        "kernel on one scale over the whole run so that growth is visible.",
+        "kernel on one scale over the whole run so that growth is visible"
+        + (f"; the first {n} of {out:,} kernels." if n < out else "."),
         pixels=True,
-        colourbar=bar,
+        colourbar=not colour and compact.draw_layer(weights[-1]).colourbar,
         print_src=filmstrip,
     )
 
@@ -168,7 +187,7 @@ def analysis_section(a: LayerAnalysis, frames: mosaic.Frames, folder: Path) -> S
 
 def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note: str) -> list[Figure]:
     """Each kernel beside its best matches after training (matches.png), and over training (matches.gif)."""
-    n = min(len(a.final.score), MAX_MATCH_ROWS)
+    n = min(len(a.final.score), MAX_MATCH_ROWS, figures.match_rows(a.kshape))
     tops = a.final.top[:n]
     labels = [[a.bank.templates[t].short() for t in row] for row in tops]
     fig = figures.best_matches(
@@ -180,7 +199,7 @@ def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note:
     summed = _summed(sub.weights[:, :shown], a.kshape)  # (F, shown, *k)
     best = a.bank.weights[a.best[sub.index, :shown]]  # the best template at each of those snapshots
     proj = mosaic.projection(summed.reshape(-1, *a.kshape), best.reshape(-1, *a.kshape)).reshape(summed.shape)
-    filmstrip = _animation(folder, "matches", mosaic.match_frames(sub.steps, summed, proj))
+    filmstrip = _animation(folder, "matches", compact.match_frames(sub.steps, summed, proj))
     return [
         Figure(
             "matches.png",
@@ -193,7 +212,8 @@ def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note:
             "matches.gif",
             f"Animation of {a.name}'s kernels, each beside its best-matching detector, over training",
             "Each kernel (left of each pair) beside the part of it that its current best-matching detector explains "
-            "(right), over training" + (f"; the first {shown} kernels." if shown < len(a.final.score) else "."),
+            "(right), over training"
+            + (f"; the first {shown} of {len(a.final.score):,} kernels." if shown < len(a.final.score) else "."),
             pixels=True,
             colourbar=len(a.kshape) == 2,  # 2-D kernels are coloured tiles; 1-D channel sums are stem plots
             print_src=filmstrip,
@@ -205,17 +225,24 @@ def _added(a: LayerAnalysis, folder: Path) -> list[Figure]:
     """What training added to each kernel (added.png), where the layer has an initialisation to subtract."""
     if a.added is None:
         return []
-    mosaic.write_png(folder / "added.png", mosaic.layer_mosaic((a.summed_last - a.summed_first)[:, None]))
+    drawn = compact.draw_layer((a.summed_last - a.summed_first)[:, None])
+    mosaic.write_png(folder / "added.png", drawn.image)
+    summed = " (each summed over its input channels)" if a.shape[1] > 1 else ""
     return [
         Figure(
             "added.png",
             f"What training added to each kernel of {a.name}: the kernel after training minus at initialisation",
-            "What training added: each kernel after training minus the same kernel at initialisation, each on its "
-            "own scale. Scored like a kernel in the text above.",
+            f"What training added: each kernel{summed} after training minus the same kernel at initialisation, each "
+            f"on its own scale. {drawn.note}Scored like a kernel in the text above.",
             pixels=True,
-            colourbar=len(a.kshape) == 2,
+            colourbar=drawn.colourbar,
         )
     ]
+
+
+def _first(kernels: np.ndarray, cap: int = filter_figures.MAX_PANELS) -> str:
+    """What a figure of at most `cap` kernels leaves out, for its caption."""
+    return f" The first {cap} of {len(kernels):,} kernels." if len(kernels) > cap else ""
 
 
 def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Path) -> tuple[Section, dict[str, Any] | None]:
@@ -236,7 +263,7 @@ def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Path) -> tuple[Sec
                 "frequency.png",
                 f"Frequency response of each kernel of {info.name}: magnitude in dB and phase, 0 to 0.5 cycles/sample",
                 "Magnitude (dB, each kernel normalised to its own peak) and phase over 0-0.5 cycles/sample, as the "
-                "layer applies the kernel; dashed: the first and second difference, for reference.",
+                "layer applies the kernel; dashed: the first and second difference, for reference." + _first(last),
             )
         )
         if len(last) > 1 and a.filter_shapes is not None:
@@ -273,7 +300,7 @@ def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Path) -> tuple[Sec
                 "frequency.png",
                 f"2-D frequency response magnitude of each kernel of {info.name}",
                 "Magnitude of each kernel's 2-D Fourier transform (zero-padded, zero frequency at the centre): a "
-                "vertical-edge detector shows two lobes left and right of the centre.",
+                "vertical-edge detector shows two lobes left and right of the centre." + _first(last),
             )
         )
     return Section("As filters", "filters", figures=figs), freq
@@ -290,8 +317,8 @@ def extra_sections(
     sections = []
     if samples is not None:
         sections.append(_feature_maps(info, w_last, samples, folder))
-    if info.kind == "conv1d" and info.shape[1] > 1:
-        sections.append(_channels(info, w_last, folder))
+    if sum(side > 1 for side in info.shape[2:]) == 1 and info.shape[1] > 1:  # 1-D kernels, several channels
+        sections.append(_channels(info, w_last.reshape(*info.shape[:2], -1), folder))
     if prev is not None and prev.ndim == w_last.ndim and prev.shape[0] == w_last.shape[1]:
         sections.append(_input_space(info, w_last, prev, folder))
     return sections
@@ -317,8 +344,14 @@ def _feature_maps(info: LayerInfo, w_last: np.ndarray, samples: tuple[np.ndarray
 
 
 def _channels(info: LayerInfo, w_last: np.ndarray, folder: Path) -> Section:
+    """1-D kernels with several input channels (out, in, k): the first MAX_GRID filters and channels one by one,
+    and the filters summed and averaged over their channels."""
+    out, in_c, _ = w_last.shape
     mosaic.write_png(folder / "channels.png", mosaic.channel_grid(w_last[:MAX_GRID, :MAX_GRID]))
     figures.save(filter_figures.channel_combined_figure(w_last[:MAX_GRID]), folder / "channels-combined.png", dpi=80)
+    rows = f"the first {MAX_GRID} of {in_c:,} input channels" if in_c > MAX_GRID else "input channels"
+    cols = f"the first {MAX_GRID} of {out:,} filters" if out > MAX_GRID else "filters"
+    some = f"The first {MAX_GRID} of {out:,} filters" if out > MAX_GRID else "Each filter"
     return Section(
         "Input channels",
         "channels",
@@ -326,14 +359,14 @@ def _channels(info: LayerInfo, w_last: np.ndarray, folder: Path) -> Section:
         [
             Figure(
                 "channels.png",
-                f"Weights of each filter of {info.name} per input channel, as stem plots",
-                "Rows: input channels; columns: filters; all on one scale.",
+                f"Weights of each filter of {info.name} per input channel, as stem or line plots",
+                f"Rows: {rows}; columns: {cols}; all on one scale.",
                 pixels=True,
             ),
             Figure(
                 "channels-combined.png",
                 f"Filters of {info.name} summed and averaged over input channels",
-                "Each filter summed (left) and averaged (right) over its input channels.",
+                f"{some} summed (left) and averaged (right) over its {in_c:,} input channels.",
             ),
         ],
     )

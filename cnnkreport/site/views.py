@@ -14,6 +14,7 @@ from .layout import INPUT_SPACE
 
 TABLE_PAGE = 64  # kernels per page of a layer's kernel table
 MAX_KERNEL_PAGES = 64  # kernels of a layer that get a page of their own (the table lists them all)
+RUN_SECTIONS = 6  # layers a run page shows in full, each in a section; more: a small card each, in a grid
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,13 @@ class Figure:
     pixels: bool = False  # kernel pictures: enlarge with hard pixel edges, never smooth them
     colourbar: bool = False  # drawn in the diverging weight colours: show the colour scale under it
     print_src: str | None = None  # an animation's filmstrip, shown in print instead of the GIF
+    links: tuple[tuple[str, str], ...] = ()  # (file, what it holds): downloads named in the caption
 
     def under(self, prefix: str) -> Figure:
+        """The figure as a page in another folder shows it: its paths under `prefix`, without its downloads (they are
+        on the page of its own folder, once: a packed site inlines each link to a picture)."""
         return replace(
-            self, src=prefix + self.src, print_src=None if self.print_src is None else prefix + self.print_src
+            self, src=prefix + self.src, print_src=None if self.print_src is None else prefix + self.print_src, links=()
         )
 
 
@@ -77,6 +81,11 @@ class RunView:
     @property
     def test_accuracy(self) -> float | None:
         return self.meta.test_accuracy
+
+    @property
+    def layer_cards(self) -> bool:
+        """Whether the run page shows its layers as small cards (many layers), not a section each."""
+        return len(self.layers) > RUN_SECTIONS
 
     @property
     def first(self) -> LayerView | None:
