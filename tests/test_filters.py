@@ -240,7 +240,7 @@ def _figures() -> list[tuple[str, Callable[[], Figure], int]]:
     return [
         ("freq1d", lambda: ff.frequency_response_1d_figure(k1), 10),  # magnitude + phase per kernel
         ("freq1d_labels", lambda: ff.frequency_response_1d_figure(k1[:2], ["a", "b"]), 4),
-        ("freq2d", lambda: ff.frequency_response_2d_figure(k2), 4),  # + the colour bar
+        ("freq2d", lambda: ff.frequency_response_2d_figure(k2), 2),  # one image of tiles + the colour bar
         ("maps", lambda: ff.feature_maps_figure(maps, images, ["square", "sine"]), 8),  # 2 x (input + 3)
         ("signals_layer", lambda: ff.signal_responses_figure(RNG.normal(size=(6, 9)), fl.test_signals(64)), 5),
         ("combined", lambda: ff.channel_combined_figure(c1), 2),
