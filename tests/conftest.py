@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner
 
 from cnnkreport.cli import app
 from cnnkreport.config import PRESETS, DataConfig, RunConfig, TrainConfig
+
+from .browser_support import CHROMIUM_ARGS, chromium_path, unavailable
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -49,3 +56,22 @@ def quick_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 __all__ = ["tiny", "DataConfig", "TrainConfig"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole session, shared by every browser test (Playwright's sync API allows one
+    at a time in a process) (the system one: Playwright's own download is never used)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the Python package playwright is not installed (pip install '.[test]')")
+    exe = chromium_path()
+    if exe is None:
+        unavailable("no Chromium found (apt-get install chromium, or set CNNK_CHROMIUM to its path)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

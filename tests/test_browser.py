@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .browser_support import (
-    CHROMIUM_ARGS,
     Crawl,
     axe_path,
     block_outside,
     check_packed,
-    chromium_path,
     crawl,
     file_exists,
     html_files,
@@ -36,24 +34,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the whole session (the system one: Playwright's own download is never used)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the Python package playwright is not installed (pip install '.[test]')")
-    exe = chromium_path()
-    if exe is None:
-        unavailable("no Chromium found (apt-get install chromium, or set CNNK_CHROMIUM to its path)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="session")

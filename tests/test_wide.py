@@ -250,30 +250,23 @@ def test_a_pitch_tracker_is_drawn_compactly_and_says_so(pitch_run: Path) -> None
 
 @pytest.mark.slow  # the pitch tracker's site
 @pytest.mark.browser
-def test_every_page_of_a_wide_model_is_short_enough(pitch_run: Path) -> None:
+def test_every_page_of_a_wide_model_is_short_enough(pitch_run: Path, browser: Browser) -> None:
     """Every page, its images loaded, at most MAX_PAGE_HEIGHT px tall at a 1280-px window (the run page of the
-    pitch tracker was 74,000 px, its second layer's page 137,000)."""
-    pytest.importorskip("playwright.sync_api")
-    from playwright.sync_api import sync_playwright
+    pitch tracker was 74,000 px, its second layer's page 137,000). The session's one Chromium (conftest.browser):
+    Playwright's sync API runs one at a time in a process."""
+    from .browser_support import block_outside, html_files
 
-    from .browser_support import CHROMIUM_ARGS, block_outside, chromium_path, html_files, unavailable
-
-    exe = chromium_path()
-    if exe is None:
-        unavailable("no Chromium found (apt-get install chromium, or set CNNK_CHROMIUM to its path)")
     site = pitch_run.parent.parent
     heights = {}
-    with sync_playwright() as p:
-        browser: Browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            block_outside(context)
-            page = context.new_page()
-            for rel in sorted(html_files(site)):
-                page.goto((site / rel).as_uri(), wait_until="load")
-                heights[rel] = page.evaluate(LOADED_HEIGHT_JS)
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        block_outside(context)
+        page = context.new_page()
+        for rel in sorted(html_files(site)):
+            page.goto((site / rel).as_uri(), wait_until="load")
+            heights[rel] = page.evaluate(LOADED_HEIGHT_JS)
+    finally:
+        context.close()
     tall = {rel: h for rel, h in heights.items() if h > MAX_PAGE_HEIGHT}
     assert len(heights) > 100 and not tall, tall
 
