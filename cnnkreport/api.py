@@ -116,9 +116,14 @@ class Report:
         return plots.report_html(self)
 
 
+def _result_fields(layer: LayerResult) -> dict[str, Any]:
+    """The LayerResult fields of a record (a LayerResult, or a Layer that adds its own)."""
+    return {f.name: getattr(layer, f.name) for f in fields(LayerResult)}
+
+
 def layer_dict(layer: LayerResult) -> dict[str, Any]:
     """A layer's summary.json entry (the LayerResult fields only, whatever record holds them)."""
-    return LayerResult(**{f.name: getattr(layer, f.name) for f in fields(LayerResult)}).as_dict()
+    return LayerResult(**_result_fields(layer)).as_dict()
 
 
 def inspect(
@@ -134,6 +139,7 @@ def inspect(
     history), or one weight tensor/array of shape (out, in, k) or (out, in, kh, kw). `layers`: a regular expression
     that layer names must match; `sample_rate` (Hz) adds frequencies in Hz. Nothing is written to disk. Bad input
     raises cnnkreport.errors.UserError with a one-line message."""
+    from .sources.inspect import weight_key
     from .sources.memory import checkpoints_of
 
     checkpoints, convs, unshown, model_name = checkpoints_of(model, layers, trust_pickle)
@@ -141,16 +147,13 @@ def inspect(
     analysed: list[Layer] = []
     skipped = list(unshown)
     for info in convs:
-        key = f"{info.name}.weight" if info.name else "weight"
-        w = np.stack([c.tensors[key] for c in checkpoints])
+        w = np.stack([c.tensors[weight_key(info.name)] for c in checkpoints])
         a = analyse_layer(info.name, info.kind, steps, w)
         if a is None:
             skipped.append(Unshown(info.name, info.shape, "kernels of fewer than 3 weights: nothing to compare"))
             continue
         r = numbers.layer_summary(a, sample_rate)
-        analysed.append(
-            Layer(**{f.name: getattr(r, f.name) for f in fields(LayerResult)}, info=info, analysis=a, weights=w[-1])
-        )
+        analysed.append(Layer(**_result_fields(r), info=info, analysis=a, weights=w[-1]))
     if not analysed:
         raise UserError("no conv layer with kernels of 3 or more weights to analyse")
     return Report(name or model_name, Layers(analysed), tuple(skipped), sample_rate, tuple(checkpoints))

@@ -79,6 +79,11 @@ def null_scores(in_channels: int, kshape: tuple[int, ...], n: int = NULL_SAMPLES
     return best_scores(random_kernels(in_channels, kshape, n, seed).sum(axis=1), scorer_for(kshape))
 
 
+def null_threshold(null: np.ndarray) -> float:
+    """The score above which a kernel "matches a detector": the null's THRESHOLD_QUANTILE."""
+    return float(np.quantile(null, THRESHOLD_QUANTILE))
+
+
 def dc_fraction(kernels: np.ndarray) -> np.ndarray:
     """Share of each kernel's energy at zero frequency (its mean), (N,): 1 for a constant, ~1/D for white noise."""
     flat = kernels.reshape(len(kernels), -1)
@@ -201,7 +206,7 @@ class LayerAnalysis:
 
     @property
     def threshold(self) -> float:
-        return float(np.quantile(self.null, THRESHOLD_QUANTILE))
+        return null_threshold(self.null)
 
     @property
     def hits(self) -> np.ndarray:
@@ -330,7 +335,7 @@ class LayerScorer:
             null=null,
             dc_fraction=dc_fraction(last),
             dc_fraction_null=float(np.median(dc_fraction(null_kernels))),
-            surrogate_p=controlled_p(last, b, final.score, float(np.quantile(null, THRESHOLD_QUANTILE))),
+            surrogate_p=controlled_p(last, b, final.score, null_threshold(null)),
             added=added,
             claims_possible=possible,
             claims_note=note,

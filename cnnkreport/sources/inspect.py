@@ -23,6 +23,26 @@ def model_name(paths: list[Path]) -> str:
     return printable(re.sub(r"[-_.]*\d+$", "", paths[0].stem) or paths[0].stem)
 
 
+def layer_pattern(layers: str | None, option: str) -> re.Pattern[str] | None:
+    """The regular expression that layer names must match (None: every layer); `option` names it in the error."""
+    try:
+        return re.compile(layers) if layers is not None else None
+    except re.error as e:
+        raise UserError(f"{option} is not a valid regular expression: {e}") from None
+
+
+def select_layers(
+    pattern: re.Pattern[str] | None, convs: list[LayerInfo], unshown: list[Unshown], described: str
+) -> tuple[list[LayerInfo], list[Unshown]]:
+    """The layers (drawn and not) whose names match `pattern` (re.search); none drawn is a UserError."""
+    if pattern is None:
+        return convs, unshown
+    convs = [c for c in convs if pattern.search(c.name)]
+    if not convs:
+        raise UserError(f"no conv layer name matches {described}")
+    return convs, [u for u in unshown if pattern.search(u.name)]
+
+
 def read_model(
     args: Sequence[str | Path],
     folder: Path,
@@ -33,17 +53,10 @@ def read_model(
     """The Conv1d/Conv2d weights of the model in `args` (files, folders or globs; several make a history) as a run
     folder at `folder` (which must not exist): one snapshot per checkpoint. `layers` is a regular expression that
     layer names must match (re.search)."""
-    try:
-        pattern = re.compile(layers) if layers is not None else None
-    except re.error as e:
-        raise UserError(f"--layers is not a valid regular expression: {e}") from None
+    pattern = layer_pattern(layers, "--layers")  # before reading gigabytes
     paths = find_checkpoints(args)
     checkpoints, convs, unshown = history(paths, trust_pickle)
-    if pattern is not None:
-        convs = [c for c in convs if pattern.search(c.name)]
-        unshown = [u for u in unshown if pattern.search(u.name)]
-        if not convs:
-            raise UserError(f"no conv layer name matches --layers {layers!r}")
+    convs, unshown = select_layers(pattern, convs, unshown, f"--layers {layers!r}")
     return write_run(folder, model_name(paths), checkpoints, convs, unshown, sample_rate)
 
 

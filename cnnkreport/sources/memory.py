@@ -3,7 +3,6 @@ checked Checkpoints and conv layers that a file gives `cnnkreport inspect`."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import numpy as np
 from ..errors import UserError
 from ..rundir import LayerInfo, Unshown
 from .checkpoint import checked, find_checkpoints, history
-from .inspect import model_name
+from .inspect import layer_pattern, model_name, select_layers
 from .layers import conv_layers
 from .modelfile import Checkpoint
 
@@ -56,6 +55,7 @@ def checkpoints_of(
     model: Any, layers: str | None = None, trust_pickle: bool = False
 ) -> tuple[list[Checkpoint], list[LayerInfo], list[Unshown], str]:
     """(checkpoints, conv layers to analyse, layers not drawn with why, a name for the model)."""
+    pattern = layer_pattern(layers, "layers")
     held = _in_memory(model)
     if held is None:
         if not isinstance(model, str | Path | Sequence) or isinstance(model, bytes):
@@ -71,13 +71,5 @@ def checkpoints_of(
         ckpt = checked(IN_MEMORY, None, "in-memory", tensors, kinds)
         checkpoints = [ckpt]
         convs, unshown = conv_layers(ckpt)
-    if layers is not None:
-        try:
-            pattern = re.compile(layers)
-        except re.error as e:
-            raise UserError(f"layers is not a valid regular expression: {e}") from None
-        convs = [c for c in convs if pattern.search(c.name)]
-        unshown = [u for u in unshown if pattern.search(u.name)]
-        if not convs:
-            raise UserError(f"no conv layer name matches {layers!r}")
-    return checkpoints, list(convs), list(unshown), name
+    convs, unshown = select_layers(pattern, list(convs), list(unshown), repr(layers))
+    return checkpoints, convs, unshown, name
