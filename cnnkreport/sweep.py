@@ -241,7 +241,7 @@ def render_sweep(cfg: SweepConfig, outcomes: Sequence[Outcome], out: Path) -> li
 
     def fill(layout: Layout) -> None:
         effects = layout.claim(paths.SWEEP_EFFECTS, "the sweep's effects figure")
-        figures.save(figures.sweep_effects(keys, values, results), effects, dpi=80)
+        figures.save(figures.sweep_effects(keys, values, results), effects, dpi=figures.PANEL_DPI)
         for n, summary in enumerate(summaries):
             first_layer_png(summary.example.path, layout.claim(paths.sweep_mosaic(n), f"setting {summary.label!r}"))
         write_page(

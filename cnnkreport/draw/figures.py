@@ -15,12 +15,28 @@ from ..rundir import atomic_write
 from .compact import levels
 from .mosaic import MAX_SIDE, PAGE_HEIGHT, PAGE_WIDTH, grid, palette
 
+# Readable at page size: every text of a figure on the site is at least MIN_TEXT_PX px tall (its size in points x
+# dpi / 72) where a 1280-px window shows the figure, which is at its natural width up to PAGE_WIDTH px (wider ones
+# are scaled down, and their text with them). The site writes each figure at one of these dpi (tests/test_readable.py
+# checks every figure at the dpi the site gives it):
+MIN_TEXT_PX = 10
+DPI = 100  # plots of a few axes (training curves, scores) and the match table, drawn a pixel per 1/100 in
+PANEL_DPI = 80  # figures of many small panels (filters, feature maps, input space, data, sweep effects)
+PANEL_FONT = 72 * MIN_TEXT_PX / PANEL_DPI  # 9 pt: the smallest text of a PANEL_DPI figure
+FONT = 8.0  # the smallest text of a DPI figure (11 px; 72 * MIN_TEXT_PX / DPI = 7.2 pt at least)
+PANEL_MAX_WIDTH = PAGE_WIDTH / PANEL_DPI  # inches: a PANEL_DPI figure no wider is shown at its natural size
 
-def save(fig: Figure, path: Path, dpi: int = 100) -> None:
+
+def written_dpi(fig: Figure, dpi: int = DPI) -> int:
+    """The dpi `save` writes the figure at: `dpi`, lower where that would make it larger than MAX_SIDE px."""
+    return min(dpi, int(MAX_SIDE / max(fig.get_size_inches())))
+
+
+def save(fig: Figure, path: Path, dpi: int = DPI) -> None:
     """Write a figure as PNG, quantised to an adaptive palette of 128 colours: plots have few colours, and this
     makes their files about three times smaller with no visible change. At most MAX_SIDE px a side: a larger
     figure is written at a lower dpi (and, should it still be larger, scaled down)."""
-    dpi = min(dpi, int(MAX_SIDE / max(fig.get_size_inches())))
+    dpi = written_dpi(fig, dpi)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # layout is set when the figure is made
     with Image.open(buf) as im:
@@ -71,7 +87,7 @@ def training_curves(metrics: list[dict[str, Any]]) -> Figure:
     ax_acc.set(xlabel="optimiser step", ylabel="accuracy", title="Accuracy", ylim=(0, 1.02))
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=FONT, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -98,7 +114,7 @@ def data_montage(ds: Dataset, per_class: int = 6) -> Figure:
                 ax.plot(x, color="#1f4e79", lw=0.8)
                 ax.set_ylim(-lim, lim)
             if j == 0:
-                ax.set_ylabel(name, fontsize=9)
+                ax.set_ylabel(name, fontsize=PANEL_FONT)
     fig.tight_layout(pad=0.3)
     return fig
 
@@ -114,7 +130,7 @@ def score_histogram(trained: np.ndarray, init: np.ndarray | None, null: np.ndarr
     ax.hist(trained, bins=bins, density=True, histtype="step", lw=2.2, color="#0072b2", label="trained")
     ax.axvline(threshold, color="#d55e00", ls="--", lw=1.2, label=f"null 99th percentile {threshold:.2f}")
     ax.set(xlabel="best-match score r* (|cos| with the closest detector)", ylabel="density", xlim=(0, 1))
-    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.legend(fontsize=FONT, frameon=False, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -142,12 +158,14 @@ def score_over_training(steps: np.ndarray, scores: np.ndarray, null: np.ndarray,
         if len(x) > 2 and x[1] > 0:
             ax.set_xscale("symlog", linthresh=max(1.0, float(x[1])))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, frameon=False, loc="lower right")
+        ax.legend(fontsize=FONT, frameon=False, loc="lower right")
     fig.tight_layout()
     return fig
 
 
-LABEL_H, CELL_W = 26, 92  # best_matches: room for a label above each tile, and the narrowest cell
+LABEL_H, CELL_W = 28, 88  # best_matches: room for a label (two lines of MATCH_FONT, 26 px) above each tile, the
+# narrowest cell (the longest labels, as "gauss d2 165°", are at most 79 px wide)
+MATCH_FONT = 7.5  # pt: 10.4 px at DPI, the dpi best_matches is drawn at (a pixel of its tiles per 1/100 in)
 
 
 def match_rows(kshape: tuple[int, ...], top: int = 3) -> int:
@@ -185,7 +203,7 @@ def best_matches(
     tw = cell_w
     img = grid(padded, top + 1, gap=gap)
     rgb = np.asarray(palette(), dtype=np.uint8).reshape(256, 3)[img]
-    dpi = 100
+    dpi = DPI
     fig = Figure(figsize=(max(img.shape[1], 300) / dpi, img.shape[0] / dpi), dpi=dpi)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.imshow(rgb, interpolation="nearest")
@@ -195,15 +213,17 @@ def best_matches(
             x = gap + j * (tw + gap) + tw / 2
             y = gap + i * (th + label_h + gap) + label_h - 2
             text = names[i] if j == 0 else f"{labels[i][j - 1]}\n{scores[i, j - 1]:.2f}"
-            ax.text(x, y, text, ha="center", va="bottom", fontsize=6.5, weight="bold" if j == 0 else "normal")
+            ax.text(x, y, text, ha="center", va="bottom", fontsize=MATCH_FONT, weight="bold" if j == 0 else "normal")
     return fig
 
 
 def sweep_effects(keys: list[str], values: dict[str, list[str]], results: list[dict[str, Any]]) -> Figure:
     """For each swept key (columns) and each measure (rows): the mean of every run with that value, with its
-    standard deviation as an error bar. results: dicts with "setting" {key: value text} and the measures."""
+    standard deviation as an error bar. results: dicts with "setting" {key: value text} and the measures. Drawn to
+    be written at PANEL_DPI."""
     measures = [("hit_rate", "hit rate"), ("kappa", "kappa"), ("test_accuracy", "test accuracy")]
-    fig = Figure(figsize=(3.2 * len(keys), 2.4 * len(measures)), layout="constrained")
+    width = min(3.2 * len(keys), PANEL_MAX_WIDTH)  # many keys: narrower panels, not a figure shrunk on the page
+    fig = Figure(figsize=(width, 2.4 * len(measures)), layout="constrained")
     axes = fig.subplots(len(measures), len(keys), squeeze=False)
     for j, key in enumerate(keys):
         for i, (m, label) in enumerate(measures):
@@ -214,7 +234,7 @@ def sweep_effects(keys: list[str], values: dict[str, list[str]], results: list[d
                 means.append(float(np.mean(xs)) if xs else np.nan)
                 stds.append(float(np.std(xs)) if xs else np.nan)
             ax.errorbar(range(len(means)), means, yerr=stds, fmt="o-", color="#1f4e79", capsize=3)
-            ax.set_xticks(range(len(means)), values[key], fontsize=8)
+            ax.set_xticks(range(len(means)), values[key], fontsize=PANEL_FONT)
             ax.set_ylim(-0.05 if m == "kappa" else 0, 1.02)
             ax.grid(alpha=0.3)
             if i == len(measures) - 1:

@@ -1,7 +1,8 @@
 """Figures of what the kernels do (see filters.py for the numbers): one function per figure, returning the Figure.
 
-Write them with `figures.save`, which also clears them. Small multiples throughout, capped so that a figure stays
-readable; a capped figure says so in its title.
+Write them with `figures.save` at figures.PANEL_DPI, the dpi their text (at least FONT, 9 pt: 10 px) and widths (at
+most figures.PANEL_MAX_WIDTH, shown at their natural size) are chosen for. Small multiples throughout, capped so that
+a figure stays readable; a capped figure says so in its title.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ from ..analysis.filters import (
     reference_responses_1d,
     respond_1d,
 )
+from .figures import PANEL_DPI, PANEL_FONT, PANEL_MAX_WIDTH
 
 MAX_PANELS = 16  # kernels per small-multiples figure (frequency responses, feature-map columns)
 MAX_TILES = 64  # tiles per input-space figure
+INPUT_SPACE_WIDTH = 512 / PANEL_DPI  # inches an input-space figure is at least: the index shows it at natural size
 DB_RANGE = 40.0  # dB shown below each kernel's peak in the 1-D frequency responses
 INK = "#1f4e79"  # the kernel / output colour (as in figures.py)
 ACCENT = "#d55e00"  # a second colour, distinct from INK for colour-blind readers
 REF = "#888888"  # reference curves and inputs
+FONT = PANEL_FONT  # the smallest text of these figures: 10 px at PANEL_DPI
+TITLE = PANEL_FONT + 1  # a figure's suptitle
 
 
 def _stack(kernels: np.ndarray, ndim: int) -> np.ndarray:
@@ -62,7 +67,7 @@ def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None =
     n, note = _capped(len(w), MAX_PANELS, "kernels")
     labels = labels if labels is not None else [f"kernel {i}" for i in range(len(w))]
     rows, cols = _grid(n, 4)
-    fig = Figure(figsize=(2.5 * cols, 2.9 * rows + 0.5))
+    fig = Figure(figsize=(max(2.5 * cols, 3.6), 2.9 * rows + 0.5))  # at least as wide as the title
     axes = fig.subplots(
         2 * rows, cols, squeeze=False, sharex=True, gridspec_kw={"height_ratios": [2.0, 1.0] * rows}
     )  # (2 rows, cols): magnitude above phase for each kernel
@@ -81,7 +86,7 @@ def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None =
             ax_m.plot(r.freq, 20 * np.log10(np.maximum(mag, 1e-6)), color=REF, lw=0.8, ls=ref_styles[name], label=name)
         ax_m.plot(r.freq, 20 * np.log10(np.maximum(rel, 1e-6)), color=INK, lw=1.5, label="kernel / its peak")
         ax_m.set_ylim(-DB_RANGE, 3)
-        ax_m.set_title(f"{labels[i]}  (peak gain {peak:.3g})", fontsize=8)
+        ax_m.set_title(f"{labels[i]}  (peak gain {peak:.3g})", fontsize=FONT)
         phase = np.where(rel > 1e-3, r.phase / np.pi, np.nan)
         ax_p.plot(r.freq, phase, color=ACCENT, lw=1.2)
         lo, hi = np.nanmin(phase, initial=0.0), np.nanmax(phase, initial=0.0)
@@ -89,17 +94,20 @@ def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None =
         for ax in (ax_m, ax_p):
             ax.set_xlim(0, 0.5)
             ax.grid(alpha=0.3)
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=FONT)
         if i % cols == 0:
-            ax_m.set_ylabel("gain (dB re peak)", fontsize=8)
-            ax_p.set_ylabel("phase (π rad)", fontsize=8)
+            ax_m.set_ylabel("gain (dB re peak)", fontsize=FONT)
+            ax_p.set_ylabel("phase (π rad)", fontsize=FONT)
         if i + cols >= n:
-            ax_p.set_xlabel("frequency (cycles/sample)", fontsize=8)
+            ax_p.set_xlabel("frequency (cycles/sample)", fontsize=FONT)
             ax_p.xaxis.set_tick_params(labelbottom=True)
     handles, names = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="upper right", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle("Frequency response as the layer applies it" + note, x=0.01, ha="left", fontsize=10)
-    fig.tight_layout(h_pad=0.3)  # makes room for the suptitle; the legend sits on the same line
+    if cols >= 4:  # on the title's line
+        fig.legend(handles, names, loc="upper right", ncol=3, fontsize=FONT, frameon=False)
+    else:  # no room beside the title: in the first panel
+        axes[0, 0].legend(handles, names, loc="best", fontsize=FONT, frameon=False)
+    fig.suptitle("Frequency response as the layer applies it" + note, x=0.01, ha="left", fontsize=TITLE)
+    fig.tight_layout(h_pad=0.3)  # makes room for the suptitle
     return fig
 
 
@@ -114,21 +122,19 @@ def frequency_response_2d_figure(kernels: np.ndarray) -> Figure:
     th, tw = responses[0].magnitude.shape
     gap, band = 4, 10  # between tiles; above each tile, for its label
     canvas = np.full((rows * (th + band + gap), cols * (tw + gap) - gap), np.nan)
-    fig = Figure(figsize=(1.9 * cols + 0.9, 2.0 * rows + 0.5), layout="constrained")
+    fig = Figure(figsize=(max(1.9 * cols + 0.9, 4.6), 2.0 * rows + 0.5), layout="constrained")
     ax = fig.add_subplot()
     for i, r in enumerate(responses):
         peak = float(r.magnitude.max())
         y, x = (i // cols) * (th + band + gap) + band, (i % cols) * (tw + gap)
         canvas[y : y + th, x : x + tw] = (r.magnitude / (peak if peak > 0 else 1.0))[::-1]  # row 0: the highest fy
-        ax.text(x + tw / 2, y - 1.5, f"kernel {i}  (peak {peak:.3g})", ha="center", va="bottom", fontsize=8)
+        ax.text(x + tw / 2, y - 1.5, f"kernel {i}  (peak {peak:.3g})", ha="center", va="bottom", fontsize=FONT)
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")
     im = ax.imshow(canvas, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     fig.colorbar(im, ax=ax, shrink=0.8, label="|H| / kernel's peak")
-    fig.suptitle(
-        "Kernel spectra: DC at the centre of each tile, fx to the right and fy up, -0.5 to 0.5 cycles/pixel" + note,
-        fontsize=10,
-    )
+    title = "Kernel spectra: DC at the centre of each tile,|fx to the right and fy up, -0.5 to 0.5 cycles/pixel"
+    fig.suptitle(title.replace("|", " " if cols == 4 else "\n") + note, fontsize=TITLE)  # two lines where narrow
     return fig
 
 
@@ -147,12 +153,12 @@ def signal_responses_figure(kernels: np.ndarray, signals: dict[str, np.ndarray])
             offset = -2.4 * i
             ax.plot(x / peak + offset, color=REF, lw=0.7)
             ax.plot((y / top if top > 0 else y) + offset, color=INK, lw=1.0)
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=TITLE)
         ax.set_xlim(0, len(x) - 1)
-        ax.set_xlabel("sample", fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0].set_yticks([-2.4 * i for i in range(n)], [f"kernel {i}" for i in range(n)], fontsize=7)
-    fig.suptitle("input (grey) and output (blue), each scaled to its own peak", fontsize=8)
+        ax.set_xlabel("sample", fontsize=FONT)
+        ax.tick_params(labelsize=FONT)
+    axes[0].set_yticks([-2.4 * i for i in range(n)], [f"kernel {i}" for i in range(n)], fontsize=FONT)
+    fig.suptitle("input (grey) and output (blue), each scaled to its own peak", fontsize=FONT)
     return fig
 
 
@@ -164,26 +170,26 @@ def feature_maps_figure(maps: np.ndarray, images: np.ndarray, class_names: list[
     images = np.asarray(images)
     b = len(maps)
     n, note = _capped(maps.shape[1], MAX_PANELS, "kernels")
-    fig = Figure(figsize=(1.05 * (n + 1), 1.1 * b + 0.4))
+    side = min(0.9, PANEL_MAX_WIDTH / (n + 1))  # inches a column (72 px); many kernels, narrower (fits a page)
+    fig = Figure(figsize=(side * (n + 1), (side + 0.05) * b + 0.45))
     axes = fig.subplots(b, n + 1, squeeze=False)
     lims = np.abs(maps[:, :n]).reshape(b, n, -1).max(axis=(0, 2))  # (n,) per kernel column
     for r in range(b):
         ax = axes[r, 0]
         ax.imshow(images[r].mean(axis=0), cmap="gray", interpolation="nearest")
         _bare(ax)
-        ax.set_ylabel(class_names[r], fontsize=8)
+        ax.set_ylabel(class_names[r], fontsize=FONT)
         if r == 0:
-            ax.set_title("input", fontsize=8)
+            ax.set_title("input", fontsize=FONT)
         for j in range(n):
             ax = axes[r, j + 1]
             lim = float(lims[j]) or 1.0
             ax.imshow(maps[r, j], cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
             _bare(ax)
             if r == 0:
-                ax.set_title(f"kernel {j}", fontsize=8)
-    fig.suptitle(
-        "Feature maps before ReLU: red > 0 > blue, scale symmetric per kernel column" + note, fontsize=9, y=0.995
-    )
+                ax.set_title(f"kernel {j}", fontsize=FONT)
+    title = "Feature maps before ReLU: red > 0 > blue,|scale symmetric per kernel column" + note
+    fig.suptitle(title.replace("|", " " if n >= 7 else "\n"), fontsize=TITLE, y=0.995)  # two lines where narrow
     fig.tight_layout(pad=0.2, h_pad=0.1, w_pad=0.1)
     return fig
 
@@ -192,7 +198,7 @@ def channel_combined_figure(w: np.ndarray) -> Figure:
     """A Conv1d layer (out, in, k) summed and averaged over its input channels: two panels, a line per filter."""
     views = channel_views_1d(np.asarray(w, dtype=np.float64))
     n = len(views.sum)
-    fig = Figure(figsize=(9, 3.4))
+    fig = Figure(figsize=(10, 3.4))
     axes = fig.subplots(1, 2)
     cmap = matplotlib.colormaps["tab20" if n > 10 else "tab10"]
     taps = np.arange(views.sum.shape[1])
@@ -203,7 +209,7 @@ def channel_combined_figure(w: np.ndarray) -> Figure:
             ax.plot(taps, data[f], style, color=cmap(f % cmap.N), lw=1.0, ms=2.5, label=f"filter {f}")
         ax.set(title=f"{name} over {views.weights.shape[1]} input channels", xlabel="tap", ylabel=f"{name} of weights")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5), ncol=1 + n // 17)
+    axes[1].legend(fontsize=FONT, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5), ncol=1 + n // 11)
     fig.tight_layout()
     return fig
 
@@ -218,7 +224,9 @@ def input_space_figure(v: np.ndarray) -> Figure:
     n, note = _capped(len(v), MAX_TILES, "kernels")
     image = v.ndim == 3
     rows, cols = _grid(n, 8)
-    fig = Figure(figsize=(1.15 * cols, (1.35 if image else 1.1) * rows + 0.4))
+    side = max(1.15, INPUT_SPACE_WIDTH / cols)  # inches a column: few kernels, larger tiles
+    height = (1.25 if image else 1.0) * side * rows + 0.4
+    fig = Figure(figsize=(side * cols, height))
     axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         if i >= n:
@@ -232,10 +240,10 @@ def input_space_figure(v: np.ndarray) -> Figure:
             ax.plot(v[i], color=INK, lw=1.0)
             ax.set_ylim(-1.1 * lim, 1.1 * lim)
         _bare(ax)
-        ax.set_title(f"kernel {i}", fontsize=7, pad=2)
-    kind = "grey = 0, scaled per tile" if image else "scaled per panel"
-    fig.suptitle(f"Layer-2 kernels in input space (linear, pooling as stride; {kind})" + note, fontsize=8)
-    fig.tight_layout(pad=0.2, h_pad=0.6, w_pad=0.2)
+        ax.set_title(f"kernel {i}", fontsize=FONT, pad=2)
+    kind = "white = 0, scaled per tile" if image else "scaled per panel"
+    fig.suptitle(f"Layer-2 kernels in input space (linear, pooling as stride; {kind})" + note, fontsize=FONT)
+    fig.tight_layout(pad=0.2, h_pad=0.6, w_pad=0.2, rect=(0, 0, 1, 1 - 0.25 / height))  # the top: the title's
     return fig
 
 
@@ -253,15 +261,15 @@ def filterbank_figure(shapes: list[FilterShape], magnitude_db: np.ndarray, freq:
     floor = float(peaks[positive].min()) / 2 if positive.any() else 1e-3
     ax_p.plot(np.arange(len(peaks)), np.maximum(peaks, floor), "o", ms=3, color=INK)
     ax_p.set_yscale("log")
-    ax_p.set_xlabel("kernel, sorted by peak frequency", fontsize=8)
-    ax_p.set_ylabel("peak frequency (cycles/sample)", fontsize=8)
+    ax_p.set_xlabel("kernel, sorted by peak frequency", fontsize=FONT)
+    ax_p.set_ylabel("peak frequency (cycles/sample)", fontsize=FONT)
     if not positive.all():
-        ax_p.set_title(f"{int((~positive).sum())} peak at 0 (drawn at {floor:.2g})", fontsize=8)
+        ax_p.set_title(f"{int((~positive).sum())} peak at 0 (drawn at {floor:.2g})", fontsize=FONT)
     ax_b.plot(peaks, widths, "o", ms=3, color=ACCENT)
     ax_b.set_xlim(0, 0.5)
     ax_b.set_ylim(0, max(float(widths.max()) * 1.1, 1e-3))  # from zero: a tight range would magnify noise
-    ax_b.set_xlabel("peak frequency (cycles/sample)", fontsize=8)
-    ax_b.set_ylabel("-3 dB bandwidth (cycles/sample)", fontsize=8)
+    ax_b.set_xlabel("peak frequency (cycles/sample)", fontsize=FONT)
+    ax_b.set_ylabel("-3 dB bandwidth (cycles/sample)", fontsize=FONT)
     rel = magnitude_db[order] - magnitude_db[order].max(axis=1, keepdims=True)
     image = ax_h.imshow(
         np.clip(rel, -DB_RANGE, 0),
@@ -271,11 +279,11 @@ def filterbank_figure(shapes: list[FilterShape], magnitude_db: np.ndarray, freq:
         cmap="viridis",
         interpolation="nearest",
     )
-    ax_h.set_xlabel("frequency (cycles/sample)", fontsize=8)
-    ax_h.set_ylabel("kernel, sorted by peak frequency", fontsize=8)
+    ax_h.set_xlabel("frequency (cycles/sample)", fontsize=FONT)
+    ax_h.set_ylabel("kernel, sorted by peak frequency", fontsize=FONT)
     fig.colorbar(image, ax=ax_h, label="gain (dB re its peak)")
     for ax in (ax_p, ax_b, ax_h):
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=FONT)
         if ax is not ax_h:
             ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -23,6 +23,7 @@ class Series:
     label: str = ""
 
 
+FONT = 10  # px: the smallest text of a chart (tick values, legend), shown at its natural size
 MAX_POINTS = 400  # points of one line at most: a chart is 360 px wide, and a line of 10,000 points would be 100 KB
 
 
@@ -95,10 +96,12 @@ def _axes(p: _Plot) -> list[str]:
     for v in _ticks(p.y0, p.y1):
         yy = float(p.py(v))
         parts.append(f'<line x1="{p.left}" x2="{p.left + p.pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{p.left - 4}" y="{yy + 3:.1f}" text-anchor="end" font-size="9">{_fmt(v)}</text>')
+        parts.append(f'<text x="{p.left - 4}" y="{yy + 3:.1f}" text-anchor="end" font-size="{FONT}">{_fmt(v)}</text>')
     for v in _ticks(p.x0, p.x1):
         xx = float(p.px(v))
-        parts.append(f'<text x="{xx:.1f}" y="{p.top + p.ph + 11}" text-anchor="middle" font-size="9">{_fmt(v)}</text>')
+        parts.append(
+            f'<text x="{xx:.1f}" y="{p.top + p.ph + 12}" text-anchor="middle" font-size="{FONT}">{_fmt(v)}</text>'
+        )
     if p.y0 < 0 < p.y1:
         zero = float(p.py(0))
         parts.append(f'<line x1="{p.left}" x2="{p.left + p.pw}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#999"/>')
@@ -132,7 +135,7 @@ def _legend(p: _Plot, series: list[Series]) -> list[str]:
         parts.append(
             f'<line x1="{lx}" x2="{lx + 14}" y1="{y}" y2="{y}" stroke="{s.colour}" stroke-width="2"{_dash(s)}/>'
         )
-        parts.append(f'<text x="{lx + 18}" y="{p.top - 5}" font-size="9">{escape(s.label)}</text>')
+        parts.append(f'<text x="{lx + 18}" y="{p.top - 5}" font-size="{FONT}">{escape(s.label)}</text>')
     return parts
 
 
@@ -147,6 +150,22 @@ def _labels(p: _Plot, xlabel: str, ylabel: str, height: int) -> list[str]:
     ]
 
 
+MARGINS = (52, 10, 22, 34)  # left, right, top, bottom: room for the tick values, labels and legend
+
+
+def plot_box(width: int = 360, height: int = 190) -> tuple[float, float, float, float]:
+    """Where a line_chart of that size puts its plot area: (left, right, top, bottom) as fractions of the chart's
+    width and height, from its top left (for a marker drawn over the chart)."""
+    left, right, top, bottom = MARGINS
+    return left / width, 1 - right / width, top / height, 1 - bottom / height
+
+
+def x_range(series: list[Series]) -> tuple[float, float]:
+    """The x range a line_chart of `series` spans."""
+    xs = [np.arange(len(s.y)) if s.x is None else np.asarray(s.x, float) for s in series]
+    return min(float(x.min()) for x in xs), max(float(x.max()) for x in xs)
+
+
 def line_chart(
     series: list[Series],
     title: str,
@@ -157,10 +176,10 @@ def line_chart(
     height: int = 190,
 ) -> str:
     """A line chart of the series, with axes, ticks, labels and a legend (for labelled series)."""
-    left, right, top, bottom = 46, 10, 22, 34
+    left, right, top, bottom = MARGINS
     xs = [np.arange(len(s.y)) if s.x is None else np.asarray(s.x, float) for s in series]
     ys = [np.asarray(s.y, float) for s in series]
-    x0, x1 = min(float(x.min()) for x in xs), max(float(x.max()) for x in xs)
+    x0, x1 = x_range(series)
     y0, y1 = _y_range(ys, ylim)
     p = _Plot(left, top, width - left - right, height - top - bottom, x0, x1, y0, y1)
     head = (
