@@ -309,7 +309,7 @@ def pack(
     ] = "html",
     out: Annotated[Path | None, typer.Option("--out", help="Output file [default: site.html or site.zip].")] = None,
 ) -> None:
-    """One self-contained HTML file (images inlined, GIFs still animate) or a zip of the site, for coursework."""
+    """One self-contained HTML file (images inlined, players working) or a zip of the site, for coursework."""
     from .publish import pack_html, pack_zip
 
     if format_ not in ("html", "zip"):

@@ -300,7 +300,8 @@ def test_pack_commands(quick_site: Path, tmp_path: Path, runner: CliRunner) -> N
     result = runner.invoke(app, ["pack", site, "--out", str(tmp_path / "hand-in.html")])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "hand-in.html").read_text()
-    assert text.count('class="pack-page"') >= 10 and "data:image/gif;base64," in text
+    assert text.count('class="pack-page"') >= 10 and "data-player" in text
+    assert re.search(r'<a href="data:image/gif;base64,[^"]+" download="evolution.gif"', text)  # a GIF to download
     assert runner.invoke(app, ["pack", site, "--format", "zip", "--out", str(tmp_path / "s.zip")]).exit_code == 0
     assert (tmp_path / "s.zip").stat().st_size > 10_000
 

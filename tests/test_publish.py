@@ -177,20 +177,23 @@ def test_pack_html_keeps_fragments_within_each_page(packed: tuple[PackResult, st
     assert f"{run}--features.0" in doc.ids and f"{run}--features.0" != layer
 
 
-def test_pack_html_inlines_every_image_and_gifs_still_animate(packed: tuple[PackResult, str, Path]) -> None:
+def test_pack_html_inlines_every_image_and_its_players_and_gifs_to_download(
+    packed: tuple[PackResult, str, Path],
+) -> None:
     _, text, _ = packed
-    gifs = 0
-    for img in parse(text).all("img"):
+    doc = parse(text)
+    for img in doc.all("img"):
         src = img.get("src") or ""
-        assert src.startswith(("data:image/png;base64,", "data:image/gif;base64,")), src[:60]
+        assert src.startswith("data:image/png;base64,"), src[:60]  # no page shows a looping GIF
         assert (img.get("alt") or "").strip(), "every image keeps its alt text"
         assert "loading" not in img
         with Image.open(io.BytesIO(decode(src))) as im:
             im.load()
-            if src.startswith("data:image/gif"):
-                gifs += 1
-                assert getattr(im, "n_frames", 1) > 1, "a GIF lost its animation"
-    assert gifs > 0
+    gifs = [a for a in doc.all("a") if (a.get("href") or "").startswith("data:image/gif;base64,")]
+    assert gifs and all((a.get("download") or "").endswith(".gif") for a in gifs)
+    with Image.open(io.BytesIO(decode(gifs[0].get("href") or ""))) as im:
+        assert getattr(im, "n_frames", 1) > 1, "a GIF lost its animation"
+    assert text.count("data-player") >= 2 and text.count("<script>") == 3  # the players, and one copy of their script
 
 
 def test_pack_html_is_a_valid_page_that_shows_everything_without_script(packed: tuple[PackResult, str, Path]) -> None:

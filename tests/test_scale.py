@@ -170,11 +170,12 @@ def test_a_run_of_3000_snapshots_renders_with_every_score_and_bounded_pictures(t
     assert 2 < frames(layer / "evolution.gif") <= site.LAYER_GIF_FRAMES
     assert 2 < frames(layer / "matches.gif") <= mosaic.MATCH_FRAMES
     page = (layer / "kernels" / "0.html").read_text()
-    assert 2 < frames(layer / "kernels" / "0-evolution.gif") <= kernel_view.GIF_FRAMES
+    sheet = re.search(r'data-sprite="(\d+) (\d+) \d+ \d+" data-frames="([^"]*)"', page)
+    assert sheet and 2 < len(sheet.group(3).split()) <= kernel_view.GIF_FRAMES  # the kernel's own sprite sheet
     lines = re.findall(r'<polyline [^>]*points="([^"]*)"', page)
     assert lines and all(len(points.split()) <= svg.MAX_POINTS for points in lines)
     first, last = lines[0].split()[0], lines[0].split()[-1]
-    assert first.startswith("46.0,") and last.startswith("350.0,")  # from the first snapshot to the last
+    assert first.startswith("52.0,") and last.startswith("350.0,")  # from the first snapshot to the last
     assert len(page) < 40_000
 
 

@@ -4,7 +4,9 @@ The packed HTML file holds every page of the site as a `<section class="pack-pag
 with the header and footer of the start page once, the CSS in a <style> and every image as a data: URI (GIFs still
 animate). Links between pages become `#page-...` links; an id inside a page becomes `page-...--id`, and links to it
 follow. A tiny inline script shows the section named by the URL's #fragment (the start page by default); without
-JavaScript, and when printed, every page is shown one after another. Small text downloads become data: URIs; binary
+JavaScript, and when printed, every page is shown one after another. The players of the layer and kernel pages run
+from one copy of their script. A Content-Security-Policy allows the file's own styles and scripts (by their hashes)
+and data: pictures, and nothing else: the file requests nothing. Small text downloads become data: URIs; binary
 and large files are left out, the link replaced by its text and a note that the file is in the zip and on the online
 site (rewrite.py scans and rewrites each page). Nothing outside the site folder is ever read: a link or image that
 resolves outside it is left out, and said so in PackResult.skipped.
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..site.player import PAGE_JS, policy, source_hash
 from .common import check_out, check_site, write_output
 from .rewrite import Packer, Page, Rewrite, Scan, attr, element_id, page_ident
 
@@ -28,6 +31,7 @@ html:not(.pack-js) section.pack-page + section.pack-page { border-top: 3px doubl
 @media print { section.pack-page + section.pack-page { break-before: page; } }
 .pack-omitted { color: var(--muted, #555); }
 """
+PACK_CLASS_JS = 'document.documentElement.classList.add("pack-js");'
 PACK_JS = """\
 (function () {
   var d = document, pages = d.querySelectorAll("section.pack-page"), nav = d.querySelectorAll("header.top nav a");
@@ -168,20 +172,26 @@ def pack_html(site: Path, out: Path, start: str = "index.html") -> PackResult:
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"cannot read the site {site}: {e}") from None
     first, chrome = pages[start], rewrites[start]  # the header and footer of the start page serve every page
+    styles = [f"\n{css}\n" for css in styles] + [f"\n{PACK_CSS}"]
+    scripts = [PACK_CLASS_JS, f"\n{PACK_JS}", f"\n{PAGE_JS}"]
+    # Everything is in the file: pictures as data: URIs, and its own styles and scripts, each allowed by its hash.
+    csp = policy("data:", " ".join(map(source_hash, styles)), " ".join(map(source_hash, scripts)))
     doc = (
         f'<!doctype html>\n<html{attr("lang", first.lang or "en")}>\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy"{attr("content", csp)}>\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(first.title or start)}</title>\n"
         '<link rel="icon" href="data:,">\n'
-        + "".join(f"<style>\n{css}\n</style>\n" for css in styles)
-        + f"<style>\n{PACK_CSS}</style>\n"
-        + '<script>document.documentElement.classList.add("pack-js");</script>\n</head>\n<body>\n'
+        + "".join(f"<style>{css}</style>\n" for css in styles)
+        + f"<script>{scripts[0]}</script>\n</head>\n<body>\n"
         + "".join(chrome.out["header"]).strip()
         + "\n<main>\n"
         + "".join(_section(pages[path], rewrite) for path, rewrite in rewrites.items())
         + "</main>\n"
         + "".join(chrome.out["footer"]).strip()
-        + f"\n<script>\n{PACK_JS}</script>\n</body>\n</html>\n"
+        + "\n"
+        + "".join(f"<script>{js}</script>\n" for js in scripts[1:])
+        + "</body>\n</html>\n"
     )
     write_output(target, lambda fh: fh.write(doc.encode("utf-8")))
     return PackResult(target, target.stat().st_size, len(order), packer.images, tuple(packer.skipped))

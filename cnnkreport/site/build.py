@@ -29,6 +29,7 @@ from . import layout as paths
 from .kernels import GIF_FRAMES, kernel_views
 from .layout import Layout, swap_in
 from .pages import write_pages
+from .player import Timeline, make_player
 from .sections import (
     EVOLUTION_KERNELS,
     LAYER_GIF_FRAMES,
@@ -188,7 +189,8 @@ def _run_figures(run: Run, cfg: RunConfig | None, folder: Path) -> list[Figure]:
         )
     if cfg is not None:
         sample_cfg = replace(cfg.data, n_train=12 * len(cfg.data.classes), n_test=0)
-        figures.save(figures.data_montage(make_dataset(sample_cfg, cfg.seed)), folder / paths.DATA, dpi=80)
+        montage = figures.data_montage(make_dataset(sample_cfg, cfg.seed))
+        figures.save(montage, folder / paths.DATA, dpi=figures.PANEL_DPI)
         figs.append(
             Figure(
                 paths.DATA,
@@ -264,6 +266,7 @@ def _layer_view(
     steps, last = scorer.steps, scorer.last
     assert last is not None  # iter_kernels yields at least one snapshot or raises
     frames = _frames(run, info, len(steps), a is not None)
+    timeline = Timeline.of(steps, run.read_metrics())
     big = last.size > MAX_JSON_WEIGHTS  # a large layer's weights go to weights.npy, not into the JSON
     every_weight = None if a is None else paths.LAYER_WEIGHTS if big else paths.LAYER_JSON  # for a download link
     mosaic_fig, tiles = kernels_section(info, steps, last, frames, folder, every_weight)
@@ -287,10 +290,18 @@ def _layer_view(
         detail = report.layer_detail(a, None if big else last, freq, weights_file, sample_rate)
         atomic_write_text(folder / paths.LAYER_JSON, report.dumps(detail, compact=True))
         maps = None if samples is None else (filters.feature_maps_2d(last, samples[0]), samples[1])
-        kernels = kernel_views(info, a, last, frames, folder / paths.KERNELS, maps, limit=MAX_KERNEL_PAGES)
+        kernels = kernel_views(info, a, last, frames, folder / paths.KERNELS, timeline, maps, limit=MAX_KERNEL_PAGES)
     prev = None if prev_name is None else run.read_snapshot(int(steps[-1]))[prev_name]
     sections += extra_sections(info, last, prev, samples, folder)
-    return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows, kernels)
+    moving = [f for s in sections for f in s.figures if f.anchor]
+    player = make_player(
+        timeline,
+        [f.sprite.frames for f in moving if f.sprite is not None],
+        [f.anchor for f in moving],
+        None if a is None else np.median(a.scores, axis=1),
+        "median r*",
+    )
+    return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows, kernels, player)
 
 
 def _copy_downloads(run: Run, folder: Path) -> list[tuple[str, str]]:

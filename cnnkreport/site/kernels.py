@@ -17,11 +17,14 @@ from markupsafe import Markup
 from ..analysis import filters
 from ..analysis.matching import NEAR
 from ..analysis.scores import SURROGATE_ALPHA, LayerAnalysis
-from ..draw import mosaic, svg
+from ..draw import mosaic, sprites, svg
+from ..draw.sprites import Sprite
 from ..rundir import LayerInfo
 from . import layout
+from .player import Marker, Player, Timeline, make_player
 
 GIF_FRAMES = 16  # frames of a single kernel's evolution GIF
+EVOLUTION_ID, SCORE_ID = "kernel-evolution", "score-chart"  # what a kernel page's player moves
 MAX_CHANNELS = 16  # input channels drawn (and printed as numbers) one by one; more: the channel sum
 MAX_PRINTED = 4096  # weights printed on a kernel's page; more: layer.json or weights.npy hold them
 WRAP = 32  # taps per row of a long 1-D filter's table
@@ -31,7 +34,7 @@ WRAP = 32  # taps per row of a long 1-D filter's table
 class Picture:
     src: str  # relative to the kernel page
     alt: str
-    print_src: str | None = None  # a filmstrip to print in place of an animation
+    sprite: Sprite | None = None  # an animation: `src` is its sprite sheet, shown a frame at a time by the player
 
 
 @dataclass
@@ -43,6 +46,8 @@ class KernelView:
     matches: list[dict[str, Any]]
     numbers: dict[str, Any]
     charts: list[Markup] = field(default_factory=list)
+    score_chart: tuple[Markup, Marker] | None = None  # r* over training, and where the player's marker goes on it
+    player: Player | None = None
     pictures: list[tuple[Picture, str]] = field(default_factory=list)  # (picture, caption)
     weights: list[tuple[str, list[list[float]]]] = field(default_factory=list)  # (channel label, rows)
     colourbar: bool = True  # its tiles use the diverging weight colours (not stem plots)
@@ -108,20 +113,22 @@ def kernel_views(
     last: np.ndarray,
     frames: mosaic.Frames,
     folder: Path,
+    timeline: Timeline,
     maps: tuple[np.ndarray, list[str]] | None = None,
     limit: int | None = None,
 ) -> list[KernelView]:
     """Pages' contents and pictures for the kernels of a layer (the first `limit` of them), written under folder/
     (the layer's `kernels/` folder): `last` (out, in, *k) the weights at the last snapshot, `frames` the snapshots
-    for the evolution GIFs (at least GIF_FRAMES of them, of at least the first `limit` kernels). `maps`:
-    (first-layer feature maps (B, out, H, W), class names)."""
+    for the evolution animations (at least GIF_FRAMES of them, of at least the first `limit` kernels), `timeline`
+    the run's steps, epochs and losses for the player's label. `maps`: (first-layer feature maps (B, out, H, W),
+    class names)."""
     folder.mkdir(parents=True, exist_ok=True)
     out, in_c = last.shape[:2]
     w = last.reshape(out, in_c, *a.kshape)
     evolving = None
     if len(a.steps) > 1:
         shown = frames.subset(GIF_FRAMES)
-        evolving = (shown.steps, shown.weights.reshape(*shown.weights.shape[:3], *a.kshape).sum(axis=2))  # (F, n, *k)
+        evolving = (shown.index, shown.steps, shown.weights.reshape(*shown.weights.shape[:3], *a.kshape).sum(axis=2))
     views = []
     for i in range(out if limit is None else min(out, limit)):
         name = f"kernel {i} of {info.name}"
@@ -134,7 +141,10 @@ def kernel_views(
             _numbers(i, a),
             colourbar=not (len(a.kshape) == 1 and in_c == 1),
         )
-        view.charts.append(_score_chart(i, name, a))
+        view.score_chart = _score_chart(i, name, a)
+        if view.evolution is not None and view.evolution.sprite is not None:
+            shown_frames = [view.evolution.sprite.frames]
+            view.player = make_player(timeline, shown_frames, [EVOLUTION_ID, SCORE_ID], a.scores[:, i])
         if len(a.kshape) == 1:
             view.charts += _charts_1d(a.summed_last[i], name, in_c == 1)
         else:
@@ -157,14 +167,17 @@ def _picture(i: int, name: str, w: np.ndarray, summed: np.ndarray, folder: Path)
     return Picture(src, f"{name} after training{suffix}")
 
 
-def _evolution(i: int, name: str, a: LayerAnalysis, evolving: tuple[np.ndarray, np.ndarray], folder: Path) -> Picture:
-    """The kernel as the analysis sees it (summed over input channels) over training: a GIF and its filmstrip."""
-    steps, summed = evolving
+def _evolution(
+    i: int, name: str, a: LayerAnalysis, evolving: tuple[np.ndarray, np.ndarray, np.ndarray], folder: Path
+) -> Picture:
+    """The kernel as the analysis sees it (summed over input channels) over training: its sprite sheet. (No GIF of
+    its own: the page links to its layer's, which show it among the others, and a GIF per kernel would weigh
+    more than all the sprite sheets together.)"""
+    index, steps, summed = evolving
     pictures = mosaic.evolution_frames(steps, summed[:, i : i + 1, None])
-    gif, strip = layout.kernel_file(i, "evolution.gif"), layout.kernel_file(i, "filmstrip.png")
-    mosaic.write_gif(folder / gif, pictures)
-    mosaic.write_png(folder / strip, mosaic.filmstrip(pictures))
-    return Picture(gif, f"Animation of {name} from initialisation to step {int(a.steps[-1]):,}", strip)
+    sprite = sprites.write_animation(folder, layout.kernel_file(i, "evolution"), pictures, index, gif=False)
+    alt = f"{name} from initialisation to step {int(a.steps[-1]):,}, one frame per snapshot"
+    return Picture(sprite.src, alt, sprite)
 
 
 def _matches(i: int, a: LayerAnalysis, folder: Path) -> list[dict[str, Any]]:
@@ -197,19 +210,23 @@ def _numbers(i: int, a: LayerAnalysis) -> dict[str, Any]:
     }
 
 
-def _score_chart(i: int, name: str, a: LayerAnalysis) -> Markup:
+def _score_chart(i: int, name: str, a: LayerAnalysis) -> tuple[Markup, Marker]:
+    """The kernel's r* over training as an inline SVG chart, and where a marker at a given step goes on it."""
     steps = a.steps.astype(float)
+    series = [
+        svg.Series(a.scores[:, i], steps, label="r*"),
+        svg.Series(np.full(len(steps), a.threshold), steps, "#d55e00", 1.0, "4 3", "null 99th pct"),
+    ]
     chart = svg.line_chart(  # at most svg.MAX_POINTS points a line, however many snapshots
-        [
-            svg.Series(a.scores[:, i], steps, label="r*"),
-            svg.Series(np.full(len(steps), a.threshold), steps, "#d55e00", 1.0, "4 3", "null 99th pct"),
-        ],
+        series,
         f"Best-match score of {name} at each snapshot, against the null threshold {a.threshold:.2f}",
         "optimiser step",
         "r*",
         ylim=(0, 1),
     )
-    return Markup(chart)  # noqa: S704 - generated from numbers
+    left, right, top, bottom = svg.plot_box()
+    marker = Marker(svg.x_range(series), (left, right), top, bottom)
+    return Markup(chart), marker  # noqa: S704 - generated from numbers
 
 
 def _spectrum(i: int, name: str, kernel: np.ndarray, folder: Path) -> tuple[Picture, str]:

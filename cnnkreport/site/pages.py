@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from .. import __version__
 from ..analysis import recipe, report, scores
@@ -24,6 +25,7 @@ from ..names import unique_slugs
 from ..rundir import Run, atomic_write_text
 from . import layout as paths
 from .layout import Layout, templates_dir, write_static
+from .player import PAGE_CSP, PAGE_JS
 from .views import TABLE_PAGE, LayerView, RunView, describe
 
 
@@ -48,6 +50,8 @@ def jinja_env() -> jinja2.Environment:
     env.filters["recipe"] = lambda cfg: "" if cfg is None else recipe.describe(cfg)
     env.globals["table_page"] = TABLE_PAGE
     env.globals["paths"] = paths  # the site's layout: templates name pages and files only through it
+    env.globals["csp"] = PAGE_CSP
+    env.globals["player_js"] = Markup(PAGE_JS)  # noqa: S704 - our own script, allowed by its hash in PAGE_CSP
     return env
 
 

@@ -12,28 +12,19 @@ import numpy as np
 
 from ..analysis import filters
 from ..analysis.scores import LayerAnalysis
-from ..draw import compact, figures, filter_figures, mosaic
+from ..draw import compact, figures, filter_figures, mosaic, sprites
 from ..rundir import LayerInfo
 from .layout import INPUT_SPACE
+from .player import chart_markers
 from .views import MAX_KERNEL_PAGES, Figure, Section, describe
 
 MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure (fewer where they do not fit a page)
 EVOLUTION_KERNELS = 64  # kernels in a layer's evolution GIF (the first; every frame draws them all)
 MAX_GRID = 16  # filters and input channels in the channel grid of a multi-channel 1-D layer
 LAYER_GIF_FRAMES = 40  # frames of a layer's evolution GIF (every snapshot stays in layer.json)
-
-
-def _animation(folder: Path, name: str, frames: list[np.ndarray], colour: bool = False) -> str:
-    """Write frames (palette indices, or RGB with `colour`) as name.gif and, for print, a filmstrip
-    name-filmstrip.png; returns the filmstrip's file name."""
-    if colour:
-        mosaic.write_rgb_gif(folder / f"{name}.gif", frames)
-        strip = np.stack([frames[i] for i in mosaic.frame_subset(len(frames), 6)])
-        mosaic.write_rgb_png(folder / f"{name}-filmstrip.png", mosaic.rgb_grid(strip, 3, gap=6))
-    else:
-        mosaic.write_gif(folder / f"{name}.gif", frames)
-        mosaic.write_png(folder / f"{name}-filmstrip.png", mosaic.filmstrip(frames))
-    return f"{name}-filmstrip.png"
+# The ids of what a layer page's player moves: the kernels' evolution, the kernels beside their matches, and the
+# marker on the score-over-training chart.
+EVOLUTION_ID, MATCHES_ID, OVER_TRAINING_ID = "evolution-view", "matches-view", "over-training-chart"
 
 
 def _colour(info: LayerInfo) -> bool:
@@ -127,22 +118,25 @@ def kernels_section(
 
 
 def _evolution(info: LayerInfo, steps: np.ndarray, frames: mosaic.Frames, folder: Path) -> Figure:
-    """The layer's kernels (the first EVOLUTION_KERNELS) over training: evolution.gif and its filmstrip."""
+    """The layer's kernels (the first EVOLUTION_KERNELS) over training: evolution.gif and its sprite sheet."""
     colour = _colour(info)
     shown = frames.subset(LAYER_GIF_FRAMES)
     weights = shown.weights[:, :EVOLUTION_KERNELS]
     draw = mosaic.rgb_frames if colour else mosaic.evolution_frames
-    filmstrip = _animation(folder, "evolution", draw(shown.steps, weights), colour)
+    sprite = sprites.write_animation(folder, "evolution", draw(shown.steps, weights), shown.index, colour)
     n, out = weights.shape[1], info.shape[0]
     return Figure(
-        "evolution.gif",
-        f"Animation of layer {info.name}'s kernels from initialisation (step 0) to step {int(steps[-1]):,}",
-        f"The kernels at {len(shown.index)} of the {len(steps)} snapshots, from the first to the last, each "
+        sprite.src,
+        f"Layer {info.name}'s kernels from initialisation (step 0) to step {int(steps[-1]):,}, one frame per snapshot",
+        f"The kernels at {len(sprite.frames)} of the {len(steps)} snapshots, from the first to the last, each "
         "kernel on one scale over the whole run so that growth is visible"
-        + (f"; the first {n} of {out:,} kernels." if n < out else "."),
+        + (f"; the first {n} of {out:,} kernels." if n < out else ".")
+        + " The player above steps through them.",
         pixels=True,
         colourbar=not colour and compact.draw_layer(weights[-1]).colourbar,
-        print_src=filmstrip,
+        links=((sprite.gif, "the animation as a GIF (evolution.gif)"),),
+        sprite=sprite,
+        anchor=EVOLUTION_ID,
     )
 
 
@@ -155,7 +149,8 @@ def analysis_section(a: LayerAnalysis, frames: mosaic.Frames, folder: Path) -> S
     """Scores, baselines and the views that show them (the animation from `frames`)."""
     init_scores = None if a.init is None else a.init.score
     figures.save(figures.score_histogram(a.final.score, init_scores, a.null, a.threshold), folder / "scores.png")
-    figures.save(figures.score_over_training(a.steps, a.scores, a.null, a.threshold), folder / "over-training.png")
+    over_training = figures.score_over_training(a.steps, a.scores, a.null, a.threshold)
+    figures.save(over_training, folder / "over-training.png")
     summed_note = " (each kernel summed over its input channels)" if a.shape[1] > 1 else ""
     figs = [
         Figure(
@@ -170,6 +165,8 @@ def analysis_section(a: LayerAnalysis, frames: mosaic.Frames, folder: Path) -> S
             f"Median best-match score and hit rate of {a.name} at each snapshot, against the null band",
             "Left: median r* of the kernels at each snapshot (band: middle half of the kernels) against random "
             "kernels (grey band up to the threshold). Right: share of kernels above the threshold.",
+            anchor=OVER_TRAINING_ID,
+            markers=chart_markers(over_training, a.steps) if len(a.steps) > 1 else (),
         ),
         *_matches(a, frames, folder, summed_note),
         *_added(a, folder),
@@ -186,37 +183,46 @@ def analysis_section(a: LayerAnalysis, frames: mosaic.Frames, folder: Path) -> S
 
 
 def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note: str) -> list[Figure]:
-    """Each kernel beside its best matches after training (matches.png), and over training (matches.gif)."""
+    """Each kernel beside its best matches after training (matches.png), and over training (matches.gif and its
+    sprite sheet), where there is more than one snapshot."""
     n = min(len(a.final.score), MAX_MATCH_ROWS, figures.match_rows(a.kshape))
     tops = a.final.top[:n]
     labels = [[a.bank.templates[t].short() for t in row] for row in tops]
     fig = figures.best_matches(
         a.summed_last[:n], a.bank.weights[tops], labels, a.final.top_scores[:n], [f"kernel {i}" for i in range(n)]
     )
-    figures.save(fig, folder / "matches.png", dpi=80)
+    figures.save(fig, folder / "matches.png", dpi=figures.DPI)
+    still = Figure(
+        "matches.png",
+        f"Each kernel of {a.name}{summed_note} beside its three best-matching classical detectors, with scores",
+        f"Each kernel{summed_note} beside its three best matches from the detector bank, with |cos|; templates "
+        "are shown with the sign that matches the kernel."
+        + (f" The first {n} of {len(a.final.score)} kernels." if n < len(a.final.score) else ""),
+    )
+    if len(a.steps) < 2:
+        return [still]
     shown = min(len(a.final.score), MAX_KERNEL_PAGES)  # the animation's frames grow with the kernels it shows
     sub = frames.subset(mosaic.MATCH_FRAMES)
     summed = _summed(sub.weights[:, :shown], a.kshape)  # (F, shown, *k)
     best = a.bank.weights[a.best[sub.index, :shown]]  # the best template at each of those snapshots
     proj = mosaic.projection(summed.reshape(-1, *a.kshape), best.reshape(-1, *a.kshape)).reshape(summed.shape)
-    filmstrip = _animation(folder, "matches", compact.match_frames(sub.steps, summed, proj))
+    keep = mosaic.frame_subset(len(sub.index), mosaic.MATCH_FRAMES)  # the frames match_frames draws
+    drawn = compact.match_frames(sub.steps, summed, proj)
+    sprite = sprites.write_animation(folder, "matches", drawn, sub.index[keep])
     return [
+        still,
         Figure(
-            "matches.png",
-            f"Each kernel of {a.name}{summed_note} beside its three best-matching classical detectors, with scores",
-            f"Each kernel{summed_note} beside its three best matches from the detector bank, with |cos|; templates "
-            "are shown with the sign that matches the kernel."
-            + (f" The first {n} of {len(a.final.score)} kernels." if n < len(a.final.score) else ""),
-        ),
-        Figure(
-            "matches.gif",
-            f"Animation of {a.name}'s kernels, each beside its best-matching detector, over training",
+            sprite.src,
+            f"{a.name}'s kernels, each beside its best-matching detector, one frame per snapshot of training",
             "Each kernel (left of each pair) beside the part of it that its current best-matching detector explains "
             "(right), over training"
-            + (f"; the first {shown} of {len(a.final.score):,} kernels." if shown < len(a.final.score) else "."),
+            + (f"; the first {shown} of {len(a.final.score):,} kernels." if shown < len(a.final.score) else ".")
+            + " The player above steps through them.",
             pixels=True,
             colourbar=len(a.kshape) == 2,  # 2-D kernels are coloured tiles; 1-D channel sums are stem plots
-            print_src=filmstrip,
+            links=((sprite.gif, "the animation as a GIF (matches.gif)"),),
+            sprite=sprite,
+            anchor=MATCHES_ID,
         ),
     ]
 
@@ -257,7 +263,7 @@ def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Path) -> tuple[Sec
             "magnitude_db": np.stack([r.magnitude_db for r in responses]),
             "phase": np.stack([r.phase for r in responses]),
         }
-        figures.save(filter_figures.frequency_response_1d_figure(last), folder / "frequency.png", dpi=80)
+        figures.save(filter_figures.frequency_response_1d_figure(last), folder / "frequency.png", dpi=figures.PANEL_DPI)
         figs.append(
             Figure(
                 "frequency.png",
@@ -268,7 +274,7 @@ def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Path) -> tuple[Sec
         )
         if len(last) > 1 and a.filter_shapes is not None:
             fig = filter_figures.filterbank_figure(a.filter_shapes, freq["magnitude_db"], freq["freq"])
-            figures.save(fig, folder / "filterbank.png", dpi=80)
+            figures.save(fig, folder / "filterbank.png", dpi=figures.PANEL_DPI)
             figs.append(
                 Figure(
                     "filterbank.png",
@@ -282,7 +288,7 @@ def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Path) -> tuple[Sec
             )
         if info.shape[1] == 1:
             fig = filter_figures.signal_responses_figure(last, filters.test_signals())
-            figures.save(fig, folder / "signals.png", dpi=80)
+            figures.save(fig, folder / "signals.png", dpi=figures.PANEL_DPI)
             shown = min(len(last), filter_figures.MAX_PANELS)
             figs.append(
                 Figure(
@@ -294,7 +300,7 @@ def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Path) -> tuple[Sec
                 )
             )
     else:
-        figures.save(filter_figures.frequency_response_2d_figure(last), folder / "frequency.png", dpi=80)
+        figures.save(filter_figures.frequency_response_2d_figure(last), folder / "frequency.png", dpi=figures.PANEL_DPI)
         figs.append(
             Figure(
                 "frequency.png",
@@ -327,7 +333,9 @@ def extra_sections(
 def _feature_maps(info: LayerInfo, w_last: np.ndarray, samples: tuple[np.ndarray, list[str]], folder: Path) -> Section:
     images, classes = samples
     maps = filters.feature_maps_2d(w_last, images)
-    figures.save(filter_figures.feature_maps_figure(maps, images, classes), folder / "feature-maps.png", dpi=70)
+    figures.save(
+        filter_figures.feature_maps_figure(maps, images, classes), folder / "feature-maps.png", dpi=figures.PANEL_DPI
+    )
     return Section(
         "Feature maps",
         "feature-maps",
@@ -348,7 +356,11 @@ def _channels(info: LayerInfo, w_last: np.ndarray, folder: Path) -> Section:
     and the filters summed and averaged over their channels."""
     out, in_c, _ = w_last.shape
     mosaic.write_png(folder / "channels.png", mosaic.channel_grid(w_last[:MAX_GRID, :MAX_GRID]))
-    figures.save(filter_figures.channel_combined_figure(w_last[:MAX_GRID]), folder / "channels-combined.png", dpi=80)
+    figures.save(
+        filter_figures.channel_combined_figure(w_last[:MAX_GRID]),
+        folder / "channels-combined.png",
+        dpi=figures.PANEL_DPI,
+    )
     rows = f"the first {MAX_GRID} of {in_c:,} input channels" if in_c > MAX_GRID else "input channels"
     cols = f"the first {MAX_GRID} of {out:,} filters" if out > MAX_GRID else "filters"
     some = f"The first {MAX_GRID} of {out:,} filters" if out > MAX_GRID else "Each filter"
@@ -375,7 +387,7 @@ def _channels(info: LayerInfo, w_last: np.ndarray, folder: Path) -> Section:
 def _input_space(info: LayerInfo, w_last: np.ndarray, prev: np.ndarray, folder: Path) -> Section:
     project = filters.input_space_2d if w_last.ndim == 4 else filters.input_space_1d
     v = project(w_last, prev, stride=2)
-    figures.save(filter_figures.input_space_figure(v), folder / INPUT_SPACE, dpi=80)
+    figures.save(filter_figures.input_space_figure(v), folder / INPUT_SPACE, dpi=figures.PANEL_DPI)
     return Section(
         "In input space",
         "input-space",

@@ -8,9 +8,11 @@ from typing import Any
 from ..analysis.results import LayerResult
 from ..analysis.scores import LayerAnalysis
 from ..config import RunConfig
+from ..draw.sprites import Sprite
 from ..rundir import LayerInfo, RunMeta
 from .kernels import KernelView
 from .layout import INPUT_SPACE
+from .player import Marker, Player
 
 TABLE_PAGE = 64  # kernels per page of a layer's kernel table
 MAX_KERNEL_PAGES = 64  # kernels of a layer that get a page of their own (the table lists them all)
@@ -24,15 +26,16 @@ class Figure:
     caption: str
     pixels: bool = False  # kernel pictures: enlarge with hard pixel edges, never smooth them
     colourbar: bool = False  # drawn in the diverging weight colours: show the colour scale under it
-    print_src: str | None = None  # an animation's filmstrip, shown in print instead of the GIF
     links: tuple[tuple[str, str], ...] = ()  # (file, what it holds): downloads named in the caption
+    sprite: Sprite | None = None  # an animation: `src` is its sprite sheet, shown a frame at a time by the player
+    anchor: str = ""  # the id of the figure on its page, where the page's player controls it
+    markers: tuple[Marker, ...] = ()  # a chart over optimiser steps: where the player's marker goes
 
     def under(self, prefix: str) -> Figure:
-        """The figure as a page in another folder shows it: its paths under `prefix`, without its downloads (they are
-        on the page of its own folder, once: a packed site inlines each link to a picture)."""
-        return replace(
-            self, src=prefix + self.src, print_src=None if self.print_src is None else prefix + self.print_src, links=()
-        )
+        """The figure as a page in another folder shows it: its path under `prefix`, as a still picture, without
+        its downloads (they are on the page of its own folder, once: a packed site inlines each link to a
+        picture)."""
+        return replace(self, src=prefix + self.src, links=(), sprite=None, anchor="", markers=())
 
 
 @dataclass
@@ -54,6 +57,7 @@ class LayerView:
     sections: list[Section]
     rows: list[dict[str, Any]]  # the kernel table
     kernels: list[KernelView] = field(default_factory=list)
+    player: Player | None = None  # over the snapshots its animations show; None with one snapshot
 
     @property
     def table_pages(self) -> list[list[dict[str, Any]]]:
@@ -63,6 +67,11 @@ class LayerView:
     @property
     def describe(self) -> str:
         return describe(self.info)
+
+    @property
+    def animations(self) -> list[Figure]:
+        """The layer's animations, each with a GIF to download."""
+        return [f for s in self.sections for f in s.figures if f.sprite is not None and f.sprite.gif]
 
 
 @dataclass
