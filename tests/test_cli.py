@@ -119,11 +119,16 @@ def test_layer_pages_show_every_view(quick_site: Path, run: str) -> None:
     folder = quick_site / "site" / "runs" / run
     first = [i["src"] for i in parse(folder / "features.0" / "index.html").images]
     second = [i["src"] for i in parse(folder / "features.3" / "index.html").images]
-    common = ["mosaic.png", "scores.png", "over-training.png", "matches.png", "matches.gif", "frequency.png"]
-    for name in common + ["evolution.gif"]:
+    common = ["mosaic.png", "scores.png", "over-training.png", "matches.png", "matches-frames.png", "frequency.png"]
+    for name in common + ["evolution-frames.png"]:
         assert name in first
     for name in common + ["input-space.png"]:
         assert name in second
+    for layer, gifs in (("features.0", ["evolution.gif", "matches.gif"]), ("features.3", ["matches.gif"])):
+        html = (folder / layer / "index.html").read_text()
+        for gif_name in gifs:  # the GIFs are downloads, never shown looping on the page
+            assert f'href="{gif_name}"' in html and (folder / layer / gif_name).is_file()
+            assert f'src="{gif_name}"' not in html
     if run == "pulses-2d":
         assert "feature-maps.png" in first
     else:
