@@ -9,16 +9,17 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
 
 from . import __version__
 from .config import PRESETS, RunConfig, load_run_config, preset, quick
-from .errors import UserError, os_error_text
+from .errors import JobsFailed, UserError, os_error_text
+from .executors import ExecutorConfig
 from .names import printable
-from .progress import bars, item_callback, say, step_callback
+from .progress import JobBars, bars, item_callback, say, step_callback
 
 app = typer.Typer(
     add_completion=False,
@@ -32,6 +33,17 @@ ConfigOpt = Annotated[
 ]
 SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")]
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option("--executor", help="Where runs train: local (a process pool), dask or slurm [default: local]."),
+]
+SchedulerOpt = Annotated[
+    str | None, typer.Option("--scheduler", help="The Dask scheduler, like tcp://host:8786 (--executor dask).")
+]
+SchedulerFileOpt = Annotated[
+    Path | None,
+    typer.Option("--scheduler-file", help="The file `dask scheduler --scheduler-file F` wrote (--executor dask)."),
+]
 QuickOpt = Annotated[
     bool | None, typer.Option("--quick/--full", help="Tiny data and one epoch: seconds, for a smoke test.")
 ]
@@ -68,6 +80,11 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
         except UserError as e:
             typer.echo(f"error: {printable(str(e))}", err=True)
             raise typer.Exit(2) from None
+        except JobsFailed as e:  # the other runs are done; a rerun retries only these
+            for name, error in e.failed:
+                typer.echo(f"error: {printable(name)} failed: {printable(error)}", err=True)
+            typer.echo(f"{e}; run the same command again to retry them (finished runs are kept)", err=True)
+            raise typer.Exit(1) from None
         except BrokenProcessPool:  # a worker killed from outside (the out-of-memory killer, say): not bad input
             typer.echo("error: a worker process died (out of memory?); nothing was replaced", err=True)
             raise typer.Exit(1) from None
@@ -78,6 +95,18 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
             raise typer.Exit(2) from None
 
     return app.command()(wrapper)
+
+
+def executor_config(
+    base: ExecutorConfig, kind: str | None, scheduler: str | None, scheduler_file: Path | None
+) -> ExecutorConfig:
+    """The config file's [executor] table with the command line's options on top (a scheduler given here replaces
+    the file's address or scheduler file, whichever it named)."""
+    changes: dict[str, Any] = {} if kind is None else {"kind": kind}
+    if scheduler is not None or scheduler_file is not None:
+        named = "" if scheduler_file is None else str(scheduler_file)
+        changes |= {"scheduler": scheduler or "", "scheduler_file": named}
+    return replace(base, **changes)
 
 
 def _version(value: bool) -> None:
@@ -109,8 +138,11 @@ def build(
         typer.Option("--seeds", min=1, max=20, help="Check the recipe on this many seeds (1: no check) [default: 5]."),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=0, help="Runs trained at once [default: 0, one per core].")
+        int | None, typer.Option("--workers", min=0, help="Runs trained at once, locally [default: 0, one per core].")
     ] = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
+    scheduler_file: SchedulerFileOpt = None,
     device: DeviceOpt = None,
 ) -> None:
     """The main job: data, training of the default presets, analysis, figures, animations and the site, in one go.
@@ -128,6 +160,7 @@ def build(
         workers=workers,
         device=device,
     )
+    cfg = replace(cfg, executor=executor_config(cfg.executor, executor, scheduler, scheduler_file))
     reused: list[str] = []
     with bars() as progress:
 
@@ -265,21 +298,26 @@ def sweep(
     out: Annotated[Path, typer.Option("--out", help="Folder for the comparison page.")] = Path("site-sweep"),
     runs: Annotated[Path, typer.Option("--runs", help="Where the runs go (runs/<sweep name>/...).")] = Path("runs"),
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Runs at a time [default: one per core].")
+        int | None, typer.Option("--workers", min=1, help="Runs at a time, locally [default: one per core].")
     ] = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
+    scheduler_file: SchedulerFileOpt = None,
     quick_: QuickOpt = None,
 ) -> None:
-    """Many runs over a grid of settings and seeds, in parallel and resumable, compared on one page."""
+    """Many runs over a grid of settings and seeds, in parallel and resumable, compared on one page. The runs go to
+    a local process pool, a Dask cluster or a Slurm queue; a cluster must share the --runs folder."""
     from .site import check_out_dir
     from .sweep import expand, judge, load_sweep, render_sweep, run_sweep
     from .workers import default_workers
 
     cfg = load_sweep(config, builtin)
+    engine = executor_config(cfg.executor, executor, scheduler, scheduler_file)
     points = expand(cfg, quick_runs=bool(quick_))
     check_out_dir(out)
     with bars() as progress:
-        task = progress.add_task(f"sweep {cfg.name}", total=len(points))
-        paths = run_sweep(points, runs / cfg.name, workers or default_workers(), lambda p: progress.advance(task))
+        events = JobBars(progress, f"sweep {cfg.name}", [p.folder for p in points])
+        paths = run_sweep(points, runs / cfg.name, workers or default_workers(), events, engine)
     summaries = render_sweep(cfg, judge(points, paths), out)
     best = max(summaries, key=lambda s: s.values["hit_rate"][0])
     say(

@@ -13,7 +13,9 @@ from typing import Any
 
 from .analysis import recipe
 from .config import DEFAULT_PRESETS, DEVICES, RunConfig, from_dict, load_run_config, preset, quick, read_toml
-from .errors import UserError
+from .errors import JobsFailed, UserError
+from .executors import Events, ExecutorConfig, Failed, run_jobs
+from .executors import check as check_engine
 from .rundir import Run
 from .site import RunView, build_site, check_out_dir
 from .sources.inspect import read_model
@@ -35,6 +37,7 @@ class BuildConfig:
     seeds: int = 5  # the recipe check: each preset with targets is also trained on the seeds after `seed`
     ablation: bool = True  # ...and once without the recipe's key choice (recipe.ABLATIONS)
     workers: int = 0  # runs trained at once (0: one per core)
+    executor: ExecutorConfig = ExecutorConfig()  # where the runs train: the [executor] table
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -134,6 +137,7 @@ def build(
     once; then render them all into cfg.out. `on_train(run_config, reused)` may return a per-step progress
     callback."""
     check_out_dir(Path(cfg.out))  # fail before training, not after
+    check_engine(cfg.executor)
     runs = Path(cfg.runs)
     main = [(rc, runs / rc.name) for rc in cfg.run_configs()]
     checks = cfg.check_configs()
@@ -143,15 +147,22 @@ def build(
 
     extra = [c for _, _, seeds, ab in checks for c in [*seeds, *([ab] if ab else [])]]
     wanted = main + [(c, checked(c)) for c in extra]
-    jobs, callbacks = [], []
+    jobs, callbacks, names = [], [], []
     for rc, path in wanted:
         recover(path)  # a build killed while swapping this run in
         reused = _reusable(Run(path), rc)
         callback = on_train(rc, reused)
         if not reused:
-            jobs.append((train_into, (rc, path)))
+            jobs.append((train_into, (rc, path.absolute())))  # absolute: a cluster's workers start elsewhere
             callbacks.append(callback)
-    run_all(jobs, _workers(cfg), callbacks)
+            names.append(rc.name)
+    if cfg.executor.kind == "local":
+        run_all(jobs, _workers(cfg), callbacks)
+    else:
+        results = run_jobs(jobs, cfg.executor, 1, _Steps(callbacks), runs.absolute() / ".submitit")
+        failed = [(name, r.error) for name, r in zip(names, results, strict=True) if isinstance(r, Failed)]
+        if failed:
+            raise JobsFailed(failed, len(jobs))
     main_paths = [path for _, path in main]
 
     def judge(views: list[RunView]) -> list[recipe.RecipeCheck]:
@@ -181,6 +192,17 @@ def inspect(
     with tempfile.TemporaryDirectory(prefix="cnnkreport-inspect-") as tmp:
         run = read_model(args, Path(tmp) / "run", layers, trust_pickle, sample_rate)
         return build_site([run.path], out, on_run)
+
+
+class _Steps(Events):
+    """Each run's steps to its own progress callback (where it has one)."""
+
+    def __init__(self, callbacks: list[Callable[[int, int], None] | None]) -> None:
+        self.callbacks = callbacks
+
+    def step(self, k: int, step: int, total: int) -> None:
+        if (callback := self.callbacks[k]) is not None:
+            callback(step, total)
 
 
 def _workers(cfg: BuildConfig) -> int:

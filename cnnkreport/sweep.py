@@ -16,7 +16,7 @@ A finished run made from the same config is not run again, so an interrupted swe
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,12 @@ import numpy as np
 
 from . import __version__
 from .analysis.recipe import judge as judge_run
-from .config import RunConfig, check_name, from_dict, load_run_config, preset, quick, read_toml
-from .errors import UserError
+from .config import RunConfig, check_name, from_dict, load_run_config, preset, quick, read_toml, to_dict
+from .errors import JobsFailed, UserError
+from .executors import Events, ExecutorConfig, Failed, check, run_jobs
 from .names import slug
 from .rundir import Run
-from .workers import OnStep, run_all
+from .workers import OnStep
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class SweepConfig:
     preset: str = "pulses-2d"
     seeds: tuple[int, ...] = (0, 1, 2)
     grid: dict[str, list[Any]] = field(default_factory=dict)  # "section.key" -> values
+    executor: ExecutorConfig = ExecutorConfig()  # where the points run: the [executor] table
 
     def __post_init__(self) -> None:
         check_name(self.name)  # runs go to <runs>/<name>: it must stay a plain folder name
@@ -101,9 +103,10 @@ def load_sweep(path: Path | None, builtin: str | None) -> SweepConfig:
         raise UserError(f"{path}: [grid] must map config keys to non-empty lists of values")
     try:
         cfg: SweepConfig = from_dict(SweepConfig, d)
+        cfg = replace(cfg, grid=grid)
     except UserError as e:
         raise UserError(f"{path}: {e}") from None
-    return replace(cfg, grid=grid)
+    return cfg
 
 
 def _nested(key: str, value: Any) -> dict[str, Any]:
@@ -132,17 +135,29 @@ def expand(cfg: SweepConfig, quick_runs: bool = False) -> list[Point]:
     return points
 
 
-def _train_point(config: RunConfig, path: str, resume: bool, on_step: OnStep | None = None) -> None:
+def train_point(config: dict[str, Any], path: str, on_step: OnStep | None = None) -> None:
+    """One point of a sweep, on whatever engine runs it: train its run into `path` (an absolute folder on the file
+    system the workers share), or finish the run there if one was started with this config (after a worker died,
+    say), or nothing if it is done. Plain arguments, so that any engine can ship it."""
     from .train import train
 
-    train(config, Path(path), resume=resume, on_step=on_step)
+    cfg = from_dict(RunConfig, config)
+    folder = Path(path)
+    status = _status(folder, cfg)
+    if status == "other":
+        raise UserError(f"{folder} holds a run with another config; remove it or choose another --runs folder")
+    if status != "done":
+        train(cfg, folder, resume=status == "resume", on_step=on_step)
 
 
 def _status(path: Path, cfg: RunConfig) -> str:
-    """'done' (finished with this config), 'resume' (started with it), 'new', or 'other' (another config)."""
+    """'done' (finished with this config), 'resume' (started with it, or killed before it wrote run.json), 'new',
+    or 'other' (another config)."""
     run = Run(path)
     if not path.exists():
         return "new"
+    if not run.meta_path.exists():
+        return "resume"  # train() clears what a run killed at its start leaves, and refuses anything else
     try:
         meta = run.read_meta()
         same = load_run_config(run.config_path, cfg) == cfg
@@ -153,26 +168,51 @@ def _status(path: Path, cfg: RunConfig) -> str:
     return "done" if meta.status == "complete" else "resume"
 
 
+class _Renumbered(Events):
+    """Events of the jobs that were run, told as events of their points."""
+
+    def __init__(self, events: Events, points: list[int]) -> None:
+        self.events, self.points = events, points
+
+    def started(self, k: int) -> None:
+        self.events.started(self.points[k])
+
+    def step(self, k: int, step: int, total: int) -> None:
+        self.events.step(self.points[k], step, total)
+
+    def finished(self, k: int, failure: Failed | None) -> None:
+        self.events.finished(self.points[k], failure)
+
+
 def run_sweep(
-    points: Sequence[Point], runs: Path, workers: int, on_done: Callable[[Point], None] | None = None
+    points: Sequence[Point],
+    runs: Path,
+    workers: int,
+    events: Events | None = None,
+    executor: ExecutorConfig | None = None,
 ) -> list[Path]:
-    """Train every point not already done, `workers` at a time; returns the run folders, in point order."""
+    """Train every point not already done on the chosen engine (the local pool, `workers` at a time, by default);
+    returns the run folders, in point order. Every point runs to its end; if any failed, JobsFailed names them
+    after the others are done (a rerun retries only those)."""
+    events = events or Events()
+    executor = executor or ExecutorConfig()
+    check(executor)
+    runs = runs.absolute()  # the workers of a cluster do not share our working directory
     paths = [runs / p.folder for p in points]
     todo = []
-    for p, path in zip(points, paths, strict=True):
+    for k, (p, path) in enumerate(zip(points, paths, strict=True)):
         status = _status(path, p.config)
         if status == "other":
             raise UserError(f"{path} holds a run with another config; remove it or choose another --runs folder")
         if status == "done":
-            if on_done:
-                on_done(p)
+            events.finished(k, None)
         else:
-            todo.append((p, path, status == "resume"))
-    run_all(
-        [(_train_point, (p.config, str(path), resume)) for p, path, resume in todo],
-        workers,
-        on_done=(lambda k: on_done(todo[k][0])) if on_done else None,
-    )
+            todo.append(k)
+    jobs = [(train_point, (to_dict(points[k].config), str(paths[k]))) for k in todo]
+    results = run_jobs(jobs, executor, workers, _Renumbered(events, todo), runs / ".submitit")
+    failed = [(points[k].folder, r.error) for k, r in zip(todo, results, strict=True) if isinstance(r, Failed)]
+    if failed:
+        raise JobsFailed(failed, len(points))
     return paths
 
 

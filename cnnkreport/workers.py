@@ -27,7 +27,7 @@ def _init(progress: Any) -> None:
     _progress = progress
 
 
-def _one_thread(fn: Callable[..., Any], args: tuple[Any, ...], on_step: OnStep | None) -> Any:
+def one_thread(fn: Callable[..., Any], args: tuple[Any, ...], on_step: OnStep | None) -> Any:
     import torch
 
     threads = torch.get_num_threads()
@@ -47,7 +47,7 @@ def _in_worker(k: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
             last[0] = now
             _progress.put((k, step, total))
 
-    return _one_thread(fn, args, on_step)
+    return one_thread(fn, args, on_step)
 
 
 def default_workers() -> int:
@@ -58,18 +58,29 @@ def run_all(
     jobs: Sequence[Job],
     workers: int,
     on_step: Sequence[OnStep | None] | None = None,
-    on_done: Callable[[int], None] | None = None,
+    keep_going: bool = False,
+    on_end: Callable[[int, BaseException | None], None] | None = None,
 ) -> list[Any]:
-    """Run every job, `workers` at a time; `on_step[k]` gets job k's progress and `on_done(k)` is called as it
-    ends, both in this process. Returns the results in job order; the first job to fail raises its error here."""
+    """Run every job, `workers` at a time; `on_step[k]` gets job k's progress and `on_end(k, error)` is called as
+    it ends (error None if it worked), both in this process. Returns the results in job order. The first job to
+    fail raises its error here, or with `keep_going` every job runs and a failed one's result is its exception."""
     steps = list(on_step) if on_step is not None else [None] * len(jobs)
     results: list[Any] = [None] * len(jobs)
     workers = max(1, min(workers, len(jobs)))
+
+    def end(k: int, result: Callable[[], Any]) -> None:
+        try:
+            results[k] = result()
+        except Exception as e:
+            if not keep_going:
+                raise
+            results[k] = e
+        if on_end:
+            on_end(k, results[k] if isinstance(results[k], BaseException) else None)
+
     if workers == 1:
         for k, (fn, args) in enumerate(jobs):
-            results[k] = _one_thread(fn, args, steps[k])
-            if on_done:
-                on_done(k)
+            end(k, lambda fn=fn, args=args, k=k: one_thread(fn, args, steps[k]))  # type: ignore[misc]
         return results
     context = multiprocessing.get_context("spawn")  # fresh interpreters: torch's thread pool does not survive fork
     progress = context.Queue()
@@ -92,9 +103,7 @@ def run_all(
                 done, pending = wait(pending, timeout=PROGRESS_EVERY, return_when=FIRST_COMPLETED)
                 drain()
                 for future in done:
-                    results[futures[future]] = future.result()
-                    if on_done:
-                        on_done(futures[future])
+                    end(futures[future], future.result)
         except BaseException:
             for future in pending:
                 future.cancel()
