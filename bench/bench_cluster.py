@@ -52,7 +52,7 @@ def main() -> None:
         folder = Path(tmp)
         local = timed(folder / "local", ExecutorConfig(), args.repeat)
         with LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
         ) as cluster:
             dask = timed(folder / "dask", ExecutorConfig(kind="dask", scheduler=cluster.scheduler_address), args.repeat)
         same = all(

@@ -23,7 +23,6 @@ from cnnkreport.executors import Events, ExecutorConfig, Failed, slurm_executor
 from cnnkreport.rundir import Run
 from cnnkreport.sweep import expand, load_sweep, run_sweep
 
-pytest.importorskip("distributed")  # the test extra pulls it (and submitit); CI has both
 DASK = Path(sys.executable).parent / "dask"
 START_TIMEOUT = 60  # seconds for the scheduler and workers to come up
 
