@@ -161,6 +161,188 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
         "pulses-1d",
         {"data": {"blur": 1.0}, "model": {"kernel_size": [31, 9]}, "train": {"weight_decay": 3e-3}},
     ),
+    # --- issue 16: 16 first-layer kernels, 7x7 / at least 15 taps; targets count controlled hits only -----------
+    "r16-2d-wd05": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.05}},
+    ],
+    "r16-2d-wd10": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.1}},
+    ],
+    "r16-2d-wd15": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.15}},
+    ],
+    "r16-2d-wd05-l1x1": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.05, "l1_first": 1.0}},
+    ],
+    "r16-2d-wd05-l1x5": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.05, "l1_first": 5.0}},
+    ],
+    "r16-2d-l1x5": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.0, "l1_first": 5.0}},
+    ],
+    "r16-2d-wd10-ep20": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.1, "epochs": 20}},
+    ],
+    "r16-2d-wd10-n8k": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 5]},
+            "data": {"n_train": 8000},
+            "train": {"weight_decay": 0.1},
+        },
+    ],
+    "r16-2d-wd10-noise0.1": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 5]},
+            "data": {"noise": 0.1},
+            "train": {"weight_decay": 0.1},
+        },
+    ],
+    "r16-1d-adamw1": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [31, 9]}, "train": {"weight_decay": 1.0}},
+    ],
+    "r16-1d-adamw1-n16k": [
+        "pulses-1d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [31, 9]},
+            "data": {"n_train": 16000},
+            "train": {"weight_decay": 1.0},
+        },
+    ],
+    "r16-1d-l1x1": ["pulses-1d", {"model": {"channels": [16, 16], "kernel_size": [31, 9]}, "train": {"l1_first": 1.0}}],
+    "r16-1d-l1x5": ["pulses-1d", {"model": {"channels": [16, 16], "kernel_size": [31, 9]}, "train": {"l1_first": 5.0}}],
+    "r16-1d-k15-adamw1": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [15, 9]}, "train": {"weight_decay": 1.0}},
+    ],
+    "r16-1d-noise0.1": ["pulses-1d", {"model": {"channels": [16, 16], "kernel_size": [31, 9]}, "data": {"noise": 0.1}}],
+    "r16-1d-adam-l2-05": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [31, 9]}, "train": {"optimizer": "adam", "weight_decay": 0.05}},
+    ],
+    "r16-1d-adam-l2-10": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [31, 9]}, "train": {"optimizer": "adam", "weight_decay": 0.1}},
+    ],
+    "r16-1d-base16": ["pulses-1d", {"model": {"channels": [16, 16], "kernel_size": [31, 9]}}],
+    "r16-2d-wd05-f10": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.05, "l2_first": 0.1}},
+    ],
+    "r16-2d-wd05-f30": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.05, "l2_first": 0.3}},
+    ],
+    "r16-2d-wd05-f100": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.05, "l2_first": 1.0}},
+    ],
+    "r16-2d-f30": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.0, "l2_first": 0.3}},
+    ],
+    "r16-2d-wd10-f30": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.1, "l2_first": 0.3}},
+    ],
+    "r16-1d-k15-f30": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [15, 9]}, "train": {"weight_decay": 0.3, "l2_first": 0.3}},
+    ],
+    "r16-1d-k15-f100": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [15, 9]}, "train": {"weight_decay": 0.3, "l2_first": 1.0}},
+    ],
+    "r16-1d-f30": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [31, 9]}, "train": {"weight_decay": 0.3, "l2_first": 0.3}},
+    ],
+    "r16-1d-f100": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [31, 9]}, "train": {"weight_decay": 0.3, "l2_first": 1.0}},
+    ],
+    "r16-1d-k15-adamw1-ep25": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [15, 9]}, "train": {"weight_decay": 1.0, "epochs": 25}},
+    ],
+    "r16-1d-k21-f100": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [21, 9]}, "train": {"weight_decay": 0.3, "l2_first": 1.0}},
+    ],
+    "r16-2d-g100": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.0, "l2_first": 1.0}},
+    ],
+    "r16-2d-g200": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.0, "l2_first": 2.0}},
+    ],
+    "r16-2d-g200-ep16": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 5]},
+            "train": {"weight_decay": 0.0, "l2_first": 2.0, "epochs": 16},
+        },
+    ],
+    "r16-2d-wd15-ep24": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.15, "epochs": 24}},
+    ],
+    "r16-2d-wd05-f100-wide": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 32], "kernel_size": [7, 5], "hidden": 64},
+            "train": {"weight_decay": 0.05, "l2_first": 1.0},
+        },
+    ],
+    "r16-1d-k15-adamw1-ep20": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [15, 9]}, "train": {"weight_decay": 1.0, "epochs": 20}},
+    ],
+    "r16-1d-k15-adamw1-ep25-n4k": [
+        "pulses-1d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [15, 9]},
+            "data": {"n_train": 4000},
+            "train": {"weight_decay": 1.0, "epochs": 25},
+        },
+    ],
+    "r16-1d-k15-adamw1-ep15": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [15, 9]}, "train": {"weight_decay": 1.0, "epochs": 15}},
+    ],
+    "r16-1d-k15-adamw1.5-ep15": [
+        "pulses-1d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [15, 9]},
+            "train": {"weight_decay": 1.0, "epochs": 15, "lr": 0.015},
+        },
+    ],
+    "r16-1d-k15-adamw0.7-ep25": [
+        "pulses-1d",
+        {"model": {"channels": [16, 16], "kernel_size": [15, 9]}, "train": {"weight_decay": 0.7, "epochs": 25}},
+    ],
+    "r16-2d-wd10-wide": [
+        "pulses-2d",
+        {"model": {"channels": [16, 32], "kernel_size": [7, 5], "hidden": 64}, "train": {"weight_decay": 0.1}},
+    ],
+    "r16-2d-wd15-wide": [
+        "pulses-2d",
+        {"model": {"channels": [16, 32], "kernel_size": [7, 5], "hidden": 64}, "train": {"weight_decay": 0.15}},
+    ],
+    "r16-2d-wd15-lr1e-3": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.15, "lr": 0.001}},
+    ],
     "1d-k31-adamw0.3-ep15": (
         "pulses-1d",
         {"model": {"kernel_size": [31, 9]}, "train": {"optimizer": "adamw", "weight_decay": 0.3, "epochs": 15}},

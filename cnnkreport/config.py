@@ -124,6 +124,8 @@ class TrainConfig:
     schedule: str = "cosine"  # learning rate over training: "cosine" (decays to 0) or "constant"
     momentum: float = 0.9  # SGD only
     weight_decay: float = 0.0
+    l1_first: float = 0.0  # L1 penalty on the first conv layer's weights, per weight: compact, sparse kernels
+    l2_first: float = 0.0  # L2 penalty on the first conv layer only (half the sum of squares, as coupled decay)
     epochs: int = 6
     batch_size: int = 64
     snapshots: int = 120  # about this many kernel snapshots: dense early, sparser later
@@ -141,6 +143,8 @@ class TrainConfig:
         _check(0.0 < self.lr <= 10.0 and math.isfinite(self.lr), f"train.lr must be in (0, 10], got {self.lr}")
         _check(0.0 <= self.momentum < 1.0, f"train.momentum must be in [0, 1), got {self.momentum}")
         _check(0.0 <= self.weight_decay <= 1.0, f"train.weight_decay must be in [0, 1], got {self.weight_decay}")
+        _check(0.0 <= self.l1_first <= 10.0, f"train.l1_first must be in [0, 10], got {self.l1_first}")
+        _check(0.0 <= self.l2_first <= 10.0, f"train.l2_first must be in [0, 10], got {self.l2_first}")
         _check(1 <= self.epochs <= 10_000, f"train.epochs must be between 1 and 10000, got {self.epochs}")
         _check(
             1 <= self.batch_size <= 65_536,

@@ -271,15 +271,16 @@ def slurm_executor(executor: ExecutorConfig, folder: Path) -> Any:
 def slurm_task(fn: Callable[..., Any], args: tuple[Any, ...], progress: str) -> Any:
     """One job in a Slurm allocation: on one torch thread (as in the pool: the same numbers), its step count
     written to the file `progress` now and then for the client to read."""
-    from .rundir import atomic_write_text
-
     last = [0.0]
+    target = Path(progress)
 
     def on_step(step: int, total: int) -> None:
         now = time.monotonic()
         if step == total or now - last[0] >= 1.0:
             last[0] = now
-            atomic_write_text(Path(progress), f"{step} {total}\n")
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_text(f"{step} {total}\n")
+            os.replace(tmp, target)  # the client never reads half a line
 
     return one_thread(fn, args, on_step)
 

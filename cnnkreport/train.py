@@ -189,7 +189,11 @@ def _train_step(
     logits = model(xb)
     loss = loss_fn(cfg.train.loss, logits, yb)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    if cfg.train.l1_first or cfg.train.l2_first:  # penalties are trained on; the metrics report the task's loss
+        w = next(m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))).weight
+        (loss + cfg.train.l1_first * w.abs().mean() + 0.5 * cfg.train.l2_first * w.square().sum()).backward()
+    else:
+        loss.backward()
     opt.step()
     loss_value = loss.item()
     if not math.isfinite(loss_value):

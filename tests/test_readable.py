@@ -480,8 +480,8 @@ def test_index_figures_are_styled_at_least_30rem_wide() -> None:
     assert "max-width: 100%" in rule.group(1)  # never wider than the page (a phone's)
     index = (templates_dir() / "index.html").read_text()
     images = re.findall(r"<img [^>]*>", index)
-    assert len(images) == 2 and all("figure-large" in img for img in images), images
-    assert "pixels" in images[0]  # the mosaic: enlarged pixel by pixel, never smoothed
+    assert len(images) == 3 and all("figure-large" in img for img in images), images
+    assert "pixels" in images[0] and "pixels" in images[1]  # the mosaic and the dictionary: never smoothed
 
 
 @pytest.mark.slow

@@ -43,37 +43,38 @@ def judged(**kw: object) -> Judged:
     return Judged(**{**base, **kw})  # type: ignore[arg-type]
 
 
-TARGET_2D = Target(min_size=5, hit_rate=0.75, kappa=0.5, accuracy=0.95)
+TARGET_2D = Target(min_size=5, min_kernels=8, controlled=0.375, accuracy=0.95)
 
 
 def test_verdict_names_each_criterion_and_fails_on_each() -> None:
     assert met(TARGET_2D, judged())
+    control = "at least 38% of the kernels are hits that beat their phase-randomised surrogates"
     assert [text for text, _ in verdict(TARGET_2D, judged())] == [
+        "at least 8 first-layer kernels",
         "kernels of at least 5x5",
         "test accuracy at least 95%",
-        "hit rate at least 75%",
-        "kappa at least 0.5",
+        control,
     ]
     for bad, failing in [
+        (dict(kernels=4, hits=3, controlled=2), "at least 8 first-layer kernels"),
         (dict(kshape=(3, 3)), "kernels of at least 5x5"),
         (dict(test_accuracy=0.94), "test accuracy at least 95%"),
         (dict(test_accuracy=None), "test accuracy at least 95%"),
-        (dict(hits=5), "hit rate at least 75%"),
-        (dict(claims_possible=False), "hit rate at least 75%"),
-        (dict(kappa=0.49), "kappa at least 0.5"),
-        (dict(kappa=None), "kappa at least 0.5"),
+        (dict(controlled=2), control),  # 2 of 8: hits the control does not support do not count
+        (dict(claims_possible=False), control),
     ]:
         j = judged(**bad)
         assert not met(TARGET_2D, j)
         assert [text for text, ok in verdict(TARGET_2D, j) if not ok] == [failing]
 
 
-def test_1d_target_has_no_kappa_criterion() -> None:
+def test_the_targets_count_only_hits_the_control_supports() -> None:
     t = recipe.TARGETS["pulses-1d"]
-    j = judged(kind="conv1d", kshape=(31,), kappa=0.1)
-    assert met(t, j)
-    assert [text for text, _ in verdict(t, j)][0] == "kernels of at least 9 taps"
-    assert not met(t, judged(kind="conv1d", kshape=(7,)))
+    assert (t.min_kernels, t.min_size, t.controlled, t.accuracy) == (16, 15, 0.5, 0.95)
+    assert recipe.TARGETS["pulses-2d"] == Target(min_size=7, min_kernels=16, controlled=0.75, accuracy=0.95)
+    all_hits = judged(kind="conv1d", kshape=(15,), kernels=16, hits=16, controlled=7)  # every kernel a hit
+    assert not met(t, all_hits) and met(t, judged(kind="conv1d", kshape=(15,), kernels=16, hits=10, controlled=8))
+    assert [text for text, _ in verdict(t, all_hits)][1] == "kernels of at least 15 taps"
 
 
 def test_check_counts_the_seeds_that_held() -> None:
@@ -81,8 +82,8 @@ def test_check_counts_the_seeds_that_held() -> None:
         "pulses-2d",
         "pulses-2d",
         TARGET_2D,
-        [judged(seed=0), judged(seed=1, kappa=0.4), judged(seed=2)],
-        judged(name="ab", hits=2, kappa=0.2),
+        [judged(seed=0), judged(seed=1, controlled=2), judged(seed=2)],
+        judged(name="ab", hits=2, controlled=1, kappa=0.2),
     )
     assert c.held == 2
     assert "held on 2 of 3 seeds (0, 1, 2)" in c.sentence()
@@ -198,14 +199,18 @@ def test_quick_site_recipe_page(quick_site: Path) -> None:
         assert (quick_site / "runs" / "checks" / f"{name}-seed-1" / "run.json").is_file()
         # the verdicts follow from the numbers shown beside them
         for s in c["seeds"]:
+            run = quick_site / "runs" / ("" if s["name"] == name else "checks") / s["name"]
+            kernels = Run(run).read_meta().layers[0].shape
             ok = (
                 s["test_accuracy"] >= target.accuracy
-                and s["hit_rate"] >= target.hit_rate
-                and (target.kappa is None or (s["kappa"] is not None and s["kappa"] >= target.kappa))
+                and s["controlled_share"] >= target.controlled
+                and kernels[0] >= target.min_kernels
+                and min(kernels[2:]) >= target.min_size
             )
             assert s["targets_met"] == ok
             assert (site / "recipe" / f"{s['name']}.png").is_file()
         assert c["seeds_held"] == sum(s["targets_met"] for s in c["seeds"])
+        assert c["holds"] == (c["seeds_held"] >= 1)  # on two seeds, all but one
         assert f"held on {c['seeds_held']} of 2 seeds (0, 1)" in html
         assert f"held on {c['seeds_held']} of 2 seeds</a>" in index
         assert c["ablation"]["name"] == f"{name}-no-weight-decay"

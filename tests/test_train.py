@@ -123,3 +123,21 @@ def test_crash_between_snapshot_and_state_writes(tmp_path: Path, monkeypatch: py
     assert cut.snapshot_steps() == ref.snapshot_steps()
     for layer in ref.layers():
         assert np.array_equal(cut.read_kernels(layer.name)[1], ref.read_kernels(layer.name)[1])
+
+
+@pytest.mark.parametrize("penalty", ["l1_first", "l2_first"])
+def test_first_layer_penalties_shrink_the_first_layer_only(tmp_path: Path, penalty: str) -> None:
+    """train.l1_first / train.l2_first penalise the first conv layer's weights and no other; the metrics keep
+    reporting the task's loss."""
+    plain = train(tiny(weight_decay=0.0, epochs=6), tmp_path / "plain")
+    strong = train(tiny(weight_decay=0.0, epochs=6, **{penalty: 5.0}), tmp_path / "strong")
+    first, second = (
+        [r.run.read_snapshot(r.run.snapshot_steps()[-1])[name] for name in ("features.0", "features.3")]
+        for r in (plain, strong)
+    )
+    assert np.abs(second[0]).sum() < 0.8 * np.abs(first[0]).sum()  # the first layer shrinks
+    assert np.abs(second[1]).sum() > 0.9 * np.abs(first[1]).sum()  # the second does not
+    rows = strong.run.read_metrics()
+    assert all(r["loss"] is None or r["loss"] < 5.0 for r in rows)  # the task's loss, not loss + penalty
+    with pytest.raises(UserError, match=f"train.{penalty} must be in"):
+        tiny(**{penalty: -1.0})

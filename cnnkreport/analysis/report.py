@@ -161,8 +161,47 @@ def pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
-def headline(a: LayerAnalysis) -> str:
-    """One sentence with the numbers: how many kernels match a detector, against initialisation and the null."""
+LOCALISED = 0.1  # a 1-D kernel whose energy spreads (RMS) over less than this share of its taps is localised
+
+
+def _peaks(peaks: list[float], sample_rate: float | None, most: int = 8) -> str:
+    """'0.024, 0.033 cycles per sample (384, 528 Hz)': at most `most` of them."""
+    more = ", ..." if len(peaks) > most else ""
+    text = ", ".join(f"{f:.3f}" for f in peaks[:most]) + more + " cycles per sample"
+    return text + (f" ({', '.join(f'{f * sample_rate:,.0f}' for f in peaks[:most])}{more} Hz)" if sample_rate else "")
+
+
+def spread_filters(a: LayerAnalysis, sample_rate: float | None = None) -> str:
+    """For a 1-D layer: the hits the smoothness control does not support that are filters spread over the whole
+    kernel (not a feature at one place), in plain words with their peak frequencies; "" if there are none."""
+    shapes = a.filter_shapes
+    if shapes is None:
+        return ""
+    taps = a.kshape[0]
+    weak = np.flatnonzero(a.hits & ~a.controlled_hits)
+    spread = [int(i) for i in weak if shapes[i].duration >= LOCALISED * taps]
+    if not spread:
+        return ""
+    kinds: dict[str, int] = {}
+    for i in spread:
+        kinds[shapes[i].filter_type] = kinds.get(shapes[i].filter_type, 0) + 1
+    if len(kinds) == 1:
+        what = f"{next(iter(kinds))} filters"
+    else:
+        what = "filters (" + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])) + ")"
+    peaks = sorted(shapes[i].peak_frequency for i in spread)
+    return (
+        f" In plain words: {len(spread)} of the {len(weak)} hits the control does not support are {what} whose "
+        f"energy spreads over the whole kernel (RMS duration at least {100 * LOCALISED:.0f}% of its {taps} taps), "
+        f"not features at one place. They pass a band of frequencies (peaks at {_peaks(peaks, sample_rate)}) "
+        "wherever it occurs in the window, and it is that smooth shape that matches a step or ramp template, not "
+        "an edge or line at one moment."
+    )
+
+
+def headline(a: LayerAnalysis, sample_rate: float | None = None) -> str:
+    """One sentence with the numbers: how many kernels match a detector, against initialisation and the null; for
+    1-D layers, what the hits the control does not support are, as filters."""
     n = len(a.final.score)
     if not a.claims_possible:
         return f"No match claim is made for {a.name}: {a.claims_note}."
@@ -180,9 +219,10 @@ def headline(a: LayerAnalysis) -> str:
     if controlled == 0:
         return text + (
             "; none of those beats its own phase-randomised surrogates, so their smoothness alone may explain the "
-            "match."
+            "match." + spread_filters(a, sample_rate)
         )
     return text + (
         f"; {controlled} of those also beat{'s its' if controlled == 1 else ' their'} own phase-randomised surrogates "
         f"(p < {SURROGATE_ALPHA:g}): their shape, not only their smoothness, is what matches."
+        + spread_filters(a, sample_rate)
     )

@@ -26,6 +26,7 @@ from ..draw import figures, mosaic
 from ..errors import UserError
 from ..rundir import LayerInfo, Run, RunMeta, atomic_write, atomic_write_text
 from . import layout as paths
+from . import reference
 from .kernels import GIF_FRAMES, kernel_views
 from .layout import Layout, swap_in
 from .pages import write_pages
@@ -272,18 +273,19 @@ def _layer_view(
     mosaic_fig, tiles = kernels_section(info, steps, last, frames, folder, every_weight)
     sections = [tiles]
     samples = _class_samples(info, first, cfg)
-    summary, headline, rows, kernels = (
+    summary, headline, rows, kernels, ref = (
         None,
         f"The kernels of {info.name} are too small to compare with detectors.",
         [],
         [],
+        None,
     )
     if a is not None:
         filters_, freq = filter_section(info, a, folder)
         matches = analysis_section(a, frames, folder)
         # where no match claim is possible, what the kernels do as filters comes first
         sections += [matches, filters_] if a.claims_possible else [filters_, matches]
-        summary, headline, rows = report.layer_summary(a, sample_rate), report.headline(a), _kernel_rows(a)
+        summary, headline, rows = report.layer_summary(a, sample_rate), report.headline(a, sample_rate), _kernel_rows(a)
         if big:
             atomic_write(folder / paths.LAYER_WEIGHTS, lambda fh: np.save(fh, last, allow_pickle=False))
         weights_file = paths.LAYER_WEIGHTS if big else None
@@ -291,6 +293,9 @@ def _layer_view(
         atomic_write_text(folder / paths.LAYER_JSON, report.dumps(detail, compact=True))
         maps = None if samples is None else (filters.feature_maps_2d(last, samples[0]), samples[1])
         kernels = kernel_views(info, a, last, frames, folder / paths.KERNELS, timeline, maps, limit=MAX_KERNEL_PAGES)
+        if cfg is not None and reference.applies(info, first, cfg, a):
+            offered, ref = reference.reference_section(info, a, cfg, folder)
+            sections.insert(sections.index(matches) + 1, offered)
     prev = None if prev_name is None else run.read_snapshot(int(steps[-1]))[prev_name]
     sections += extra_sections(info, last, prev, samples, folder)
     moving = [f for s in sections for f in s.figures if f.anchor]
@@ -301,7 +306,7 @@ def _layer_view(
         None if a is None else np.median(a.scores, axis=1),
         "median r*",
     )
-    return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows, kernels, player)
+    return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows, kernels, player, ref)
 
 
 def _copy_downloads(run: Run, folder: Path) -> list[tuple[str, str]]:

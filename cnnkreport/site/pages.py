@@ -109,7 +109,14 @@ def write_pages(views: list[RunView], layout: Layout, checks: Sequence[RecipeChe
                 "name": v.name,
                 "source": v.meta.source,
                 "test_accuracy": v.test_accuracy,
-                "layers": [lv.summary.as_dict() for lv in v.layers if lv.summary is not None],
+                "layers": [
+                    {
+                        **lv.summary.as_dict(),
+                        **({"sparse_coding": lv.reference.summary()} if lv.reference is not None else {}),
+                    }
+                    for lv in v.layers
+                    if lv.summary is not None
+                ],
             }
             for v in views
         ],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..analysis.results import LayerResult
 from ..analysis.scores import LayerAnalysis
@@ -13,6 +13,9 @@ from ..rundir import LayerInfo, RunMeta
 from .kernels import KernelView
 from .layout import INPUT_SPACE
 from .player import Marker, Player
+
+if TYPE_CHECKING:  # reference.py draws with these views
+    from .reference import Reference
 
 TABLE_PAGE = 64  # kernels per page of a layer's kernel table
 MAX_KERNEL_PAGES = 64  # kernels of a layer that get a page of their own (the table lists them all)
@@ -58,6 +61,7 @@ class LayerView:
     rows: list[dict[str, Any]]  # the kernel table
     kernels: list[KernelView] = field(default_factory=list)
     player: Player | None = None  # over the snapshots its animations show; None with one snapshot
+    reference: Reference | None = None  # the sparse-coding dictionary of the run's data (first layers trained here)
 
     @property
     def table_pages(self) -> list[list[dict[str, Any]]]:

@@ -1,0 +1,137 @@
+"""The layer page's "What the data offers" section: a sparse-coding dictionary of the run's own data (the
+unsupervised reference, analysis/sparse.py), drawn as the kernels are, scored the same way against the same null,
+and set beside the first layer's own numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis import scores, sparse
+from ..config import RunConfig
+from ..data import make_dataset
+from ..draw import compact, figures, mosaic
+from ..rundir import LayerInfo
+from .views import Figure, Section
+
+ANCHOR = "sparse-coding"
+PICTURE, MATCHES = "sparse-coding.png", "sparse-matches.png"
+MAX_ROWS = 16  # atoms beside their best matches at most
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The dictionary's numbers beside the layer's (shares of all kernels / atoms)."""
+
+    atoms: int
+    hit_rate: float
+    controlled_share: float
+    threshold: float
+    cnn_hit_rate: float
+    cnn_controlled_share: float
+    sparsity: float
+    error: float
+    figure: Figure  # the dictionary's picture, relative to the layer page
+
+    def summary(self) -> dict[str, float | int]:
+        """For summary.json."""
+        return {
+            "atoms": self.atoms,
+            "hit_rate": round(self.hit_rate, 4),
+            "controlled_share": round(self.controlled_share, 4),
+            "sparsity": round(self.sparsity, 4),
+            "reconstruction_error": round(self.error, 4),
+        }
+
+
+def applies(info: LayerInfo, first: bool, cfg: RunConfig, a: scores.LayerAnalysis) -> bool:
+    """A dictionary is learned for the first layer of a run trained here (its data config known) on one input
+    channel, where the kernels can be matched at all."""
+    return first and cfg.data is not None and a.claims_possible and info.shape[1] == 1
+
+
+def reference_section(
+    info: LayerInfo, a: scores.LayerAnalysis, cfg: RunConfig, folder: Path
+) -> tuple[Section, Reference]:
+    """Learn the dictionary (as many atoms as the layer has kernels, of the same shape) from the run's training
+    data, draw it and its best matches into `folder`, and say how it compares."""
+    data = make_dataset(replace(cfg.data, n_test=0), cfg.seed)
+    kshape = tuple(info.shape[2:])
+    learned = sparse.learn(data.x_train, info.shape[0], kshape, cfg.seed)
+    d = scores.analyse_layer(
+        f"{info.name} (sparse coding)", info.kind, np.zeros(1, dtype=np.int64), learned.atoms[None]
+    )
+    assert d is not None  # the same shape as the layer, which could be analysed
+    mosaic.write_png(folder / PICTURE, compact.draw_layer(learned.atoms, "tile").image)
+    n = min(len(d.final.score), MAX_ROWS, figures.match_rows(d.kshape))
+    tops = d.final.top[:n]
+    labels = [[d.bank.templates[t].short() for t in row] for row in tops]
+    fig = figures.best_matches(
+        d.summed_last[:n], d.bank.weights[tops], labels, d.final.top_scores[:n], [f"atom {i}" for i in range(n)]
+    )
+    figures.save(fig, folder / MATCHES, dpi=figures.DPI)
+    ref = Reference(
+        atoms=len(d.final.score),
+        hit_rate=d.hit_rate,
+        controlled_share=float(d.controlled_hits.mean()),
+        threshold=d.threshold,
+        cnn_hit_rate=a.hit_rate,
+        cnn_controlled_share=float(a.controlled_hits.mean()),
+        sparsity=learned.sparsity,
+        error=learned.error,
+        figure=Figure(
+            PICTURE,
+            f"A sparse-coding dictionary of {ref_count(learned.atoms)} learned from the run's own data, without labels",
+            "",
+            pixels=True,
+            colourbar=len(kshape) == 2,
+        ),
+    )
+    shape = "x".join(map(str, kshape)) + ("" if len(kshape) > 1 else " taps")
+    text = (
+        f"What the data itself offers to be found. Sparse coding (Olshausen and Field 1996; Lee et al. 2009 learned "
+        f"their first layer this way) learned {ref.atoms} atoms of {shape}, as many as {info.name} has kernels, from "
+        f"{sparse.PATCHES:,} patches of this run's training images or signals, with no labels: each patch is "
+        f"rebuilt from a few atoms (on average {100 * ref.sparsity:.0f}% of them; relative error "
+        f"{ref.error:.2f}). Scored exactly as the kernels are, against the same null (r* above {ref.threshold:.2f}): "
+        f"{_pct(ref.hit_rate)} of the atoms are hits and {_pct(ref.controlled_share)} are hits that beat their "
+        f"phase-randomised surrogates, against {_pct(ref.cnn_hit_rate)} and {_pct(ref.cnn_controlled_share)} of "
+        f"{info.name}'s trained kernels. {_reading(ref)}"
+    )
+    caption = (
+        f"The {ref.atoms} atoms, each on its own scale (unit norm; the sign of an atom is arbitrary). "
+        f"Hits: {_pct(ref.hit_rate)}; controlled: {_pct(ref.controlled_share)}."
+    )
+    main = replace(ref.figure, caption=caption)
+    matches = Figure(
+        MATCHES,
+        "Each sparse-coding atom beside its three best-matching classical detectors, with scores",
+        "Each atom beside its three best matches from the same detector bank, with |cos|"
+        + (f"; the first {n} of {ref.atoms} atoms." if n < ref.atoms else "."),
+    )
+    return Section("What the data offers: sparse coding", ANCHOR, text, [main, matches]), replace(ref, figure=main)
+
+
+def ref_count(atoms: np.ndarray) -> str:
+    return f"{len(atoms)} atom{'s' if len(atoms) != 1 else ''}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _reading(ref: Reference) -> str:
+    """What the comparison says, in words, from the two controlled shares."""
+    if ref.cnn_controlled_share >= ref.controlled_share + 0.1:
+        return (
+            "Supervised training found more detector-like kernels that the control supports than sparse coding "
+            "did: the task asked for them."
+        )
+    if ref.controlled_share >= ref.cnn_controlled_share + 0.1:
+        return (
+            "The data offers more detector-like structure than supervised training kept: the labels did not ask "
+            "for all of it."
+        )
+    return "Supervised training and sparse coding found about as much detector-like structure."
