@@ -154,7 +154,7 @@ def test_parallel_training_equals_one_at_a_time(tmp_path: Path) -> None:
     progress reaches the parent."""
     cfgs = [replace(tiny(), name="a", seed=1), replace(tiny("signal"), name="b", seed=2)]
     seen: dict[int, tuple[int, int]] = {}
-    done: list[int] = []
+    done: list[tuple[int, BaseException | None]] = []
 
     def progress(k: int):  # type: ignore[no-untyped-def]
         return lambda step, total: seen.__setitem__(k, (step, total))
@@ -163,10 +163,10 @@ def test_parallel_training_equals_one_at_a_time(tmp_path: Path) -> None:
         [(train_into, (c, tmp_path / "par" / c.name)) for c in cfgs],
         workers=2,
         on_step=[progress(0), progress(1)],
-        on_done=done.append,
+        on_end=lambda k, error: done.append((k, error)),
     )
     run_all([(train_into, (c, tmp_path / "seq" / c.name)) for c in cfgs], workers=1)
-    assert sorted(done) == [0, 1]
+    assert sorted(done, key=lambda d: d[0]) == [(0, None), (1, None)]
     assert all(step == total > 0 for step, total in seen.values()) and len(seen) == 2
     for c in cfgs:
         par, seq = Run(tmp_path / "par" / c.name), Run(tmp_path / "seq" / c.name)

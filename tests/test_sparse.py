@@ -88,7 +88,7 @@ def test_the_site_sets_sparse_coding_beside_the_first_layer(quick_site: Path) ->
     for run in summary["runs"]:
         first, rest = run["layers"][0], run["layers"][1:]
         ref = first["sparse_coding"]
-        assert ref["atoms"] == first["kernels"] and 0 <= ref["controlled_share"] <= ref["hit_rate"] <= 1
+        assert ref["atoms"] == len(first["kernels"]) and 0 <= ref["controlled_share"] <= ref["hit_rate"] <= 1
         assert all("sparse_coding" not in layer for layer in rest)  # the first layer only
     page = (quick_site / "site" / "runs" / "pulses-2d" / "features.0" / "index.html").read_text()
     assert 'id="sparse-coding"' in page and "sparse-coding.png" in page and "sparse-matches.png" in page

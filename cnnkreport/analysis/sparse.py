@@ -4,10 +4,11 @@
 Patches of the training data (the size of the first layer's kernels, the ones with the most signal in them, each
 with its mean removed and scaled to unit norm) are reconstructed as sparse combinations of as many unit-norm atoms
 as the first layer has kernels: minimise |x - D a|^2 / 2 + l1 |a|_1 over the codes a (ISTA, a few dozen
-iterations) and the atoms D (a gradient step, then each atom back to unit norm), on mini-batches. The atoms are
-then scored exactly as the CNN's kernels are. They say what the data itself offers to be found: if sparse coding
-finds edge and line detectors that pass the smoothness control, the data holds them, and the CNN's first layer can
-be read against that; if it does not, neither should the CNN be expected to.
+iterations) and the atoms D (a gradient step, then each atom back to unit norm), on mini-batches, in numpy (a
+fraction of a second). The atoms are then scored exactly as the CNN's kernels are. They say what the data
+itself offers to be found: if sparse coding finds edge and line detectors that pass the smoothness control, the
+data holds them, and the CNN's first layer can be read against that; if it does not, neither should the CNN be
+expected to.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 PATCHES = 20_000  # patches drawn from the training data (the most energetic half is kept)
 STEPS = 300  # dictionary updates
@@ -54,34 +54,34 @@ def patches(x: np.ndarray, kshape: tuple[int, ...], count: int, rng: np.random.G
     return (p / np.maximum(norms[:, None], 1e-12)).astype(np.float32)
 
 
-def _codes(x: torch.Tensor, d: torch.Tensor, l1: float, iterations: int) -> torch.Tensor:
+def _codes(x: np.ndarray, d: np.ndarray, l1: float, iterations: int) -> np.ndarray:
     """ISTA: the sparse codes (B, N) of x (B, D) in the dictionary d (D, N)."""
-    step = 1.0 / float(torch.linalg.matrix_norm(d, ord=2) ** 2)
-    a = torch.zeros(x.shape[0], d.shape[1], dtype=x.dtype)
+    step = 1.0 / float(np.linalg.norm(d, ord=2) ** 2)
+    a = np.zeros((x.shape[0], d.shape[1]), dtype=x.dtype)
     dtx = x @ d
     gram = d.T @ d
     for _ in range(iterations):
         a = a + step * (dtx - a @ gram)
-        a = torch.sign(a) * torch.clamp(a.abs() - step * l1, min=0.0)
+        a = np.sign(a) * np.maximum(np.abs(a) - step * l1, 0.0)
     return a
 
 
 def learn(x: np.ndarray, atoms: int, kshape: tuple[int, ...], seed: int) -> Dictionary:
-    """A dictionary of `atoms` atoms of shape kshape for the samples x (n, 1, *size), the same for the same seed."""
+    """A dictionary of `atoms` atoms of shape kshape for the samples x (n, 1, *size), the same for the same seed.
+    In numpy, not torch: the site draws layers in forked processes, where torch's thread pool can hang."""
     rng = np.random.default_rng([seed, 16])
-    data = torch.from_numpy(patches(x, kshape, PATCHES, rng))
-    g = torch.Generator().manual_seed(seed)
-    d = torch.randn(data.shape[1], atoms, generator=g, dtype=torch.float32)
-    d /= torch.linalg.vector_norm(d, dim=0, keepdim=True)
+    data = patches(x, kshape, PATCHES, rng).astype(np.float64)
+    d = rng.normal(size=(data.shape[1], atoms))
+    d /= np.linalg.norm(d, axis=0, keepdims=True)
     sparsity, error = [], []
     for step in range(STEPS):
-        batch = data[torch.randint(0, data.shape[0], (BATCH,), generator=g)]
+        batch = data[rng.integers(0, data.shape[0], size=BATCH)]
         a = _codes(batch, d, L1, ISTA_ITERATIONS)
         residual = batch - a @ d.T
         d = d + LEARNING_RATE * residual.T @ a / BATCH
-        d /= torch.clamp(torch.linalg.vector_norm(d, dim=0, keepdim=True), min=1e-12)
+        d /= np.maximum(np.linalg.norm(d, axis=0, keepdims=True), 1e-12)
         if step >= STEPS - 20:
-            sparsity.append(float((a != 0).float().mean()))
-            error.append(float((torch.linalg.vector_norm(residual, dim=1)).mean()))
-    weights = d.T.reshape(atoms, 1, *kshape).numpy().astype(np.float32)
+            sparsity.append(float((a != 0).mean()))
+            error.append(float(np.linalg.norm(residual, axis=1).mean()))
+    weights = d.T.reshape(atoms, 1, *kshape).astype(np.float32)
     return Dictionary(weights, float(np.mean(sparsity)), float(np.mean(error)))
