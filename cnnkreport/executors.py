@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .workers import PROGRESS_EVERY, Job, one_thread, run_all
+from .workers import PROGRESS_EVERY, Job, one_thread, run_all, throttled
 
 KINDS = ("local", "dask", "slurm")
 CLUSTERS = ("", "slurm", "local", "debug")  # submitit's: "" finds Slurm; "local" runs the jobs as local processes
@@ -85,12 +85,43 @@ class Events:
     def finished(self, k: int, failure: Failed | None) -> None: ...
 
 
+def _last_line(e: BaseException) -> str:
+    """The last line of an error's message that says something ("" if none does)."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 def one_line(e: BaseException) -> str:
     """An error as one line: its type (unless a UserError, which is written for people) and the last line of its
     message that says something."""
-    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-    text = lines[-1] if lines else ""
+    text = _last_line(e)
     return text if isinstance(e, UserError) and text else f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+class _Tracker:
+    """What an engine owes the client, kept once for all engines: each job's result (or Failed), its `started`
+    event once (a job run again after its worker died keeps its bar), its steps, and its `finished` event."""
+
+    def __init__(self, events: Events, count: int) -> None:
+        self.events, self.started = events, set[int]()
+        self.results: list[Any] = [None] * count
+
+    def heard(self, k: int, step: int, total: int) -> None:
+        """Job k is running, at `step` of `total` (total 0: it has only begun)."""
+        if k not in self.started:
+            self.started.add(k)
+            self.events.started(k)
+        if total:
+            self.events.step(k, step, total)
+
+    def ended(self, k: int, result: Callable[[], Any]) -> None:
+        """Job k is over: `result()` gives what it returned, or raises its error."""
+        try:
+            self.results[k] = result()
+            self.events.finished(k, None)
+        except Exception as e:  # the job's own error, or the engine's (a KilledWorker, say)
+            self.results[k] = Failed(one_line(e))
+            self.events.finished(k, self.results[k])
 
 
 def check(executor: ExecutorConfig) -> None:
@@ -122,22 +153,22 @@ def run_jobs(
 
 
 def _run_local(jobs: Sequence[Job], workers: int, events: Events) -> list[Any]:
-    seen: set[int] = set()
+    track = _Tracker(events, len(jobs))
 
     def stepper(k: int) -> Callable[[int, int], None]:
-        def on_step(step: int, total: int) -> None:
-            if k not in seen:
-                seen.add(k)
-                events.started(k)
-            events.step(k, step, total)
-
-        return on_step
+        return lambda step, total: track.heard(k, step, total)
 
     def done(k: int, error: BaseException | None) -> None:
-        events.finished(k, None if error is None else Failed(one_line(error)))
+        track.ended(k, lambda: _raise(error))
 
     results = run_all(jobs, workers, [stepper(k) for k in range(len(jobs))], keep_going=True, on_end=done)
-    return [Failed(one_line(r)) if isinstance(r, BaseException) else r for r in results]
+    return [track.results[k] if isinstance(r, BaseException) else r for k, r in enumerate(results)]
+
+
+def _raise(error: BaseException | None) -> None:
+    """What run_all said of a job as it ended, as track.ended hears it: its error raised, or nothing."""
+    if error is not None:
+        raise error
 
 
 # Dask ------------------------------------------------------------------------------------------------------------
@@ -179,8 +210,7 @@ def connect(executor: ExecutorConfig) -> Any:
         return distributed.Client(**where, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
         named = where.get("address") or f"the one in {where.get('scheduler_file')}"
-        said = [line for line in str(e).splitlines() if line.strip()]
-        raise UserError(f"cannot reach the Dask scheduler {named}: {said[-1] if said else type(e).__name__}") from None
+        raise UserError(f"cannot reach the Dask scheduler {named}: {_last_line(e) or type(e).__name__}") from None
 
 
 def dask_task(fn: Callable[..., Any], args: tuple[Any, ...], topic: str, k: int) -> Any:
@@ -188,59 +218,44 @@ def dask_task(fn: Callable[..., Any], args: tuple[Any, ...], topic: str, k: int)
     from distributed import get_worker
 
     worker = get_worker()
-    last = [0.0]
 
-    def on_step(step: int, total: int) -> None:
-        now = time.monotonic()
-        if step == total or now - last[0] >= PROGRESS_EVERY:
-            last[0] = now
-            worker.log_event(topic, {"job": k, "step": step, "total": total})
+    def send(step: int, total: int) -> None:
+        worker.log_event(topic, {"job": k, "step": step, "total": total})
 
     with _ONE_AT_A_TIME:  # a worker started with --nthreads above 1 still gives each run the process to itself
-        worker.log_event(topic, {"job": k, "step": 0, "total": 0})
-        return one_thread(fn, args, on_step)
+        send(0, 0)
+        return one_thread(fn, args, throttled(send))
 
 
 def _run_dask(jobs: Sequence[Job], executor: ExecutorConfig, events: Events) -> list[Any]:
     client = connect(executor)
     heard: queue.SimpleQueue[dict[str, int]] = queue.SimpleQueue()
     topic = f"cnnkreport-{os.getpid()}-{time.time_ns()}"
-    results: list[Any] = [None] * len(jobs)
+    track = _Tracker(events, len(jobs))
+
+    def drain() -> None:
+        while True:
+            try:
+                message = heard.get_nowait()
+            except queue.Empty:
+                return
+            track.heard(int(message["job"]), int(message["step"]), int(message["total"]))
+
     try:
         client.subscribe_topic(topic, lambda event: heard.put(event[1]))
         futures = [client.submit(dask_task, fn, args, topic, k, pure=False) for k, (fn, args) in enumerate(jobs)]
         pending = dict(enumerate(futures))
-        started: set[int] = set()
         while pending:
             time.sleep(PROGRESS_EVERY)
-            _drain(heard, started, events)
+            drain()
             for k, future in list(pending.items()):
                 if future.done():
                     del pending[k]
-                    _drain(heard, started, events)
-                    try:
-                        results[k] = future.result()
-                        events.finished(k, None)
-                    except Exception as e:  # the job's own error, or the engine's (a KilledWorker, say)
-                        results[k] = Failed(one_line(e))
-                        events.finished(k, results[k])
+                    drain()
+                    track.ended(k, future.result)
     finally:
         client.close()
-    return results
-
-
-def _drain(heard: queue.SimpleQueue[dict[str, int]], started: set[int], events: Events) -> None:
-    while True:
-        try:
-            message = heard.get_nowait()
-        except queue.Empty:
-            return
-        k = int(message["job"])
-        if k not in started:  # a job run again after its worker died starts again: same bar
-            started.add(k)
-            events.started(k)
-        if message["total"]:
-            events.step(k, int(message["step"]), int(message["total"]))
+    return track.results
 
 
 # Slurm (submitit) ------------------------------------------------------------------------------------------------
@@ -271,18 +286,14 @@ def slurm_executor(executor: ExecutorConfig, folder: Path) -> Any:
 def slurm_task(fn: Callable[..., Any], args: tuple[Any, ...], progress: str) -> Any:
     """One job in a Slurm allocation: on one torch thread (as in the pool: the same numbers), its step count
     written to the file `progress` now and then for the client to read."""
-    last = [0.0]
     target = Path(progress)
 
-    def on_step(step: int, total: int) -> None:
-        now = time.monotonic()
-        if step == total or now - last[0] >= 1.0:
-            last[0] = now
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_text(f"{step} {total}\n")
-            os.replace(tmp, target)  # the client never reads half a line
+    def send(step: int, total: int) -> None:
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(f"{step} {total}\n")
+        os.replace(tmp, target)  # the client never reads half a line
 
-    return one_thread(fn, args, on_step)
+    return one_thread(fn, args, throttled(send, every=1.0))
 
 
 def _run_slurm(jobs: Sequence[Job], executor: ExecutorConfig, events: Events, folder: Path) -> list[Any]:
@@ -293,36 +304,22 @@ def _run_slurm(jobs: Sequence[Job], executor: ExecutorConfig, events: Events, fo
         old.unlink()
     with ex.batch():  # one job array
         handles = [ex.submit(slurm_task, fn, args, str(steps / f"{k}.txt")) for k, (fn, args) in enumerate(jobs)]
-    results: list[Any] = [None] * len(jobs)
+    track = _Tracker(events, len(jobs))
     pending = dict(enumerate(handles))
-    started: set[int] = set()
     try:
-        _follow_slurm(pending, steps, started, results, events)
+        while pending:
+            time.sleep(1.0)
+            for k, job in list(pending.items()):
+                if seen := _read_steps(steps / f"{k}.txt"):
+                    track.heard(k, *seen)
+                if job.done():
+                    del pending[k]
+                    track.ended(k, job.result)
     except BaseException:  # Ctrl-C: take back what is still queued or running, so that a rerun is the only writer
         for job in pending.values():
             job.cancel(check=False)
         raise
-    return results
-
-
-def _follow_slurm(pending: dict[int, Any], steps: Path, started: set[int], results: list[Any], events: Events) -> None:
-    while pending:
-        time.sleep(1.0)
-        for k, job in list(pending.items()):
-            seen = _read_steps(steps / f"{k}.txt")
-            if seen and k not in started:
-                started.add(k)
-                events.started(k)
-            if seen and seen[1]:
-                events.step(k, *seen)
-            if job.done():
-                del pending[k]
-                try:
-                    results[k] = job.result()
-                    events.finished(k, None)
-                except Exception as e:
-                    results[k] = Failed(one_line(e))
-                    events.finished(k, results[k])
+    return track.results
 
 
 def _read_steps(path: Path) -> tuple[int, int] | None:

@@ -145,9 +145,13 @@ def train_point(config: dict[str, Any], path: str, on_step: OnStep | None = None
     folder = Path(path)
     status = _status(folder, cfg)
     if status == "other":
-        raise UserError(f"{folder} holds a run with another config; remove it or choose another --runs folder")
+        raise _in_the_way(folder)
     if status != "done":
         train(cfg, folder, resume=status == "resume", on_step=on_step)
+
+
+def _in_the_way(folder: Path) -> UserError:
+    return UserError(f"{folder} holds a run with another config; remove it or choose another --runs folder")
 
 
 def _status(path: Path, cfg: RunConfig) -> str:
@@ -203,7 +207,7 @@ def run_sweep(
     for k, (p, path) in enumerate(zip(points, paths, strict=True)):
         status = _status(path, p.config)
         if status == "other":
-            raise UserError(f"{path} holds a run with another config; remove it or choose another --runs folder")
+            raise _in_the_way(path)
         if status == "done":
             events.finished(k, None)
         else:

@@ -38,16 +38,22 @@ def one_thread(fn: Callable[..., Any], args: tuple[Any, ...], on_step: OnStep | 
         torch.set_num_threads(threads)
 
 
-def _in_worker(k: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+def throttled(send: OnStep, every: float = PROGRESS_EVERY) -> OnStep:
+    """An on_step that passes a step on to `send` at most once every `every` seconds, and always the last one: for
+    progress that crosses a process or a network."""
     last = [0.0]
 
     def on_step(step: int, total: int) -> None:
         now = time.monotonic()
-        if step == total or now - last[0] >= PROGRESS_EVERY:
+        if step == total or now - last[0] >= every:
             last[0] = now
-            _progress.put((k, step, total))
+            send(step, total)
 
-    return one_thread(fn, args, on_step)
+    return on_step
+
+
+def _in_worker(k: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    return one_thread(fn, args, throttled(lambda step, total: _progress.put((k, step, total))))
 
 
 def default_workers() -> int:

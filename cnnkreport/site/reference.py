@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis import scores, sparse
+from ..analysis.report import pct
 from ..config import RunConfig
 from ..data import make_dataset
-from ..draw import compact, figures, mosaic
+from ..draw import compact, mosaic
 from ..rundir import LayerInfo
+from .sections import best_matches_png
 from .views import Figure, Section
 
 ANCHOR = "sparse-coding"
@@ -65,61 +67,46 @@ def reference_section(
     )
     assert d is not None  # the same shape as the layer, which could be analysed
     mosaic.write_png(folder / PICTURE, compact.draw_layer(learned.atoms, "tile").image)
-    n = min(len(d.final.score), MAX_ROWS, figures.match_rows(d.kshape))
-    tops = d.final.top[:n]
-    labels = [[d.bank.templates[t].short() for t in row] for row in tops]
-    fig = figures.best_matches(
-        d.summed_last[:n], d.bank.weights[tops], labels, d.final.top_scores[:n], [f"atom {i}" for i in range(n)]
+    n = best_matches_png(d, folder / MATCHES, "atom", MAX_ROWS)
+    atoms, hit_rate, controlled = len(d.final.score), d.hit_rate, float(d.controlled_hits.mean())
+    figure = Figure(
+        PICTURE,
+        f"A sparse-coding dictionary of {atoms} atom{'s' if atoms != 1 else ''} learned from the run's own data, "
+        "without labels",
+        f"The {atoms} atoms, each on its own scale (unit norm; the sign of an atom is arbitrary). "
+        f"Hits: {pct(hit_rate)}; controlled: {pct(controlled)}.",
+        pixels=True,
+        colourbar=len(kshape) == 2,
     )
-    figures.save(fig, folder / MATCHES, dpi=figures.DPI)
     ref = Reference(
-        atoms=len(d.final.score),
-        hit_rate=d.hit_rate,
-        controlled_share=float(d.controlled_hits.mean()),
-        threshold=d.threshold,
-        cnn_hit_rate=a.hit_rate,
-        cnn_controlled_share=float(a.controlled_hits.mean()),
-        sparsity=learned.sparsity,
-        error=learned.error,
-        figure=Figure(
-            PICTURE,
-            f"A sparse-coding dictionary of {ref_count(learned.atoms)} learned from the run's own data, without labels",
-            "",
-            pixels=True,
-            colourbar=len(kshape) == 2,
-        ),
+        atoms,
+        hit_rate,
+        controlled,
+        d.threshold,
+        a.hit_rate,
+        float(a.controlled_hits.mean()),
+        learned.sparsity,
+        learned.error,
+        figure,
     )
     shape = "x".join(map(str, kshape)) + ("" if len(kshape) > 1 else " taps")
     text = (
         f"What the data itself offers to be found. Sparse coding (Olshausen and Field 1996; Lee et al. 2009 learned "
-        f"their first layer this way) learned {ref.atoms} atoms of {shape}, as many as {info.name} has kernels, from "
+        f"their first layer this way) learned {atoms} atoms of {shape}, as many as {info.name} has kernels, from "
         f"{sparse.PATCHES:,} patches of this run's training images or signals, with no labels: each patch is "
         f"rebuilt from a few atoms (on average {100 * ref.sparsity:.0f}% of them; relative error "
         f"{ref.error:.2f}). Scored exactly as the kernels are, against the same null (r* above {ref.threshold:.2f}): "
-        f"{_pct(ref.hit_rate)} of the atoms are hits and {_pct(ref.controlled_share)} are hits that beat their "
-        f"phase-randomised surrogates, against {_pct(ref.cnn_hit_rate)} and {_pct(ref.cnn_controlled_share)} of "
+        f"{pct(hit_rate)} of the atoms are hits and {pct(controlled)} are hits that beat their "
+        f"phase-randomised surrogates, against {pct(ref.cnn_hit_rate)} and {pct(ref.cnn_controlled_share)} of "
         f"{info.name}'s trained kernels. {_reading(ref)}"
     )
-    caption = (
-        f"The {ref.atoms} atoms, each on its own scale (unit norm; the sign of an atom is arbitrary). "
-        f"Hits: {_pct(ref.hit_rate)}; controlled: {_pct(ref.controlled_share)}."
-    )
-    main = replace(ref.figure, caption=caption)
     matches = Figure(
         MATCHES,
         "Each sparse-coding atom beside its three best-matching classical detectors, with scores",
         "Each atom beside its three best matches from the same detector bank, with |cos|"
-        + (f"; the first {n} of {ref.atoms} atoms." if n < ref.atoms else "."),
+        + (f"; the first {n} of {atoms} atoms." if n < atoms else "."),
     )
-    return Section("What the data offers: sparse coding", ANCHOR, text, [main, matches]), replace(ref, figure=main)
-
-
-def ref_count(atoms: np.ndarray) -> str:
-    return f"{len(atoms)} atom{'s' if len(atoms) != 1 else ''}"
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+    return Section("What the data offers: sparse coding", ANCHOR, text, [figure, matches]), ref
 
 
 def _reading(ref: Reference) -> str:

@@ -182,16 +182,23 @@ def analysis_section(a: LayerAnalysis, frames: mosaic.Frames, folder: Path) -> S
     return Section("How detector-like", "scores", text=text, figures=figs)
 
 
-def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note: str) -> list[Figure]:
-    """Each kernel beside its best matches after training (matches.png), and over training (matches.gif and its
-    sprite sheet), where there is more than one snapshot."""
-    n = min(len(a.final.score), MAX_MATCH_ROWS, figures.match_rows(a.kshape))
+def best_matches_png(a: LayerAnalysis, path: Path, noun: str, most: int = MAX_MATCH_ROWS) -> int:
+    """Draw the first kernels of `a` (each named `noun` and its index) beside their three best matches, with
+    scores, into `path`: as many as fit a page, `most` at most. Returns how many are drawn."""
+    n = min(len(a.final.score), most, figures.match_rows(a.kshape))
     tops = a.final.top[:n]
     labels = [[a.bank.templates[t].short() for t in row] for row in tops]
     fig = figures.best_matches(
-        a.summed_last[:n], a.bank.weights[tops], labels, a.final.top_scores[:n], [f"kernel {i}" for i in range(n)]
+        a.summed_last[:n], a.bank.weights[tops], labels, a.final.top_scores[:n], [f"{noun} {i}" for i in range(n)]
     )
-    figures.save(fig, folder / "matches.png", dpi=figures.DPI)
+    figures.save(fig, path, dpi=figures.DPI)
+    return n
+
+
+def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note: str) -> list[Figure]:
+    """Each kernel beside its best matches after training (matches.png), and over training (matches.gif and its
+    sprite sheet), where there is more than one snapshot."""
+    n = best_matches_png(a, folder / "matches.png", "kernel")
     still = Figure(
         "matches.png",
         f"Each kernel of {a.name}{summed_note} beside its three best-matching classical detectors, with scores",
