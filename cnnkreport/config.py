@@ -126,6 +126,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     l1_first: float = 0.0  # L1 penalty on the first conv layer's weights, per weight: compact, sparse kernels
     l2_first: float = 0.0  # L2 penalty on the first conv layer only (half the sum of squares, as coupled decay)
+    l2_conv: float = 0.0  # L2 penalty on every conv layer's weights, none on the dense head (as l2_first)
     epochs: int = 6
     batch_size: int = 64
     snapshots: int = 120  # about this many kernel snapshots: dense early, sparser later
@@ -145,6 +146,7 @@ class TrainConfig:
         _check(0.0 <= self.weight_decay <= 1.0, f"train.weight_decay must be in [0, 1], got {self.weight_decay}")
         _check(0.0 <= self.l1_first <= 10.0, f"train.l1_first must be in [0, 10], got {self.l1_first}")
         _check(0.0 <= self.l2_first <= 10.0, f"train.l2_first must be in [0, 10], got {self.l2_first}")
+        _check(0.0 <= self.l2_conv <= 10.0, f"train.l2_conv must be in [0, 10], got {self.l2_conv}")
         _check(1 <= self.epochs <= 10_000, f"train.epochs must be between 1 and 10000, got {self.epochs}")
         _check(
             1 <= self.batch_size <= 65_536,

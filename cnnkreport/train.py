@@ -189,9 +189,14 @@ def _train_step(
     logits = model(xb)
     loss = loss_fn(cfg.train.loss, logits, yb)
     opt.zero_grad(set_to_none=True)
-    if cfg.train.l1_first or cfg.train.l2_first:  # penalties are trained on; the metrics report the task's loss
-        w = next(m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))).weight
-        (loss + cfg.train.l1_first * w.abs().mean() + 0.5 * cfg.train.l2_first * w.square().sum()).backward()
+    t = cfg.train
+    if t.l1_first or t.l2_first or t.l2_conv:  # penalties are trained on; the metrics report the task's loss
+        convs = [m.weight for m in conv_layers(model).values()]
+        w = convs[0]
+        penalty = t.l1_first * w.abs().mean() + 0.5 * t.l2_first * w.square().sum()
+        if t.l2_conv:
+            penalty = penalty + 0.5 * t.l2_conv * sum(c.square().sum() for c in convs)
+        (loss + penalty).backward()
     else:
         loss.backward()
     opt.step()
