@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cnnkreport.errors import UserError
-from cnnkreport.model import PulseNet, conv_layers
+from cnnkreport.model import MaxPool2x, PulseNet, conv_layers
 from cnnkreport.rundir import Run
 from cnnkreport.train import snapshot_schedule, train
 
@@ -141,3 +141,36 @@ def test_first_layer_penalties_shrink_the_first_layer_only(tmp_path: Path, penal
     assert all(r["loss"] is None or r["loss"] < 5.0 for r in rows)  # the task's loss, not loss + penalty
     with pytest.raises(UserError, match=f"train.{penalty} must be in"):
         tiny(**{penalty: -1.0})
+
+
+def test_conv_penalty_shrinks_every_conv_layer_and_not_the_head(tmp_path: Path) -> None:
+    """train.l2_conv: an L2 penalty on all conv layers' weights; the dense head is left alone."""
+    plain = train(tiny(weight_decay=0.0, epochs=6), tmp_path / "plain")
+    strong = train(tiny(weight_decay=0.0, epochs=6, l2_conv=5.0), tmp_path / "strong")
+    for name in ("features.0", "features.3"):
+        a, b = (r.run.read_snapshot(r.run.snapshot_steps()[-1])[name] for r in (plain, strong))
+        assert np.square(b).sum() < 0.5 * np.square(a).sum()
+    heads = [torch.load(r.run.weights_path, weights_only=True) for r in (plain, strong)]
+    assert heads[1]["head.1.weight"].square().sum() > 0.5 * heads[0]["head.1.weight"].square().sum()
+    with pytest.raises(UserError, match="train.l2_conv must be in"):
+        tiny(l2_conv=11.0)
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 33, 31), (3, 2, 32, 32), (3, 2, 37), (3, 2, 64)])
+def test_pooling_equals_torch_values_and_gradients(shape: tuple[int, ...]) -> None:
+    """MaxPool2x is nn.MaxPool1d/2d(2): the same values and gradients, ties (zeros after ReLU) and odd sizes
+    included, NaN propagated; without gradients too."""
+    dims = len(shape) - 2
+    ref = torch.nn.MaxPool2d(2) if dims == 2 else torch.nn.MaxPool1d(2)
+    ours = MaxPool2x(dims)
+    x = torch.relu(torch.randn(shape)).round().requires_grad_()  # many exact ties
+    a, b = ref(x), ours(x)
+    g = torch.randn_like(a)
+    assert torch.equal(a, b)
+    assert torch.equal(*(torch.autograd.grad(y, x, g)[0] for y in (a, b)))
+    with torch.no_grad():
+        assert torch.equal(ours(x), a)
+    nan = torch.randn(shape).requires_grad_()
+    with torch.no_grad():
+        nan[0, 0, ..., 1] = float("nan")
+    assert torch.equal(torch.isnan(ref(nan)), torch.isnan(ours(nan)))
