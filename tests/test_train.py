@@ -28,7 +28,7 @@ def test_schedule_is_dense_early_and_covers_the_run() -> None:
 
 @pytest.mark.parametrize(("kind", "epochs"), [("image", 4), pytest.param("signal", 12, marks=pytest.mark.slow)])
 def test_loss_goes_down_and_snapshots_round_trip(tmp_path: Path, kind: str, epochs: int) -> None:
-    cfg = tiny(kind, epochs=epochs)
+    cfg = tiny(kind, epochs=epochs, weight_decay=0.0, l2_conv=0.0)  # the loop, not the recipe's decay
     result = train(cfg, tmp_path / "run")
     run = Run(tmp_path / "run")
     rows = [r for r in run.read_metrics() if r["loss"] is not None]
@@ -129,8 +129,8 @@ def test_crash_between_snapshot_and_state_writes(tmp_path: Path, monkeypatch: py
 def test_first_layer_penalties_shrink_the_first_layer_only(tmp_path: Path, penalty: str) -> None:
     """train.l1_first / train.l2_first penalise the first conv layer's weights and no other; the metrics keep
     reporting the task's loss."""
-    plain = train(tiny(weight_decay=0.0, epochs=6), tmp_path / "plain")
-    strong = train(tiny(weight_decay=0.0, epochs=6, **{penalty: 5.0}), tmp_path / "strong")
+    plain = train(tiny(weight_decay=0.0, l2_conv=0.0, epochs=6), tmp_path / "plain")
+    strong = train(tiny(weight_decay=0.0, l2_conv=0.0, epochs=6, **{penalty: 5.0}), tmp_path / "strong")
     first, second = (
         [r.run.read_snapshot(r.run.snapshot_steps()[-1])[name] for name in ("features.0", "features.3")]
         for r in (plain, strong)
@@ -145,8 +145,8 @@ def test_first_layer_penalties_shrink_the_first_layer_only(tmp_path: Path, penal
 
 def test_conv_penalty_shrinks_every_conv_layer_and_not_the_head(tmp_path: Path) -> None:
     """train.l2_conv: an L2 penalty on all conv layers' weights; the dense head is left alone."""
-    plain = train(tiny(weight_decay=0.0, epochs=6), tmp_path / "plain")
-    strong = train(tiny(weight_decay=0.0, epochs=6, l2_conv=5.0), tmp_path / "strong")
+    plain = train(tiny(weight_decay=0.0, l2_conv=0.0, epochs=6), tmp_path / "plain")
+    strong = train(tiny(weight_decay=0.0, l2_conv=5.0, epochs=6), tmp_path / "strong")
     for name in ("features.0", "features.3"):
         a, b = (r.run.read_snapshot(r.run.snapshot_steps()[-1])[name] for r in (plain, strong))
         assert np.square(b).sum() < 0.5 * np.square(a).sum()
