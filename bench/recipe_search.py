@@ -345,20 +345,74 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     ],
     # issue 16, round 3: a second layer of 3x3 (half the training time), decay on the conv layers only (l2_conv:
     # the dense head keeps its capacity), fewer epochs
-    "r16-2d-k3-wd10": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.1}}],
-    "r16-2d-k3-wd10-ep16": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.1, "epochs": 16}}],
-    "r16-2d-k3-c10": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.1}}],
-    "r16-2d-k3-c20": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.2}}],
-    "r16-2d-k3-c40": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.4}}],
-    "r16-2d-k3-c20-ep16": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.2, "epochs": 16}}],
-    "r16-2d-k3-wd02-c20": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.02, "l2_conv": 0.2}}],
-    "r16-2d-k3-c80": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.8}}],
-    "r16-2d-k3-c150": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 1.5}}],
-    "r16-2d-k3-c300": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 3.0}}],
-    "r16-2d-k3-c60": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.6}}],
-    "r16-2d-k3-c80-ep16": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.8, "epochs": 16}}],
-    "r16-2d-k3-c80-lr5e-3": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.8, "lr": 0.005}}],
-    "r16-2d-k3-c60-ep16": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.6, "epochs": 16}}],
+    "r16-2d-k3-wd10": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.1}},
+    ],
+    "r16-2d-k3-wd10-ep16": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.1, "epochs": 16}},
+    ],
+    "r16-2d-k3-c10": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.1}},
+    ],
+    "r16-2d-k3-c20": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.2}},
+    ],
+    "r16-2d-k3-c40": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.4}},
+    ],
+    "r16-2d-k3-c20-ep16": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3]},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.2, "epochs": 16},
+        },
+    ],
+    "r16-2d-k3-wd02-c20": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.02, "l2_conv": 0.2}},
+    ],
+    "r16-2d-k3-c80": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.8}},
+    ],
+    "r16-2d-k3-c150": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 1.5}},
+    ],
+    "r16-2d-k3-c300": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 3.0}},
+    ],
+    "r16-2d-k3-c60": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.6}},
+    ],
+    "r16-2d-k3-c80-ep16": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3]},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.8, "epochs": 16},
+        },
+    ],
+    "r16-2d-k3-c80-lr5e-3": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3]},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.8, "lr": 0.005},
+        },
+    ],
+    "r16-2d-k3-c60-ep16": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3]},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.6, "epochs": 16},
+        },
+    ],
     "1d-k31-adamw0.3-ep15": (
         "pulses-1d",
         {"model": {"kernel_size": [31, 9]}, "train": {"optimizer": "adamw", "weight_decay": 0.3, "epochs": 15}},

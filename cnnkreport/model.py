@@ -49,7 +49,7 @@ class MaxPool2x(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() and x.requires_grad:
-            return _MaxPool2x.apply(x, self.dims)  # type: ignore[no-any-return]
+            return _MaxPool2x.apply(x, self.dims)
         return F.max_pool2d(x, 2) if self.dims == 2 else F.max_pool1d(x, 2)
 
 
