@@ -330,7 +330,7 @@ def test_svg_charts_have_no_text_below_10px() -> None:
         for value in re.findall(r'text-anchor="end" font-size="([\d.]+)">([^<]+)<', chart):  # right-aligned at left - 4
             assert 13 + 0.6 * float(value[0]) * len(value[1]) <= left - 4, value
         legend = re.findall(r'<text x="([\d.]+)" y="[\d.]+" font-size="([\d.]+)">([^<]+)<', chart)
-        assert len(legend) == chart.count("<polyline") - (chart is charts[1][0]), legend  # the labelled series
+        assert len(legend) == chart.count("<path ") - (chart is charts[1][0]), legend  # the labelled series
         for at, size, label in legend:
             assert float(at) + 0.6 * float(size) * len(label) <= width, (label, at)
 

@@ -153,6 +153,25 @@ def test_thin_keeps_the_ends_and_the_extremes() -> None:
     assert svg.thin(short, short)[0] is short  # short lines are drawn as they are
 
 
+def path_points(d: str) -> np.ndarray:
+    """The absolute points of SVG path data as svg.path_data writes it: "M x y" then relative "l" steps."""
+    move, _, steps = d.partition("l")
+    start = np.array([float(v) for v in move[1:].split()])
+    values = [float(v) for v in re.findall(r"-?(?:\d+\.?\d*|\.\d+)", steps)]
+    return np.vstack([start, start + np.cumsum(np.reshape(values, (-1, 2)), axis=0)])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 400])
+def test_path_data_round_trips_to_a_tenth_of_a_pixel(n: int) -> None:
+    rng = np.random.default_rng(n)
+    px, py = rng.uniform(0, 360, n), rng.uniform(-5, 190, n)
+    px[0] = 0.04  # leading zeros, zero and negative steps are written short but must read back
+    d = svg.path_data(px, py)
+    assert d.startswith("M") and ("l" in d) == (n > 1) and "," not in d
+    got = path_points(d)
+    assert got.shape == (n, 2) and np.abs(got - np.column_stack([px, py])).max() <= 0.05 + 1e-9
+
+
 @pytest.mark.slow
 def test_a_run_of_3000_snapshots_renders_with_every_score_and_bounded_pictures(tmp_path: Path) -> None:
     run = long_run(tmp_path / "long", 3000, (4, 1, 5, 5))
@@ -172,10 +191,9 @@ def test_a_run_of_3000_snapshots_renders_with_every_score_and_bounded_pictures(t
     page = (layer / "kernels" / "0.html").read_text()
     sheet = re.search(r'data-sprite="(\d+) (\d+) \d+ \d+" data-frames="([^"]*)"', page)
     assert sheet and 2 < len(sheet.group(3).split()) <= kernel_view.GIF_FRAMES  # the kernel's own sprite sheet
-    lines = re.findall(r'<polyline [^>]*points="([^"]*)"', page)
-    assert lines and all(len(points.split()) <= svg.MAX_POINTS for points in lines)
-    first, last = lines[0].split()[0], lines[0].split()[-1]
-    assert first.startswith("52.0,") and last.startswith("350.0,")  # from the first snapshot to the last
+    lines = [path_points(d) for d in re.findall(r'<path [^>]*d="([^"]*)"', page)]
+    assert lines and all(len(points) <= svg.MAX_POINTS for points in lines)
+    assert lines[0][0, 0] == 52 and abs(lines[0][-1, 0] - 350) < 0.1  # from the first snapshot to the last
     assert len(page) < 40_000
 
 

@@ -119,7 +119,7 @@ def layer_detail(
     for i in range(len(a.final.score)):
         entry: dict[str, Any] = {
             "index": i,
-            "weights": None if weights is None else np.round(weights[i], 6).tolist(),
+            "weights": None if weights is None else np.round(weights[i].astype(np.float64), 6).tolist(),
             "score": rounded(a.final.score[i]),
             "score_at_init": None if a.init is None else rounded(a.init.score[i]),
             "above_threshold": bool(a.hits[i]) if a.claims_possible else None,
@@ -142,7 +142,7 @@ def layer_detail(
             else {"score": rounded(a.added.score[i]), "best_match": template_dict(a.bank.templates[a.added.top[i, 0]])},
         }
         if freq is not None:
-            entry["frequency_response"] = {k: np.round(v[i], 5).tolist() for k, v in freq.items() if k != "freq"}
+            entry["frequency_response"] = {k: np.round(np.asarray(v[i], np.float64), 5).tolist() for k, v in freq.items() if k != "freq"}
         kernels.append(entry)
     templates = [{**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail} for t in used_ids]
     out = {

@@ -17,6 +17,7 @@ from .mosaic import MAX_SIDE, PAGE_WIDTH, coarser, frame_subset, shrink, write_g
 from .mosaic import write_rgb_png as _write_rgb_png
 
 OPTIMIZE_PIXELS = 2**20  # sheets up to this many pixels get the PNG compression pass (about 10% smaller, ms each)
+GIF_STRIDE = 2  # a GIF download keeps every other frame of its animation
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,13 @@ def sheet(frames: Sequence[np.ndarray], cols: int) -> np.ndarray:
     return np.concatenate([np.concatenate(cells[r * cols : (r + 1) * cols], axis=1) for r in range(rows)], axis=0)
 
 
+def gif_subset(n: int) -> list[int]:
+    """The frames a GIF download keeps of an animation's `n`: every other one, and always the first and the last
+    (the page's player shows them all; the GIF is half the bytes)."""
+    keep = list(range(0, n, GIF_STRIDE))
+    return keep if keep[-1] == n - 1 else [*keep, n - 1]
+
+
 def write_animation(
     folder: Path,
     name: str,
@@ -70,14 +78,15 @@ def write_animation(
     cols, keep = sheet_layout(len(frames), height, width)
     kept = [frames[i] for i in keep]
     src, animated = f"{name}-frames.png", f"{name}.gif" if gif else ""
+    gif_frames = [frames[i] for i in gif_subset(len(frames))]
     if colour:
         _write_rgb_png(folder / src, sheet(kept, cols))
         if animated:
-            write_rgb_gif(folder / animated, frames)
+            write_rgb_gif(folder / animated, gif_frames)
     else:
         whole = sheet(kept, cols)
         write_png(folder / src, whole, optimize=whole.size <= OPTIMIZE_PIXELS)
         if animated:
-            write_gif(folder / animated, frames)
+            write_gif(folder / animated, gif_frames)
     rows = math.ceil(len(kept) / cols)
     return Sprite(src, animated, cols, rows, width, height, tuple(int(snapshots[i]) for i in keep))

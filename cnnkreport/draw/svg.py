@@ -112,16 +112,36 @@ def _dash(s: Series) -> str:
     return f' stroke-dasharray="{s.dash}"' if s.dash else ""
 
 
+def _tenths(v: int) -> str:
+    """A length in tenths of a pixel, as short as SVG allows: 19 -> "1.9", 5 -> ".5", -5 -> "-.5", 20 -> "2"."""
+    sign, v = ("-", -v) if v < 0 else ("", v)
+    whole, tenth = divmod(v, 10)
+    return sign + (str(whole) if whole or not tenth else "") + (f".{tenth}" if tenth else "")
+
+
+def path_data(px: np.ndarray, py: np.ndarray) -> str:
+    """SVG path data through the points (px, py), to a tenth of a pixel: an absolute move to the first, then each
+    step relative to the one before (a third of the bytes of a polyline's absolute pairs: lines are most of a
+    chart). The steps are between rounded positions, so rounding never accumulates."""
+    q = np.round(np.column_stack([px, py]) * 10).astype(np.int64)
+    steps = np.diff(q, axis=0)
+    out = [f"M{_tenths(int(q[0, 0]))} {_tenths(int(q[0, 1]))}"]
+    if len(steps):
+        out.append("l")
+        for k, v in enumerate(steps.ravel().tolist()):
+            text = _tenths(v)
+            out.append(text if k == 0 or text.startswith("-") else " " + text)
+    return "".join(out)
+
+
 def _lines(p: _Plot, series: list[Series], xs: list[np.ndarray], ys: list[np.ndarray]) -> list[str]:
-    """A polyline per series through its finite points, thinned to at most MAX_POINTS."""
+    """A line (an SVG path) per series through its finite points, thinned to at most MAX_POINTS."""
     parts = []
     for s, x, y in zip(series, xs, ys, strict=True):
         ok = np.isfinite(y)
         shown_x, shown_y = thin(x[ok], y[ok])
-        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(p.px(shown_x), p.py(shown_y), strict=True))
-        parts.append(
-            f'<polyline fill="none" stroke="{s.colour}" stroke-width="{s.width}"{_dash(s)} points="{points}"/>'
-        )
+        d = path_data(p.px(shown_x), p.py(shown_y)) if len(shown_x) else ""
+        parts.append(f'<path fill="none" stroke="{s.colour}" stroke-width="{s.width}"{_dash(s)} d="{d}"/>')
     return parts
 
 
