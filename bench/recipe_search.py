@@ -413,14 +413,68 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
             "train": {"weight_decay": 0.0, "l2_conv": 0.6, "epochs": 16},
         },
     ],
-    "r16-2d-k3-c60-n6k": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "data": {"n_train": 6000}, "train": {"weight_decay": 0.0, "l2_conv": 0.6}}],
-    "r16-2d-k3-c70-ep14": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.7, "epochs": 14}}],
-    "r16-2d-k3-c60-thick2": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "data": {"thickness": 2.0}, "train": {"weight_decay": 0.0, "l2_conv": 0.6}}],
-    "r16-2d-k3-c60-noise0.1": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "data": {"noise": 0.1}, "train": {"weight_decay": 0.0, "l2_conv": 0.6}}],
-    "r16-2d-k3-c60-h64": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3], "hidden": 64}, "train": {"weight_decay": 0.0, "l2_conv": 0.6}}],
-    "r16-2d-k3-c60-blur0.7": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "data": {"blur": 0.7}, "train": {"weight_decay": 0.0, "l2_conv": 0.6}}],
-    "r16-2d-k3-c60-thick2.5": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "data": {"thickness": 2.5}, "train": {"weight_decay": 0.0, "l2_conv": 0.6}}],
-    "r16-2d-k3-c80-thick2": ["pulses-2d", {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "data": {"thickness": 2.0}, "train": {"weight_decay": 0.0, "l2_conv": 0.8}}],
+    "r16-2d-k3-c60-n6k": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3]},
+            "data": {"n_train": 6000},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.6},
+        },
+    ],
+    "r16-2d-k3-c70-ep14": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3]},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.7, "epochs": 14},
+        },
+    ],
+    "r16-2d-k3-c60-thick2": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3]},
+            "data": {"thickness": 2.0},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.6},
+        },
+    ],
+    "r16-2d-k3-c60-noise0.1": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3]},
+            "data": {"noise": 0.1},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.6},
+        },
+    ],
+    "r16-2d-k3-c60-h64": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3], "hidden": 64},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.6},
+        },
+    ],
+    "r16-2d-k3-c60-blur0.7": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3]},
+            "data": {"blur": 0.7},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.6},
+        },
+    ],
+    "r16-2d-k3-c60-thick2.5": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3]},
+            "data": {"thickness": 2.5},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.6},
+        },
+    ],
+    "r16-2d-k3-c80-thick2": [
+        "pulses-2d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [7, 3]},
+            "data": {"thickness": 2.0},
+            "train": {"weight_decay": 0.0, "l2_conv": 0.8},
+        },
+    ],
     "1d-k31-adamw0.3-ep15": (
         "pulses-1d",
         {"model": {"kernel_size": [31, 9]}, "train": {"optimizer": "adamw", "weight_decay": 0.3, "epochs": 15}},

@@ -325,14 +325,15 @@ def test_svg_charts_have_no_text_below_10px() -> None:
     for chart, width in charts:
         sizes = [float(s) for s in re.findall(r'font-size="([\d.]+)"', chart)]
         assert sizes and min(sizes) >= 10, sizes
+        root = float(re.search(r'<svg [^>]*font-size="([\d.]+)"', chart).group(1))  # the texts inherit it
         assert f'viewBox="0 0 {width} ' in chart and f'width="{width}"' in chart  # shown at natural size
         left = svg.MARGINS[0]
-        for value in re.findall(r'text-anchor="end" font-size="([\d.]+)">([^<]+)<', chart):  # right-aligned at left - 4
-            assert 13 + 0.6 * float(value[0]) * len(value[1]) <= left - 4, value
-        legend = re.findall(r'<text x="([\d.]+)" y="[\d.]+" font-size="([\d.]+)">([^<]+)<', chart)
+        for value in re.findall(r'text-anchor="end">([^<]+)<', chart):  # right-aligned at left - 4
+            assert 13 + 0.6 * root * len(value) <= left - 4, value
+        legend = re.findall(r'<text x="([\d.]+)" y="[\d.]+">([^<]+)<', chart)
         assert len(legend) == chart.count("<path ") - (chart is charts[1][0]), legend  # the labelled series
-        for at, size, label in legend:
-            assert float(at) + 0.6 * float(size) * len(label) <= width, (label, at)
+        for at, label in legend:
+            assert float(at) + 0.6 * root * len(label) <= width, (label, at)
 
 
 # --- pages ----------------------------------------------------------------------------------------------------

@@ -154,22 +154,32 @@ def test_thin_keeps_the_ends_and_the_extremes() -> None:
 
 
 def path_points(d: str) -> np.ndarray:
-    """The absolute points of SVG path data as svg.path_data writes it: "M x y" then relative "l" steps."""
+    """The points, in pixels, of SVG path data as svg.path_data writes it: "M x y" then relative "l" steps, in
+    units of 1/svg.STEPS pixel."""
     move, _, steps = d.partition("l")
     start = np.array([float(v) for v in move[1:].split()])
-    values = [float(v) for v in re.findall(r"-?(?:\d+\.?\d*|\.\d+)", steps)]
-    return np.vstack([start, start + np.cumsum(np.reshape(values, (-1, 2)), axis=0)])
+    values = [float(v) for v in re.findall(r"-?\d+", steps)]
+    return np.vstack([start, start + np.cumsum(np.reshape(values, (-1, 2)), axis=0)]) / svg.STEPS
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 400])
-def test_path_data_round_trips_to_a_tenth_of_a_pixel(n: int) -> None:
+def test_path_data_round_trips_to_half_a_step(n: int) -> None:
     rng = np.random.default_rng(n)
     px, py = rng.uniform(0, 360, n), rng.uniform(-5, 190, n)
-    px[0] = 0.04  # leading zeros, zero and negative steps are written short but must read back
     d = svg.path_data(px, py)
-    assert d.startswith("M") and ("l" in d) == (n > 1) and "," not in d
+    assert d.startswith("M") and ("l" in d) == (n > 1) and "," not in d and "." not in d
     got = path_points(d)
-    assert got.shape == (n, 2) and np.abs(got - np.column_stack([px, py])).max() <= 0.05 + 1e-9
+    assert got.shape == (n, 2) and np.abs(got - np.column_stack([px, py])).max() <= 0.5 / svg.STEPS + 1e-9
+
+
+def test_chart_lines_are_drawn_scaled_with_their_stroke() -> None:
+    chart = svg.line_chart([svg.Series(np.arange(5.0), width=1.5, dash="4 3")], "a line", "x", "y")
+    (path,) = re.findall(r"<path [^>]*>", chart)
+    assert f'transform="scale({1 / svg.STEPS:g})"' in path
+    assert (
+        f'stroke-width="{1.5 * svg.STEPS:g}"' in path
+        and f'stroke-dasharray="{4 * svg.STEPS:g} {3 * svg.STEPS:g}"' in path
+    )
 
 
 @pytest.mark.slow
@@ -193,7 +203,7 @@ def test_a_run_of_3000_snapshots_renders_with_every_score_and_bounded_pictures(t
     assert sheet and 2 < len(sheet.group(3).split()) <= kernel_view.GIF_FRAMES  # the kernel's own sprite sheet
     lines = [path_points(d) for d in re.findall(r'<path [^>]*d="([^"]*)"', page)]
     assert lines and all(len(points) <= svg.MAX_POINTS for points in lines)
-    assert lines[0][0, 0] == 52 and abs(lines[0][-1, 0] - 350) < 0.1  # from the first snapshot to the last
+    assert lines[0][0, 0] == 52 and lines[0][-1, 0] == 350  # from the first snapshot to the last
     assert len(page) < 40_000
 
 

@@ -19,6 +19,9 @@ SUMMARY_VERSION = 1
 DIGITS = 4  # floats in JSON are rounded, so that the same numbers give the same bytes
 
 
+FREQ_DECIMALS = {"magnitude_db": 2, "phase": 4}  # layer.json: a hundredth of a dB, a ten-thousandth of a radian
+
+
 def rounded(x: float | None) -> float | None:
     """x to DIGITS decimals; None for None and for what JSON cannot hold (NaN: not computed)."""
     return None if x is None or not math.isfinite(float(x)) else round(float(x), DIGITS)
@@ -142,7 +145,11 @@ def layer_detail(
             else {"score": rounded(a.added.score[i]), "best_match": template_dict(a.bank.templates[a.added.top[i, 0]])},
         }
         if freq is not None:
-            entry["frequency_response"] = {k: np.round(np.asarray(v[i], np.float64), 5).tolist() for k, v in freq.items() if k != "freq"}
+            entry["frequency_response"] = {
+                k: np.round(np.asarray(v[i], np.float64), FREQ_DECIMALS.get(k, 5)).tolist()
+                for k, v in freq.items()
+                if k != "freq"
+            }
         kernels.append(entry)
     templates = [{**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail} for t in used_ids]
     out = {

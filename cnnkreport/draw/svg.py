@@ -96,11 +96,11 @@ def _axes(p: _Plot) -> list[str]:
     for v in _ticks(p.y0, p.y1):
         yy = float(p.py(v))
         parts.append(f'<line x1="{p.left}" x2="{p.left + p.pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{p.left - 4}" y="{yy + 3:.1f}" text-anchor="end" font-size="{FONT}">{_fmt(v)}</text>')
+        parts.append(f'<text x="{p.left - 4}" y="{yy + 3:.1f}" text-anchor="end">{_fmt(v)}</text>')
     for v in _ticks(p.x0, p.x1):
         xx = float(p.px(v))
         parts.append(
-            f'<text x="{xx:.1f}" y="{p.top + p.ph + 12}" text-anchor="middle" font-size="{FONT}">{_fmt(v)}</text>'
+            f'<text x="{xx:.1f}" y="{p.top + p.ph + 12}" text-anchor="middle">{_fmt(v)}</text>'
         )
     if p.y0 < 0 < p.y1:
         zero = float(p.py(0))
@@ -112,26 +112,25 @@ def _dash(s: Series) -> str:
     return f' stroke-dasharray="{s.dash}"' if s.dash else ""
 
 
-def _tenths(v: int) -> str:
-    """A length in tenths of a pixel, as short as SVG allows: 19 -> "1.9", 5 -> ".5", -5 -> "-.5", 20 -> "2"."""
-    sign, v = ("-", -v) if v < 0 else ("", v)
-    whole, tenth = divmod(v, 10)
-    return sign + (str(whole) if whole or not tenth else "") + (f".{tenth}" if tenth else "")
+STEPS = 2  # a chart's lines are drawn to 1/STEPS of a pixel: integer steps in a path scaled by 1/STEPS
 
 
 def path_data(px: np.ndarray, py: np.ndarray) -> str:
-    """SVG path data through the points (px, py), to a tenth of a pixel: an absolute move to the first, then each
-    step relative to the one before (a third of the bytes of a polyline's absolute pairs: lines are most of a
-    chart). The steps are between rounded positions, so rounding never accumulates."""
-    q = np.round(np.column_stack([px, py]) * 10).astype(np.int64)
-    steps = np.diff(q, axis=0)
-    out = [f"M{_tenths(int(q[0, 0]))} {_tenths(int(q[0, 1]))}"]
-    if len(steps):
-        out.append("l")
-        for k, v in enumerate(steps.ravel().tolist()):
-            text = _tenths(v)
-            out.append(text if k == 0 or text.startswith("-") else " " + text)
+    """SVG path data through the points (px, py) in units of 1/STEPS pixel (the path is drawn scaled by
+    1/STEPS): an absolute move to the first point, then each step relative to the one before, as integers (about a
+    third of the bytes of a polyline's absolute pairs of decimals: lines are most of a chart's bytes). The steps are
+    between rounded positions, so rounding never accumulates."""
+    q = np.round(np.column_stack([px, py]) * STEPS).astype(np.int64)
+    out = [f"M{q[0, 0]} {q[0, 1]}"]
+    steps = np.diff(q, axis=0).ravel().tolist()
+    if steps:
+        out.append("l" + "".join(f"{v}" if k == 0 or v < 0 else f" {v}" for k, v in enumerate(steps)))
     return "".join(out)
+
+
+def _scaled(value: str) -> str:
+    """A stroke length (a width or a dash pattern) in path units."""
+    return " ".join(f"{float(v) * STEPS:g}" for v in value.split())
 
 
 def _lines(p: _Plot, series: list[Series], xs: list[np.ndarray], ys: list[np.ndarray]) -> list[str]:
@@ -141,7 +140,11 @@ def _lines(p: _Plot, series: list[Series], xs: list[np.ndarray], ys: list[np.nda
         ok = np.isfinite(y)
         shown_x, shown_y = thin(x[ok], y[ok])
         d = path_data(p.px(shown_x), p.py(shown_y)) if len(shown_x) else ""
-        parts.append(f'<path fill="none" stroke="{s.colour}" stroke-width="{s.width}"{_dash(s)} d="{d}"/>')
+        dash = f' stroke-dasharray="{_scaled(s.dash)}"' if s.dash else ""
+        parts.append(
+            f'<path transform="scale({1 / STEPS:g})" fill="none" stroke="{s.colour}" '
+            f'stroke-width="{_scaled(str(s.width))}"{dash} d="{d}"/>'
+        )
     return parts
 
 
@@ -155,7 +158,7 @@ def _legend(p: _Plot, series: list[Series]) -> list[str]:
         parts.append(
             f'<line x1="{lx}" x2="{lx + 14}" y1="{y}" y2="{y}" stroke="{s.colour}" stroke-width="2"{_dash(s)}/>'
         )
-        parts.append(f'<text x="{lx + 18}" y="{p.top - 5}" font-size="{FONT}">{escape(s.label)}</text>')
+        parts.append(f'<text x="{lx + 18}" y="{p.top - 5}">{escape(s.label)}</text>')
     return parts
 
 
@@ -163,9 +166,9 @@ def _labels(p: _Plot, xlabel: str, ylabel: str, height: int) -> list[str]:
     """The x label centred below the plot area, the y label turned up along its left."""
     mid = f"{p.top + p.ph / 2:.0f}"
     return [
-        f'<text x="{p.left + p.pw / 2:.0f}" y="{height - 4}" text-anchor="middle" font-size="10">'
+        f'<text x="{p.left + p.pw / 2:.0f}" y="{height - 4}" text-anchor="middle">'
         f"{escape(xlabel)}</text>",
-        f'<text x="11" y="{mid}" text-anchor="middle" font-size="10" '
+        f'<text x="11" y="{mid}" text-anchor="middle" '
         f'transform="rotate(-90 11 {mid})">{escape(ylabel)}</text>',
     ]
 
@@ -204,7 +207,7 @@ def line_chart(
     p = _Plot(left, top, width - left - right, height - top - bottom, x0, x1, y0, y1)
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>'
+        f'height="{height}" font-size="{FONT}" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>'
     )
     body = _axes(p) + _lines(p, series, xs, ys) + _legend(p, series) + _labels(p, xlabel, ylabel, height)
     return head + "".join(body) + "</svg>"
