@@ -95,3 +95,25 @@ def test_the_site_sets_sparse_coding_beside_the_first_layer(quick_site: Path) ->
     assert "Olshausen and Field" in page and "phase-randomised surrogates" in page
     index = (quick_site / "site" / "index.html").read_text()
     assert "runs/pulses-1d/features.0/sparse-coding.png" in index and "What the data offers" in index
+
+
+def test_kernels_shrunk_to_nothing_are_named_and_count_as_misses() -> None:
+    """Strong weight decay shrinks kernels the network stopped using towards zero, keeping their shape: such a
+    kernel is a miss whatever its shape (and an all-zero one is not a division by zero); the layer says how many."""
+    kernels = np.zeros((8, 1, 31))
+    for i in range(8):  # eight short edges at one place each ...
+        kernels[i, 0, 10 + i : 13 + i] = [-1, 0, 1]
+    kernels[5] *= 1e-8  # ... two shrunk to nothing, with their shape kept
+    kernels[6] *= 1e-6
+    kernels[7] = 0.0  # and one exactly zero
+    init = np.random.default_rng(0).normal(size=kernels.shape) * 0.1
+    a = scores.analyse_layer("conv1", "conv1d", np.array([0, 100]), np.stack([init, kernels]))
+    assert a is not None
+    assert a.negligible.tolist() == [False] * 5 + [True] * 3
+    assert (a.final.score[5:7] > a.threshold).all()  # their shape still matches ...
+    assert a.hits[:5].all() and not a.hits[5:].any() and a.final.score[7] == 0  # ... but they are misses
+    assert "3 of the 8 kernels shrank to nothing in training" in report.headline(a)
+    assert "shrank to nothing" not in report.headline(smooth_band_pass_layer())
+    small = kernels.copy()
+    small[5] = kernels[0] * 1e-3  # small but alive: not negligible
+    assert not scores.negligible(small)[5] and scores.negligible(np.zeros((3, 1, 5))).all()

@@ -13,7 +13,7 @@ import numpy as np
 
 from .bank import Template
 from .results import KernelResult, LayerResult, Match, PairedChange, TrainingAdded
-from .scores import SURROGATE_ALPHA, THRESHOLD_QUANTILE, LayerAnalysis
+from .scores import NEGLIGIBLE, SURROGATE_ALPHA, THRESHOLD_QUANTILE, LayerAnalysis
 
 SUMMARY_VERSION = 1
 DIGITS = 4  # floats in JSON are rounded, so that the same numbers give the same bytes
@@ -126,6 +126,7 @@ def layer_detail(
             "score": rounded(a.final.score[i]),
             "score_at_init": None if a.init is None else rounded(a.init.score[i]),
             "above_threshold": bool(a.hits[i]) if a.claims_possible else None,
+            "negligible": bool(a.negligible[i]),
             **filter_fields(a, i, sample_rate, detail=True),
             "best_matches": [
                 {**template_dict(a.bank.templates[t]), "detail": a.bank.templates[t].detail, "score": rounded(s)}
@@ -220,16 +221,24 @@ def headline(a: LayerAnalysis, sample_rate: float | None = None) -> str:
     if a.init is not None:
         init_hits = int((a.init.score > a.threshold).sum())
         text += f", against {init_hits} of {n} {a.baseline}"
+    zeros = int(a.negligible.sum())
+    dead = (
+        f" {zeros} of the {n} kernels shrank to nothing in training (their largest weight under {NEGLIGIBLE:g} of "
+        "the layer's largest): they respond to nothing, and count as misses whatever their shape."
+        if zeros
+        else ""
+    )
     controlled = int(a.controlled_hits.sum())
     if hits == 0:
-        return text + "."
+        return text + "." + dead
     if controlled == 0:
         return text + (
             "; none of those beats its own phase-randomised surrogates, so their smoothness alone may explain the "
-            "match." + spread_filters(a, sample_rate)
+            "match." + spread_filters(a, sample_rate) + dead
         )
     return text + (
         f"; {controlled} of those also beat{'s its' if controlled == 1 else ' their'} own phase-randomised surrogates "
         f"(p < {SURROGATE_ALPHA:g}): their shape, not only their smoothness, is what matches."
         + spread_filters(a, sample_rate)
+        + dead
     )

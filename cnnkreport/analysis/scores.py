@@ -30,6 +30,7 @@ SURROGATES = 100  # phase-randomised surrogates per kernel
 SURROGATE_ALPHA = 0.05  # a kernel passes the smoothness control if fewer than 5% of its surrogates match as well
 STOP_AFTER = 5  # surrogates matching as well as the kernel after which it cannot pass: (1 + 4) / 101 < 0.05 <= 6 / 101
 STAGES = (0, 10, 25, 50, 100)  # how many of a kernel's surrogates have been scored after each stage
+NEGLIGIBLE = 1e-5  # a kernel whose largest |weight| is this small against its layer's largest is shrunk to nothing
 MAX_PER_CHANNEL = 4096  # (kernel, input channel) pairs scored one by one; a larger layer gets channel sums only
 
 
@@ -168,6 +169,14 @@ def paired_test(trained: np.ndarray, init: np.ndarray) -> tuple[float, float | N
     return float(np.median(diff)), float(stats.wilcoxon(diff).pvalue)
 
 
+def negligible(weights: np.ndarray) -> np.ndarray:
+    """(out,) kernels of `weights` (out, in, *k) whose largest |weight| is at most NEGLIGIBLE times the layer's
+    largest: weight decay shrinks a kernel that the network stopped using towards zero (1e-8 and less here), and
+    such a kernel responds to nothing. Every kernel of an all-zero layer is negligible."""
+    peak = np.abs(weights.reshape(len(weights), -1)).max(axis=1) if weights.size else np.zeros(len(weights))
+    return peak <= NEGLIGIBLE * peak.max(initial=0.0)
+
+
 @dataclass(frozen=True)
 class LayerAnalysis:
     name: str
@@ -191,6 +200,7 @@ class LayerAnalysis:
     claims_note: str
     summed_first: np.ndarray  # (N, *kshape) the kernels (channel sums) at the first snapshot
     summed_last: np.ndarray  # (N, *kshape) ... and at the last
+    negligible: np.ndarray  # (N,) kernels shrunk to nothing by the last snapshot (NEGLIGIBLE): never hits
 
     @property
     def baseline(self) -> str:
@@ -210,7 +220,9 @@ class LayerAnalysis:
 
     @property
     def hits(self) -> np.ndarray:
-        return self.final.score > self.threshold
+        """Above the null threshold, and not shrunk to nothing: a kernel of weights 1e-8 has the shape it had when
+        the network stopped using it (decay shrinks every weight alike), but detects nothing in this network."""
+        return (self.final.score > self.threshold) & ~self.negligible
 
     @property
     def hit_rate(self) -> float:
@@ -341,6 +353,7 @@ class LayerScorer:
             claims_note=note,
             summed_first=first,
             summed_last=last,
+            negligible=negligible(self.last),
         )
 
 

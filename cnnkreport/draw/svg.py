@@ -99,9 +99,7 @@ def _axes(p: _Plot) -> list[str]:
         parts.append(f'<text x="{p.left - 4}" y="{yy + 3:.1f}" text-anchor="end">{_fmt(v)}</text>')
     for v in _ticks(p.x0, p.x1):
         xx = float(p.px(v))
-        parts.append(
-            f'<text x="{xx:.1f}" y="{p.top + p.ph + 12}" text-anchor="middle">{_fmt(v)}</text>'
-        )
+        parts.append(f'<text x="{xx:.1f}" y="{p.top + p.ph + 12}" text-anchor="middle">{_fmt(v)}</text>')
     if p.y0 < 0 < p.y1:
         zero = float(p.py(0))
         parts.append(f'<line x1="{p.left}" x2="{p.left + p.pw}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#999"/>')
@@ -166,10 +164,8 @@ def _labels(p: _Plot, xlabel: str, ylabel: str, height: int) -> list[str]:
     """The x label centred below the plot area, the y label turned up along its left."""
     mid = f"{p.top + p.ph / 2:.0f}"
     return [
-        f'<text x="{p.left + p.pw / 2:.0f}" y="{height - 4}" text-anchor="middle">'
-        f"{escape(xlabel)}</text>",
-        f'<text x="11" y="{mid}" text-anchor="middle" '
-        f'transform="rotate(-90 11 {mid})">{escape(ylabel)}</text>',
+        f'<text x="{p.left + p.pw / 2:.0f}" y="{height - 4}" text-anchor="middle">{escape(xlabel)}</text>',
+        f'<text x="11" y="{mid}" text-anchor="middle" transform="rotate(-90 11 {mid})">{escape(ylabel)}</text>',
     ]
 
 

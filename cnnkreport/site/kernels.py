@@ -197,6 +197,7 @@ def _numbers(i: int, a: LayerAnalysis) -> dict[str, Any]:
         "init": None if a.init is None else float(a.init.score[i]),
         "threshold": a.threshold,
         "hit": bool(a.hits[i]),
+        "negligible": bool(a.negligible[i]),
         "surrogate_p": None if np.isnan(a.surrogate_p[i]) else float(a.surrogate_p[i]),
         "passes_control": bool(a.surrogate_p[i] < SURROGATE_ALPHA),
         "dc": float(a.dc_fraction[i]),
@@ -264,10 +265,10 @@ def _weights(w: np.ndarray, summed: np.ndarray) -> list[tuple[str, list[list[flo
         wrapped = np.pad(shown, ((0, 0), (0, pad)), constant_values=np.nan).reshape(len(shown), -1, WRAP)
         tables = [
             (label, [[v for v in row if v == v] for row in ch])
-            for (label, _), ch in zip(_weights_tables(shown), np.round(wrapped, 4).tolist(), strict=True)
+            for (label, _), ch in zip(_weights_tables(shown), wrapped.tolist(), strict=True)
         ]
     else:
-        tables = _weights_tables(np.round(shown, 4))
+        tables = _weights_tables(shown)
     if in_c > MAX_CHANNELS:
         tables = [(f"summed over the {in_c} input channels (all channels: layer.json or weights.npy)", tables[0][1])]
     return tables

@@ -193,5 +193,6 @@ def _constants() -> dict[str, Any]:
         "surrogates": scores.SURROGATES,
         "alpha": scores.SURROGATE_ALPHA,
         "dense_max_taps": DENSE_MAX_TAPS,
+        "negligible": f"{scores.NEGLIGIBLE:g}",
         "near": NEAR,
     }
