@@ -1,6 +1,6 @@
 """The pooling layer's cost: torch's nn.MaxPool1d/2d against cnnkreport's MaxPool2x (same values and gradients),
-in one training step (batch 64) of each preset's network, one thread. (Without gradients MaxPool2x is torch's
-own pooling: nothing to compare.)
+in one training step (batch 64) and one pass over a test set (1,000 samples in batches of 256, as train.py
+evaluates) of each preset's network, one thread.
 
     python bench/bench_pool.py [--repeat 20]
 """
@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this che
 
 from cnnkreport.config import PRESETS  # noqa: E402
 from cnnkreport.model import MaxPool2x, PulseNet  # noqa: E402
+from cnnkreport.train import EVAL_BATCH  # noqa: E402
 
 
 def with_torch_pooling(model: PulseNet, dims: int) -> PulseNet:
@@ -41,6 +42,17 @@ def step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, repeat: int
     return (time.perf_counter() - t) / repeat
 
 
+def test_seconds(model: nn.Module, x: torch.Tensor, repeat: int) -> float:
+    """Seconds per pass over `x` without gradients, in batches of train.EVAL_BATCH, after one to warm up."""
+    for k in range(1 + repeat):
+        if k == 1:
+            t = time.perf_counter()
+        with torch.no_grad():
+            for i in range(0, len(x), EVAL_BATCH):
+                model(x[i : i + EVAL_BATCH])
+    return (time.perf_counter() - t) / repeat
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=20)
@@ -51,10 +63,12 @@ def main() -> None:
         dims = 2 if cfg.data.kind == "image" else 1
         shape = (cfg.data.size,) * dims
         x, y = torch.randn(64, 1, *shape), torch.randint(0, len(cfg.data.classes), (64,))
-        theirs = step_seconds(with_torch_pooling(PulseNet(cfg.model, cfg.data), dims), x, y, args.repeat)
-        ours = step_seconds(PulseNet(cfg.model, cfg.data), x, y, args.repeat)
-        a, b = theirs * 1e3, ours * 1e3
+        theirs, ours = with_torch_pooling(PulseNet(cfg.model, cfg.data), dims), PulseNet(cfg.model, cfg.data)
+        a, b = (step_seconds(m, x, y, args.repeat) * 1e3 for m in (theirs, ours))
         print(f"{name:<14}{'step':<8}{a:>10.2f}{b:>10.2f}{b / a:>8.2f}")
+        x_test = torch.randn(1000, 1, *shape)
+        a, b = (test_seconds(m, x_test, max(1, args.repeat // 8)) * 1e3 for m in (theirs, ours))
+        print(f"{name:<14}{'test':<8}{a:>10.2f}{b:>10.2f}{b / a:>8.2f}")
 
 
 if __name__ == "__main__":

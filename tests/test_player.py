@@ -54,10 +54,15 @@ def test_a_sprite_sheet_holds_every_frame_in_its_cell_and_the_gif_every_third(tm
         cell = sheet[r * 30 : (r + 1) * 30, c * 50 : (c + 1) * 50]
         assert np.array_equal(cell, colours[mosaic.coarser(frame)])  # the animation's levels, as in the GIF
     with Image.open(tmp_path / sprite.gif) as gif:
-        assert gif.n_frames == 4  # frames 0, 3, 6, 8: the download is a third of the bytes, first and last kept
-    for k, frame in enumerate((0, 3, 6, 8)):
-        assert np.array_equal(_rgb(tmp_path / sprite.gif, k), colours[mosaic.coarser(frames[frame])])
-    assert sprites.gif_subset(10) == [0, 3, 6, 9] and sprites.gif_subset(2) == [0, 1] and sprites.gif_subset(1) == [0]
+        assert gif.n_frames == 9  # a short animation keeps every frame in its GIF
+    assert np.array_equal(_rgb(tmp_path / sprite.gif, 8), colours[mosaic.coarser(frames[8])])
+    many = _frames(20, seed=1)
+    long = sprites.write_animation(tmp_path, "long", many, list(range(20)))
+    with Image.open(tmp_path / long.gif) as gif:
+        assert gif.n_frames == 8  # frames 0, 3, ..., 18 and 19: a third of the bytes, the first and last kept
+    for k, frame in ((0, 0), (1, 3), (7, 19)):
+        assert np.array_equal(_rgb(tmp_path / long.gif, k), colours[mosaic.coarser(many[frame])])
+    assert sprites.gif_subset(20) == [0, 3, 6, 9, 12, 15, 18, 19] and sprites.gif_subset(12) == list(range(12))
 
 
 def test_a_long_animation_is_thinned_to_fit_the_picture_limit(tmp_path: Path) -> None:

@@ -327,11 +327,13 @@ def test_svg_charts_have_no_text_below_10px() -> None:
         assert sizes and min(sizes) >= 10, sizes
         root = float(re.search(r'<svg [^>]*font-size="([\d.]+)"', chart).group(1))  # the texts inherit it
         assert f'viewBox="0 0 {width} ' in chart and f'width="{width}"' in chart  # shown at natural size
-        left = svg.MARGINS[0]
-        for value in re.findall(r'text-anchor="end">([^<]+)<', chart):  # right-aligned at left - 4
+        left, top = svg.MARGINS[0], svg.MARGINS[2]
+        (y_values,) = re.findall(r'<g text-anchor="end">(.*?)</g>', chart)
+        for value in re.findall(r">([^<]+)</text>", y_values):  # right-aligned at left - 4
             assert 13 + 0.6 * root * len(value) <= left - 4, value
-        legend = re.findall(r'<text x="([\d.]+)" y="[\d.]+">([^<]+)<', chart)
-        assert len(legend) == chart.count("<path ") - (chart is charts[1][0]), legend  # the labelled series
+        legend = re.findall(rf'<text x="([\d.]+)" y="{top - 5}">([^<]+)<', chart)
+        lines = re.findall(r'<g transform="scale\([\d.]+\)" fill="none">(.*?)</g>', chart)[0].count("<path ")
+        assert len(legend) == lines - (chart is charts[1][0]), legend  # the labelled series
         for at, label in legend:
             assert float(at) + 0.6 * root * len(label) <= width, (label, at)
 

@@ -153,6 +153,12 @@ def test_thin_keeps_the_ends_and_the_extremes() -> None:
     assert svg.thin(short, short)[0] is short  # short lines are drawn as they are
 
 
+def chart_lines(page: str) -> list[str]:
+    """The path data of the lines of every chart in `page` (not their grids), in order."""
+    groups = re.findall(r'<g transform="scale\([\d.]+\)" fill="none">(.*?)</g>', page)
+    return [d for g in groups for d in re.findall(r' d="([^"]*)"', g)]
+
+
 def path_points(d: str) -> np.ndarray:
     """The points, in pixels, of SVG path data as svg.path_data writes it: "M x y" then relative "l" steps, in
     units of 1/svg.STEPS pixel."""
@@ -172,14 +178,23 @@ def test_path_data_round_trips_to_half_a_step(n: int) -> None:
     assert got.shape == (n, 2) and np.abs(got - np.column_stack([px, py])).max() <= 0.5 / svg.STEPS + 1e-9
 
 
+def test_straight_runs_are_drawn_with_their_ends_only() -> None:
+    x = np.linspace(52, 350, 200)
+    flat = path_points(svg.path_data(x, np.full(200, 40.0)))
+    assert flat.tolist() == [[52, 40], [350, 40]]  # a threshold line: two points, not 200
+    square = np.where((np.arange(200) // 50) % 2 == 0, 30.0, 90.0)
+    got = path_points(svg.path_data(x, square))
+    assert len(got) == 8 and got[0].tolist() == [52, 30] and got[-1].tolist() == [350, 90]
+    back = path_points(svg.path_data(np.array([0.0, 5, 10, 5]), np.zeros(4)))
+    assert back[:, 0].tolist() == [0, 10, 5]  # a line that turns back keeps its turning point
+
+
 def test_chart_lines_are_drawn_scaled_with_their_stroke() -> None:
     chart = svg.line_chart([svg.Series(np.arange(5.0), width=1.5, dash="4 3")], "a line", "x", "y")
-    (path,) = re.findall(r"<path [^>]*>", chart)
-    assert f'transform="scale({1 / svg.STEPS:g})"' in path
-    assert (
-        f'stroke-width="{1.5 * svg.STEPS:g}"' in path
-        and f'stroke-dasharray="{4 * svg.STEPS:g} {3 * svg.STEPS:g}"' in path
-    )
+    ((scale, path),) = re.findall(r'<g transform="scale\(([\d.]+)\)" fill="none">(<path [^>]*>)</g>', chart)
+    assert float(scale) == 1 / svg.STEPS and len(chart_lines(chart)) == 1
+    assert f'stroke-width="{1.5 * svg.STEPS:g}"' in path
+    assert f'stroke-dasharray="{4 * svg.STEPS:g} {3 * svg.STEPS:g}"' in path
 
 
 @pytest.mark.slow
@@ -201,7 +216,7 @@ def test_a_run_of_3000_snapshots_renders_with_every_score_and_bounded_pictures(t
     page = (layer / "kernels" / "0.html").read_text()
     sheet = re.search(r'data-sprite="(\d+) (\d+) \d+ \d+" data-frames="([^"]*)"', page)
     assert sheet and 2 < len(sheet.group(3).split()) <= kernel_view.GIF_FRAMES  # the kernel's own sprite sheet
-    lines = [path_points(d) for d in re.findall(r'<path [^>]*d="([^"]*)"', page)]
+    lines = [path_points(d) for d in chart_lines(page)]
     assert lines and all(len(points) <= svg.MAX_POINTS for points in lines)
     assert lines[0][0, 0] == 52 and lines[0][-1, 0] == 350  # from the first snapshot to the last
     assert len(page) < 40_000

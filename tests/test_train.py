@@ -174,3 +174,14 @@ def test_pooling_equals_torch_values_and_gradients(shape: tuple[int, ...]) -> No
     with torch.no_grad():
         nan[0, 0, ..., 1] = float("nan")
     assert torch.equal(torch.isnan(ref(nan)), torch.isnan(ours(nan)))
+
+
+@pytest.mark.parametrize("kind", ["image", "signal"])
+def test_the_network_still_exports_with_torch_pooling(kind: str) -> None:
+    """TorchScript (script and trace) and ONNX see torch's own max pooling, with the same outputs."""
+    cfg = tiny(kind)
+    model = PulseNet(cfg.model, cfg.data)
+    x = torch.randn((2, 1, cfg.data.size, cfg.data.size) if kind == "image" else (2, 1, cfg.data.size))
+    for exported in (torch.jit.script(model), torch.jit.trace(model, x)):
+        assert torch.equal(exported(x), model(x))
+        assert "max_pool" in str(exported.inlined_graph)

@@ -17,7 +17,8 @@ from .mosaic import MAX_SIDE, PAGE_WIDTH, coarser, frame_subset, shrink, write_g
 from .mosaic import write_rgb_png as _write_rgb_png
 
 OPTIMIZE_PIXELS = 2**20  # sheets up to this many pixels get the PNG compression pass (about 10% smaller, ms each)
-GIF_STRIDE = 3  # a GIF download keeps every third frame of its animation (and the last)
+GIF_STRIDE = 3  # a GIF download keeps every third frame of its animation (and the last) ...
+GIF_ALL = 12  # ... if it has more than this many (a short history of checkpoints keeps every frame)
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,10 @@ def sheet(frames: Sequence[np.ndarray], cols: int) -> np.ndarray:
 
 
 def gif_subset(n: int) -> list[int]:
-    """The frames a GIF download keeps of an animation's `n`: every GIF_STRIDE-th, and always the first and the
-    last (the page's player shows them all; the GIF is a third of the bytes)."""
+    """The frames a GIF download keeps of an animation's `n`: all of a short one, else every GIF_STRIDE-th and
+    always the first and the last (the page's player shows them all; the GIF is a third of the bytes)."""
+    if n <= GIF_ALL:
+        return list(range(n))
     keep = list(range(0, n, GIF_STRIDE))
     return keep if keep[-1] == n - 1 else [*keep, n - 1]
 

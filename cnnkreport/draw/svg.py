@@ -91,18 +91,21 @@ def _y_range(ys: list[np.ndarray], ylim: tuple[float, float] | None) -> tuple[fl
 
 
 def _axes(p: _Plot) -> list[str]:
-    """The plot area's frame, horizontal grid lines with their values, the x tick values, and the zero line."""
-    parts = [f'<rect x="{p.left}" y="{p.top}" width="{p.pw}" height="{p.ph}" fill="#fff" stroke="#bbb"/>']
-    for v in _ticks(p.y0, p.y1):
-        yy = float(p.py(v))
-        parts.append(f'<line x1="{p.left}" x2="{p.left + p.pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{p.left - 4}" y="{yy + 3:.1f}" text-anchor="end">{_fmt(v)}</text>')
-    for v in _ticks(p.x0, p.x1):
-        xx = float(p.px(v))
-        parts.append(f'<text x="{xx:.1f}" y="{p.top + p.ph + 12}" text-anchor="middle">{_fmt(v)}</text>')
+    """The plot area's frame, horizontal grid lines (one path) with their values, the x tick values, and the zero
+    line. Texts that share an anchor share a group: a chart's boilerplate is written once."""
+    ys = [(float(p.py(v)), v) for v in _ticks(p.y0, p.y1)]
+    grid = "".join(f"M{p.left} {yy:.1f}h{p.pw}" for yy, _ in ys)
+    y_values = "".join(f'<text x="{p.left - 4}" y="{yy + 3:.1f}">{_fmt(v)}</text>' for yy, v in ys)
+    x_values = "".join(
+        f'<text x="{float(p.px(v)):.1f}" y="{p.top + p.ph + 12}">{_fmt(v)}</text>' for v in _ticks(p.x0, p.x1)
+    )
+    parts = [
+        f'<rect x="{p.left}" y="{p.top}" width="{p.pw}" height="{p.ph}" fill="#fff" stroke="#bbb"/>',
+        f'<path fill="none" stroke="#eee" d="{grid}"/>' if grid else "",
+        f'<g text-anchor="end">{y_values}</g><g text-anchor="middle">{x_values}</g>',
+    ]
     if p.y0 < 0 < p.y1:
-        zero = float(p.py(0))
-        parts.append(f'<line x1="{p.left}" x2="{p.left + p.pw}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#999"/>')
+        parts.append(f'<path fill="none" stroke="#999" d="M{p.left} {float(p.py(0)):.1f}h{p.pw}"/>')
     return parts
 
 
@@ -116,9 +119,14 @@ STEPS = 2  # a chart's lines are drawn to 1/STEPS of a pixel: integer steps in a
 def path_data(px: np.ndarray, py: np.ndarray) -> str:
     """SVG path data through the points (px, py) in units of 1/STEPS pixel (the path is drawn scaled by
     1/STEPS): an absolute move to the first point, then each step relative to the one before, as integers (about a
-    third of the bytes of a polyline's absolute pairs of decimals: lines are most of a chart's bytes). The steps are
-    between rounded positions, so rounding never accumulates."""
+    third of the bytes of a polyline's absolute pairs of decimals: lines are most of a chart's bytes), without the
+    points in the middle of a straight run. The steps are between rounded positions, so rounding never
+    accumulates."""
     q = np.round(np.column_stack([px, py]) * STEPS).astype(np.int64)
+    if len(q) > 2:  # drop the points in the middle of a straight run (a flat line is two points): same drawing
+        d = np.diff(q, axis=0)
+        straight = (d[:-1, 0] * d[1:, 1] == d[:-1, 1] * d[1:, 0]) & ((d[:-1] * d[1:]).sum(axis=1) >= 0)
+        q = q[np.concatenate([[True], ~straight, [True]])]
     out = [f"M{q[0, 0]} {q[0, 1]}"]
     steps = np.diff(q, axis=0).ravel().tolist()
     if steps:
@@ -132,18 +140,16 @@ def _scaled(value: str) -> str:
 
 
 def _lines(p: _Plot, series: list[Series], xs: list[np.ndarray], ys: list[np.ndarray]) -> list[str]:
-    """A line (an SVG path) per series through its finite points, thinned to at most MAX_POINTS."""
+    """A line (an SVG path) per series through its finite points, thinned to at most MAX_POINTS, in one group
+    scaled by 1/STEPS."""
     parts = []
     for s, x, y in zip(series, xs, ys, strict=True):
         ok = np.isfinite(y)
         shown_x, shown_y = thin(x[ok], y[ok])
         d = path_data(p.px(shown_x), p.py(shown_y)) if len(shown_x) else ""
         dash = f' stroke-dasharray="{_scaled(s.dash)}"' if s.dash else ""
-        parts.append(
-            f'<path transform="scale({1 / STEPS:g})" fill="none" stroke="{s.colour}" '
-            f'stroke-width="{_scaled(str(s.width))}"{dash} d="{d}"/>'
-        )
-    return parts
+        parts.append(f'<path stroke="{s.colour}" stroke-width="{_scaled(str(s.width))}"{dash} d="{d}"/>')
+    return [f'<g transform="scale({1 / STEPS:g})" fill="none">', *parts, "</g>"]
 
 
 def _legend(p: _Plot, series: list[Series]) -> list[str]:
