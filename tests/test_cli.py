@@ -55,7 +55,7 @@ def test_quick_build_makes_a_complete_site(quick_site: Path) -> None:
     pages = sorted(site.rglob("*.html"))
     names = {p.relative_to(site).as_posix() for p in pages}
     kernel_pages = {n for n in names if "/kernels/" in n}
-    layers = {"pulses-2d": (8, 16), "pulses-1d": (8, 16), "seed-replica": (5, 16)}
+    layers = {"pulses-2d": (16, 16), "pulses-1d": (16, 16), "seed-replica": (5, 16)}
     assert kernel_pages == {
         f"runs/{r}/{layer}/kernels/{i}.html"
         for r, sizes in layers.items()
@@ -79,8 +79,10 @@ def test_quick_build_makes_a_complete_site(quick_site: Path) -> None:
         "runs/pulses-1d/config.html",
         "runs/pulses-1d/features.0/index.html",
         "runs/pulses-1d/features.3/index.html",
+        "banks/2d-7x7/index.html",
         "banks/2d-5x5/index.html",
-        "banks/1d-31/index.html",
+        "banks/2d-3x3/index.html",
+        "banks/1d-15/index.html",
         "banks/1d-9/index.html",
     }
     for page in pages:
@@ -179,7 +181,7 @@ def test_summary_json_follows_the_contract(quick_site: Path) -> None:
                 assert k["peak_frequency"] is None and k["bandwidth"] is None and k["filter_type"] is None
     detail = json.loads((quick_site / "site" / "runs" / "pulses-1d" / "features.0" / "layer.json").read_text())
     kernel = detail["kernels"][0]
-    assert np.array(kernel["weights"]).shape == (1, 31)
+    assert np.array(kernel["weights"]).shape == (1, 15)
     assert len(kernel["best_matches"]) == 3 and len(kernel["score_over_snapshots"]) == len(detail["steps"])
     assert len(kernel["frequency_response"]["magnitude_db"]) == len(detail["frequency_response_axis"])
 
