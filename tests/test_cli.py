@@ -121,12 +121,16 @@ def test_layer_pages_show_every_view(quick_site: Path, run: str) -> None:
     folder = quick_site / "site" / "runs" / run
     first = [i["src"] for i in parse(folder / "features.0" / "index.html").images]
     second = [i["src"] for i in parse(folder / "features.3" / "index.html").images]
-    common = ["mosaic.png", "scores.png", "over-training.png", "matches.png", "matches-frames.png", "frequency.png"]
-    for name in common + ["evolution-frames.png"]:
+    common = ["mosaic.png", "scores.png", "over-training.png", "matches.png", "frequency.png"]
+    for name in common + ["evolution-frames.png", "matches-frames.png"]:
         assert name in first
     for name in common + ["input-space.png"]:
         assert name in second
-    for layer, gifs in (("features.0", ["evolution.gif", "matches.gif"]), ("features.3", ["matches.gif"])):
+    # the matches over training, where a match can be evidence (pulses-2d's second layer is 3x3: no claim, no film)
+    claims = json.loads((folder / "features.3" / "layer.json").read_text())["match_claims_possible"]
+    assert claims == (run != "pulses-2d") and ("matches-frames.png" in second) == claims
+    assert (folder / "features.3" / "matches.gif").is_file() == claims
+    for layer, gifs in (("features.0", ["evolution.gif", "matches.gif"]), ("features.3", ["matches.gif"] * claims)):
         html = (folder / layer / "index.html").read_text()
         for gif_name in gifs:  # the GIFs are downloads, never shown looping on the page
             assert f'href="{gif_name}"' in html and (folder / layer / gif_name).is_file()

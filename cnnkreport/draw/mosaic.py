@@ -218,8 +218,12 @@ def write_heatmap(path: Path, values: np.ndarray, zoom: int = 4) -> None:
     top = float(values.max()) or 1.0
     idx = np.rint(np.clip(values / top, 0, 1) * 255).astype(np.uint8)[::-1]
     zoom = max(1, min(zoom, MAX_SIDE // max(idx.shape)))
-    img = Image.fromarray(shrink(enlarge(idx, zoom)), mode="P")
-    img.putpalette(colours.ravel().tolist())
+    idx = shrink(enlarge(idx, zoom))
+    used = np.unique(idx)  # the palette holds only the colours used (the full one is most of a small file)
+    lut = np.zeros(256, dtype=np.uint8)
+    lut[used] = np.arange(len(used), dtype=np.uint8)
+    img = Image.fromarray(lut[idx], mode="P")
+    img.putpalette(colours[used].ravel().tolist())
     atomic_write(path, lambda fh: img.save(fh, format="PNG", optimize=True))
 
 

@@ -1,6 +1,7 @@
 """Small inline SVG line charts for the per-kernel pages: a few KB each, crisp at any zoom, no image files.
 
-Each chart is a string of SVG markup with role="img" and a <title>, ready to be placed in a page as is. A line of
+Each chart is a string of SVG markup with role="img" and its title as aria-label (the figure's caption says the
+rest), ready to be placed in a page as is. A line of
 more than MAX_POINTS points is thinned for drawing (its peaks and dips kept); every number is in the layer's
 layer.json.
 """
@@ -209,7 +210,7 @@ def line_chart(
     p = _Plot(left, top, width - left - right, height - top - bottom, x0, x1, y0, y1)
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" font-size="{FONT}" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>'
+        f'height="{height}" font-size="{FONT}" role="img" aria-label="{escape(title)}">'
     )
     body = _axes(p) + _lines(p, series, xs, ys) + _legend(p, series) + _labels(p, xlabel, ylabel, height)
     return head + "".join(body) + "</svg>"

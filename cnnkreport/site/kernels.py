@@ -25,6 +25,7 @@ from .player import Marker, Player, Timeline, make_player
 
 GIF_FRAMES = 16  # frames of a single kernel's evolution GIF
 EVOLUTION_ID, SCORE_ID = "kernel-evolution", "score-chart"  # what a kernel page's player moves
+SPECTRUM_ZOOM = 4  # a kernel's 2-D spectrum is shown at 4 CSS px a frequency bin
 MAX_CHANNELS = 16  # input channels drawn (and printed as numbers) one by one; more: the channel sum
 MAX_PRINTED = 4096  # weights printed on a kernel's page; more: layer.json or weights.npy hold them
 WRAP = 32  # taps per row of a long 1-D filter's table
@@ -35,6 +36,7 @@ class Picture:
     src: str  # relative to the kernel page
     alt: str
     sprite: Sprite | None = None  # an animation: `src` is its sprite sheet, shown a frame at a time by the player
+    width: int = 0  # shown this many CSS px wide (and high), enlarged without smoothing; 0: at its own size
 
 
 @dataclass
@@ -232,9 +234,14 @@ def _score_chart(i: int, name: str, a: LayerAnalysis) -> tuple[Markup, Marker]:
 
 def _spectrum(i: int, name: str, kernel: np.ndarray, folder: Path) -> tuple[Picture, str]:
     src = layout.kernel_file(i, "spectrum.png")
-    mosaic.write_heatmap(folder / src, filters.frequency_response_2d(kernel).magnitude)
+    magnitude = filters.frequency_response_2d(kernel).magnitude
+    mosaic.write_heatmap(folder / src, magnitude, zoom=1)  # enlarged by the page: a quarter of the bytes
     return (
-        Picture(src, f"2-D frequency response magnitude of {name}, zero frequency at the centre"),
+        Picture(
+            src,
+            f"2-D frequency response magnitude of {name}, zero frequency at the centre",
+            width=SPECTRUM_ZOOM * magnitude.shape[1],
+        ),
         "Magnitude of the 2-D Fourier transform (zero-padded, zero frequency at the centre, +fy up; "
         "viridis, brightest = largest gain).",
     )

@@ -197,7 +197,8 @@ def best_matches_png(a: LayerAnalysis, path: Path, noun: str, most: int = MAX_MA
 
 def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note: str) -> list[Figure]:
     """Each kernel beside its best matches after training (matches.png), and over training (matches.gif and its
-    sprite sheet), where there is more than one snapshot."""
+    sprite sheet), where there is more than one snapshot and a match can be evidence at this kernel size (where
+    random kernels match as well, an animation of the best match would only show noise)."""
     n = best_matches_png(a, folder / "matches.png", "kernel")
     still = Figure(
         "matches.png",
@@ -206,7 +207,7 @@ def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note:
         "are shown with the sign that matches the kernel."
         + (f" The first {n} of {len(a.final.score)} kernels." if n < len(a.final.score) else ""),
     )
-    if len(a.steps) < 2:
+    if len(a.steps) < 2 or not a.claims_possible:
         return [still]
     shown = min(len(a.final.score), MAX_KERNEL_PAGES)  # the animation's frames grow with the kernels it shows
     sub = frames.subset(mosaic.MATCH_FRAMES)
