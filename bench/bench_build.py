@@ -8,7 +8,7 @@ would, and reports:
     on how many seeds (target: at least 4 of 5), plus the ablation run and seed-replica beside them;
   - the site's size against the 5 MB target.
 
-    python bench/bench_build.py            # about 1.5 minutes
+    python bench/bench_build.py            # about 2 minutes
 """
 
 from __future__ import annotations

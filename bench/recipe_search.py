@@ -475,6 +475,22 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
             "train": {"weight_decay": 0.0, "l2_conv": 0.8},
         },
     ],
+    "r16-2d-k3-c30": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.3}},
+    ],
+    "r16-2d-k3-c50": [
+        "pulses-2d",
+        {"model": {"channels": [16, 16], "kernel_size": [7, 3]}, "train": {"weight_decay": 0.0, "l2_conv": 0.5}},
+    ],
+    "r16-1d-k15-adamw1-ep25-n6k": [
+        "pulses-1d",
+        {
+            "model": {"channels": [16, 16], "kernel_size": [15, 9]},
+            "data": {"n_train": 6000},
+            "train": {"weight_decay": 1.0, "epochs": 25},
+        },
+    ],
     "1d-k31-adamw0.3-ep15": (
         "pulses-1d",
         {"model": {"kernel_size": [31, 9]}, "train": {"optimizer": "adamw", "weight_decay": 0.3, "epochs": 15}},

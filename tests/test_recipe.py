@@ -110,7 +110,7 @@ def test_describe_says_the_recipe() -> None:
     assert "16 kernels of 15 taps" in text and "AdamW" in text and "weight decay 1;" in text
     assert "25 epochs of 8,000 signals of 128 samples" in text
     image = recipe.describe(PRESETS["pulses-2d"])
-    assert "16 kernels of 7x7" in image and "L2 0.6 on the conv layers" in image and "weight decay" not in image
+    assert "16 kernels of 7x7" in image and "L2 0.3 on the conv layers" in image and "weight decay" not in image
     replica = recipe.describe(PRESETS["seed-replica"])
     assert "L1 loss" in replica and "SGD" in replica and "binary images of 40x40" in replica
 

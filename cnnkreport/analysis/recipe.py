@@ -53,7 +53,7 @@ class Ablation:
 ABLATIONS: dict[str, Ablation] = {
     "pulses-2d": Ablation(
         "no weight decay",
-        "an L2 penalty (0.6) on the conv layers' weights shrinks what is left of the random initialisation, so "
+        "an L2 penalty (0.3) on the conv layers' weights shrinks what is left of the random initialisation, so "
         "what the data wrote into the kernels shows, while the dense head keeps its capacity",
         {"train": {"weight_decay": 0.0, "l2_conv": 0.0}},
     ),
