@@ -114,6 +114,8 @@ def test_kernels_shrunk_to_nothing_are_named_and_count_as_misses() -> None:
     assert a.hits[:5].all() and not a.hits[5:].any() and a.final.score[7] == 0  # ... but they are misses
     assert "3 of the 8 kernels shrank to nothing in training" in report.headline(a)
     assert "shrank to nothing" not in report.headline(smooth_band_pass_layer())
-    small = kernels.copy()
-    small[5] = kernels[0] * 1e-3  # small but alive: not negligible
-    assert not scores.negligible(small)[5] and scores.negligible(np.zeros((3, 1, 5))).all()
+    peak = np.abs(kernels).reshape(8, -1).max(axis=1)
+    peak[5] = peak[0] * 1e-3  # small but alive: not negligible
+    assert not scores.negligible(peak)[5] and scores.negligible(np.zeros(3)).all()
+    over = a.hits_over_training  # at each snapshot: at initialisation none is negligible
+    assert over.shape == (2, 8) and (over[-1] == a.hits).all()

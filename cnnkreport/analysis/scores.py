@@ -169,12 +169,11 @@ def paired_test(trained: np.ndarray, init: np.ndarray) -> tuple[float, float | N
     return float(np.median(diff)), float(stats.wilcoxon(diff).pvalue)
 
 
-def negligible(weights: np.ndarray) -> np.ndarray:
-    """(out,) kernels of `weights` (out, in, *k) whose largest |weight| is at most NEGLIGIBLE times the layer's
-    largest: weight decay shrinks a kernel that the network stopped using towards zero (1e-8 and less here), and
-    such a kernel responds to nothing. Every kernel of an all-zero layer is negligible."""
-    peak = np.abs(weights.reshape(len(weights), -1)).max(axis=1) if weights.size else np.zeros(len(weights))
-    return peak <= NEGLIGIBLE * peak.max(initial=0.0)
+def negligible(peak: np.ndarray) -> np.ndarray:
+    """Kernels (the last axis of `peak`, their largest |weight|) at most NEGLIGIBLE times the largest of their layer
+    (at the same snapshot): weight decay shrinks a kernel that the network stopped using towards zero (1e-8 and
+    less here), and such a kernel responds to nothing. Every kernel of an all-zero layer is negligible."""
+    return peak <= NEGLIGIBLE * peak.max(axis=-1, keepdims=True, initial=0.0)
 
 
 @dataclass(frozen=True)
@@ -200,7 +199,7 @@ class LayerAnalysis:
     claims_note: str
     summed_first: np.ndarray  # (N, *kshape) the kernels (channel sums) at the first snapshot
     summed_last: np.ndarray  # (N, *kshape) ... and at the last
-    negligible: np.ndarray  # (N,) kernels shrunk to nothing by the last snapshot (NEGLIGIBLE): never hits
+    peaks: np.ndarray  # (S, N) the largest |weight| of each kernel at each snapshot
 
     @property
     def baseline(self) -> str:
@@ -217,6 +216,16 @@ class LayerAnalysis:
     @property
     def threshold(self) -> float:
         return null_threshold(self.null)
+
+    @property
+    def negligible(self) -> np.ndarray:
+        """(N,) kernels shrunk to nothing by the last snapshot (NEGLIGIBLE): never hits."""
+        return negligible(self.peaks[-1])
+
+    @property
+    def hits_over_training(self) -> np.ndarray:
+        """(S, N) above the null threshold and not shrunk to nothing, at each snapshot."""
+        return (self.scores > self.threshold) & ~negligible(self.peaks)
 
     @property
     def hits(self) -> np.ndarray:
@@ -273,6 +282,7 @@ class LayerScorer:
         self._steps: list[np.ndarray] = []
         self._matcher: Matcher | None = None  # None while no chunk came, or for kernels too small to compare
         self._summed: list[np.ndarray] = []  # channel sums (out, *kshape) at the first and the last snapshot
+        self._peaks: list[np.ndarray] = []  # (n, out) the largest |weight| of each kernel at each snapshot
 
     @property
     def steps(self) -> np.ndarray:
@@ -293,6 +303,7 @@ class LayerScorer:
         elif shape != self.shape:
             raise ValueError(f"{self.name}: snapshots of shape {shape} after {self.shape}")
         self._steps.append(steps)
+        self._peaks.append(np.abs(weights.reshape(len(weights), shape[0], -1)).max(axis=2, initial=0.0))
         if self.first is None:
             self.first = weights[0].copy()
         self.last = weights[-1].copy()
@@ -353,7 +364,7 @@ class LayerScorer:
             claims_note=note,
             summed_first=first,
             summed_last=last,
-            negligible=negligible(self.last),
+            peaks=np.concatenate(self._peaks),
         )
 
 

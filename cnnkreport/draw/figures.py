@@ -135,8 +135,11 @@ def score_histogram(trained: np.ndarray, init: np.ndarray | None, null: np.ndarr
     return fig
 
 
-def score_over_training(steps: np.ndarray, scores: np.ndarray, null: np.ndarray, threshold: float) -> Figure:
-    """Median r* (with its interquartile band) and the hit rate at each snapshot, against the null."""
+def score_over_training(
+    steps: np.ndarray, scores: np.ndarray, null: np.ndarray, threshold: float, hits: np.ndarray | None = None
+) -> Figure:
+    """Median r* (with its interquartile band) and the hit rate at each snapshot, against the null. `hits` (S, N):
+    which kernels are hits at each snapshot (default: above the threshold)."""
     fig = Figure(figsize=(9, 3.2))
     ax_s, ax_h = fig.subplots(1, 2)
     q25, q50, q75 = np.quantile(scores, [0.25, 0.5, 0.75], axis=1)
@@ -146,7 +149,8 @@ def score_over_training(steps: np.ndarray, scores: np.ndarray, null: np.ndarray,
     ax_s.fill_between(x, q25, q75, color="#0072b2", alpha=0.2, lw=0, label="kernels, interquartile")
     ax_s.plot(x, q50, color="#0072b2", lw=1.8, label="kernels, median")
     ax_s.set(xlabel="optimiser step", ylabel="best-match score r*", ylim=(0, 1), title="Score over training")
-    ax_h.plot(x, (scores > threshold).mean(axis=1), color="#0072b2", lw=1.8, label="trained kernels")
+    hit = scores > threshold if hits is None else hits
+    ax_h.plot(x, hit.mean(axis=1), color="#0072b2", lw=1.8, label="trained kernels")
     ax_h.axhline(1 - 0.99, color="#999999", lw=1, ls="--", label="expected by chance (1%)")
     ax_h.set(
         xlabel="optimiser step",
@@ -157,6 +161,7 @@ def score_over_training(steps: np.ndarray, scores: np.ndarray, null: np.ndarray,
     for ax in (ax_s, ax_h):
         if len(x) > 2 and x[1] > 0:
             ax.set_xscale("symlog", linthresh=max(1.0, float(x[1])))
+            ax.set_xlim(0, float(x[-1]))  # steps start at 0: no padding into negative steps
         ax.grid(alpha=0.3)
         ax.legend(fontsize=FONT, frameon=False, loc="lower right")
     fig.tight_layout()

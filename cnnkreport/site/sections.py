@@ -149,7 +149,7 @@ def analysis_section(a: LayerAnalysis, frames: mosaic.Frames, folder: Path) -> S
     """Scores, baselines and the views that show them (the animation from `frames`)."""
     init_scores = None if a.init is None else a.init.score
     figures.save(figures.score_histogram(a.final.score, init_scores, a.null, a.threshold), folder / "scores.png")
-    over_training = figures.score_over_training(a.steps, a.scores, a.null, a.threshold)
+    over_training = figures.score_over_training(a.steps, a.scores, a.null, a.threshold, a.hits_over_training)
     figures.save(over_training, folder / "over-training.png")
     summed_note = " (each kernel summed over its input channels)" if a.shape[1] > 1 else ""
     figs = [
