@@ -79,7 +79,7 @@ def layer_summary(a: LayerAnalysis, sample_rate: float | None = None) -> LayerRe
         null_median=rounded(float(np.median(a.null))),
         hit_rate=claim(a, a.hit_rate),
         hit_rate_at_init=claim(a, a.hit_rate_at_init),
-        hit_rate_phase_controlled=claim(a, float(a.controlled_hits.mean())),
+        hit_rate_phase_controlled=claim(a, a.controlled_share),
         median_score=rounded(a.median_score),
         median_score_at_init=rounded(a.median_score_at_init),
         kappa=claim(a, a.kappa),
@@ -223,7 +223,7 @@ def headline(a: LayerAnalysis, sample_rate: float | None = None) -> str:
         text += f", against {init_hits} of {n} {a.baseline}"
     zeros = int(a.negligible.sum())
     dead = (
-        f" {zeros} of the {n} kernels shrank to nothing in training (their largest weight under {NEGLIGIBLE:g} of "
+        f" {zeros} of the {n} kernels shrank to nothing in training (their largest weight at most {NEGLIGIBLE:g} of "
         "the layer's largest): they respond to nothing, and count as misses whatever their shape."
         if zeros
         else ""

@@ -247,6 +247,11 @@ class LayerAnalysis:
         return self.hits & (self.surrogate_p < SURROGATE_ALPHA)
 
     @property
+    def controlled_share(self) -> float:
+        """Share of the kernels that are hits the smoothness control supports."""
+        return float(self.controlled_hits.mean())
+
+    @property
     def median_score(self) -> float:
         return float(np.median(self.final.score))
 

@@ -218,12 +218,7 @@ def write_heatmap(path: Path, values: np.ndarray, zoom: int = 4) -> None:
     top = float(values.max()) or 1.0
     idx = np.rint(np.clip(values / top, 0, 1) * 255).astype(np.uint8)[::-1]
     zoom = max(1, min(zoom, MAX_SIDE // max(idx.shape)))
-    idx = shrink(enlarge(idx, zoom))
-    used = np.unique(idx)  # the palette holds only the colours used (the full one is most of a small file)
-    lut = np.zeros(256, dtype=np.uint8)
-    lut[used] = np.arange(len(used), dtype=np.uint8)
-    img = Image.fromarray(lut[idx], mode="P")
-    img.putpalette(colours[used].ravel().tolist())
+    img = _used_colours(shrink(enlarge(idx, zoom)), colours)
     atomic_write(path, lambda fh: img.save(fh, format="PNG", optimize=True))
 
 
@@ -313,14 +308,19 @@ def write_png(path: Path, indices: np.ndarray, optimize: bool = True) -> None:
     """A palette PNG whose palette holds only the colours it uses: a small kernel picture uses a few dozen of the
     256, and the full palette (768 bytes) would be most of its file. `optimize=False` for large pictures: the
     extra compression pass takes seconds there."""
-    indices = shrink(indices)
+    img = _used_colours(shrink(indices), np.asarray(palette(), dtype=np.uint8).reshape(-1, 3))
+    atomic_write(path, lambda fh: img.save(fh, format="PNG", optimize=optimize))
+
+
+def _used_colours(indices: np.ndarray, colours: np.ndarray) -> Image.Image:
+    """Palette indices (H, W) into `colours` (256, 3) as a palette image whose palette holds only the colours used
+    (the full palette, 768 bytes, would be most of a small picture's file)."""
     used = np.unique(indices)
     lut = np.zeros(256, dtype=np.uint8)
     lut[used] = np.arange(len(used), dtype=np.uint8)
     img = Image.fromarray(lut[indices], mode="P")
-    full = palette()
-    img.putpalette([v for i in used.tolist() for v in full[3 * i : 3 * i + 3]])
-    atomic_write(path, lambda fh: img.save(fh, format="PNG", optimize=optimize))
+    img.putpalette(colours[used].ravel().tolist())
+    return img
 
 
 @functools.lru_cache(maxsize=1)

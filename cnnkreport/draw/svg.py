@@ -1,9 +1,8 @@
 """Small inline SVG line charts for the per-kernel pages: a few KB each, crisp at any zoom, no image files.
 
 Each chart is a string of SVG markup with role="img" and its title as aria-label (the figure's caption says the
-rest), ready to be placed in a page as is. A line of
-more than MAX_POINTS points is thinned for drawing (its peaks and dips kept); every number is in the layer's
-layer.json.
+rest), ready to be placed in a page as is. A line of more than MAX_POINTS points is thinned for drawing (its peaks
+and dips kept); every number is in the layer's layer.json.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ def jinja_env() -> jinja2.Environment:
     env.globals["table_page"] = TABLE_PAGE
     env.globals["paths"] = paths  # the site's layout: templates name pages and files only through it
     env.globals["csp"] = PAGE_CSP
+    env.globals["negligible"] = f"{scores.NEGLIGIBLE:g}"  # a kernel shrunk to nothing (scores.negligible)
     env.globals["player_js"] = Markup(PAGE_JS)  # noqa: S704 - our own script, allowed by its hash in PAGE_CSP
     return env
 
@@ -193,6 +194,5 @@ def _constants() -> dict[str, Any]:
         "surrogates": scores.SURROGATES,
         "alpha": scores.SURROGATE_ALPHA,
         "dense_max_taps": DENSE_MAX_TAPS,
-        "negligible": f"{scores.NEGLIGIBLE:g}",
         "near": NEAR,
     }

@@ -68,7 +68,7 @@ def reference_section(
     assert d is not None  # the same shape as the layer, which could be analysed
     mosaic.write_png(folder / PICTURE, compact.draw_layer(learned.atoms, "tile").image)
     n = best_matches_png(d, folder / MATCHES, "atom", MAX_ROWS)
-    atoms, hit_rate, controlled = len(d.final.score), d.hit_rate, float(d.controlled_hits.mean())
+    atoms, hit_rate, controlled = len(d.final.score), d.hit_rate, d.controlled_share
     figure = Figure(
         PICTURE,
         f"A sparse-coding dictionary of {atoms} atom{'s' if atoms != 1 else ''} learned from the run's own data, "
@@ -84,7 +84,7 @@ def reference_section(
         controlled,
         d.threshold,
         a.hit_rate,
-        float(a.controlled_hits.mean()),
+        a.controlled_share,
         learned.sparsity,
         learned.error,
         figure,
