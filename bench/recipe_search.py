@@ -495,6 +495,23 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
         "pulses-1d",
         {"model": {"kernel_size": [31, 9]}, "train": {"optimizer": "adamw", "weight_decay": 0.3, "epochs": 15}},
     ),
+    # --- round 5 (issue 16, build time): cheaper recipes, against the presets as they now stand -----------------
+    # pulses-1d: bigger batches halve the per-step overhead (a 1-D step is mostly overhead); lr scaled with the
+    # batch keeps the sum of decoupled decay (lr * weight_decay per step) and of step sizes over training
+    "r5-1d-b128": ["pulses-1d", {"train": {"batch_size": 128}}],
+    "r5-1d-b128-lr2e-2": ["pulses-1d", {"train": {"batch_size": 128, "lr": 2e-2}}],
+    "r5-1d-b128-lr1.4e-2": ["pulses-1d", {"train": {"batch_size": 128, "lr": 1.4e-2}}],
+    "r5-1d-b128-lr2e-2-ep20": ["pulses-1d", {"train": {"batch_size": 128, "lr": 2e-2, "epochs": 20}}],
+    "r5-1d-b128-ep20": ["pulses-1d", {"train": {"batch_size": 128, "epochs": 20}}],
+    "r5-1d-b128-lr8e-3": ["pulses-1d", {"train": {"batch_size": 128, "lr": 8e-3}}],
+    "r5-1d-b256-lr4e-2": ["pulses-1d", {"train": {"batch_size": 256, "lr": 4e-2}}],
+    "r5-1d-b256-lr2e-2": ["pulses-1d", {"train": {"batch_size": 256, "lr": 2e-2}}],
+    # pulses-2d: fewer epochs or smaller images, decay raised to keep its total
+    "r5-2d-ep9": ["pulses-2d", {"train": {"epochs": 9}}],
+    "r5-2d-ep9-c40": ["pulses-2d", {"train": {"epochs": 9, "l2_conv": 0.4}}],
+    "r5-2d-ep8-c45": ["pulses-2d", {"train": {"epochs": 8, "l2_conv": 0.45}}],
+    "r5-2d-s28": ["pulses-2d", {"data": {"size": 28}}],
+    "r5-2d-s28-ep10": ["pulses-2d", {"data": {"size": 28}, "train": {"epochs": 10}}],
 }
 
 

@@ -220,7 +220,7 @@ PRESETS: dict[str, RunConfig] = {
         # 16 kernels of 15 taps: at 15 taps the random null's threshold is high (about 0.86), and strong decay
         # still brings most kernels above it, with the phase-randomisation control behind them
         model=ModelConfig(channels=(16, 16), kernel_size=(15, 9), hidden=32),
-        train=TrainConfig(optimizer="adamw", epochs=25, batch_size=64, lr=1e-2, weight_decay=1.0),
+        train=TrainConfig(optimizer="adamw", epochs=25, batch_size=128, lr=1e-2, weight_decay=1.0),
     ),
 }
 PRESETS["seed-replica"] = RunConfig(

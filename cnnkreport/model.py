@@ -12,7 +12,10 @@ from .config import DataConfig, ModelConfig, features
 
 
 class PulseNet(nn.Module):
-    """Conv layers are `features.0`, `features.3`, ... so their names match the state_dict keys users see."""
+    """Conv layers are `features.0`, `features.3`, ... so their names match the state_dict keys users see. Each
+    conv layer's ReLU comes after its pooling: the same values and gradients as ReLU then pooling (ReLU keeps the
+    order of values, and its gradient is 0 wherever a window's maximum is not positive), on a quarter of the
+    values (bench/bench_pool.py: a 2-D training step about a seventh faster)."""
 
     def __init__(self, cfg: ModelConfig, data: DataConfig) -> None:
         super().__init__()
@@ -20,7 +23,7 @@ class PulseNet(nn.Module):
         layers: list[nn.Module] = []
         c_in = 1
         for c, k in zip(cfg.channels, cfg.kernel_size, strict=True):
-            layers += [conv(c_in, c, k, padding=k // 2), nn.ReLU(), MaxPool2x(2 if data.kind == "image" else 1)]
+            layers += [conv(c_in, c, k, padding=k // 2), MaxPool2x(2 if data.kind == "image" else 1), nn.ReLU()]
             c_in = c
         self.features = nn.Sequential(*layers)
         flat = features(cfg, data)  # a UserError where the layers shrink the input to nothing

@@ -177,6 +177,36 @@ def test_pooling_equals_torch_values_and_gradients(shape: tuple[int, ...]) -> No
 
 
 @pytest.mark.parametrize("kind", ["image", "signal"])
+def test_relu_after_pooling_is_the_textbook_network(kind: str) -> None:
+    """PulseNet pools before its ReLU: the outputs and every parameter's gradient are those of conv, ReLU, then
+    torch's pooling, bit for bit, with many pre-activations exactly 0 and many ties."""
+    cfg = tiny(kind)
+    torch.manual_seed(0)
+    ours = PulseNet(cfg.model, cfg.data)
+    textbook = PulseNet(cfg.model, cfg.data)
+    textbook.load_state_dict(ours.state_dict())
+    layers = list(textbook.features)
+    for i in range(0, len(layers), 3):
+        pool = torch.nn.MaxPool2d(2) if kind == "image" else torch.nn.MaxPool1d(2)
+        layers[i + 1 : i + 3] = [torch.nn.ReLU(), pool]
+    textbook.features = torch.nn.Sequential(*layers)
+    with torch.no_grad():  # integer weights and inputs: exact zeros and ties in every layer
+        for p in (*ours.parameters(), *textbook.parameters()):
+            p.copy_(torch.randint(-2, 3, p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    shape = (4, 1, cfg.data.size, cfg.data.size) if kind == "image" else (4, 1, cfg.data.size)
+    x = torch.randint(-1, 2, shape).float()
+    a, b = ours(x), textbook(x)
+    assert torch.equal(a, b)
+    g = torch.randn_like(a)
+    for ga, gb in zip(
+        torch.autograd.grad(a, list(ours.parameters()), g),
+        torch.autograd.grad(b, list(textbook.parameters()), g),
+        strict=True,
+    ):
+        assert torch.equal(ga, gb)
+
+
+@pytest.mark.parametrize("kind", ["image", "signal"])
 def test_the_network_still_exports_with_torch_pooling(kind: str) -> None:
     """TorchScript (script and trace) and ONNX see torch's own max pooling, with the same outputs."""
     cfg = tiny(kind)
