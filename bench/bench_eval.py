@@ -1,9 +1,9 @@
 """The test-set pass (train.accuracy) at the batch size it picks (train.eval_batch) against fixed batch sizes.
 
-A pass over each preset's 1,000 test samples, one thread, the best of `--repeat` passes (sizes interleaved), at the batch
-size `eval_batch` picks (the first conv layer's output of a batch within train.EVAL_BYTES) and at 32-512 samples; the
-ratio is each size's time over the picked one's (above 1: the pick is faster). Training evaluates the test set at
-every epoch end and at train.EVAL_POINTS more steps: 26 passes for pulses-2d.
+A pass over each preset's 1,000 test samples, one thread, the best of `--repeat` passes (sizes taking turns),
+at the batch size `eval_batch` picks (the first conv layer's output of a batch within train.EVAL_BYTES) and at
+32-512 samples; the ratio is each size's time over the picked one's (above 1: the pick is faster). Training
+evaluates the test set at every epoch end and at train.EVAL_POINTS more steps: 26 passes for pulses-2d.
 
     python bench/bench_eval.py
 """
