@@ -510,6 +510,12 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "r5-2d-ep9": ["pulses-2d", {"train": {"epochs": 9}}],
     "r5-2d-ep9-c40": ["pulses-2d", {"train": {"epochs": 9, "l2_conv": 0.4}}],
     "r5-2d-ep8-c45": ["pulses-2d", {"train": {"epochs": 8, "l2_conv": 0.45}}],
+    # pulses-2d: sharper or cleaner traces, compact kernels, a gentler step
+    "r5-2d-thick1": ["pulses-2d", {"data": {"thickness": 1.0}}],
+    "r5-2d-thick1.2": ["pulses-2d", {"data": {"thickness": 1.2}}],
+    "r5-2d-noise0": ["pulses-2d", {"data": {"noise": 0.0}}],
+    "r5-2d-l1-0.5": ["pulses-2d", {"train": {"l1_first": 0.5}}],
+    "r5-2d-lr2e-3": ["pulses-2d", {"train": {"lr": 2e-3}}],
     "r5-2d-s28": ["pulses-2d", {"data": {"size": 28}}],
     "r5-2d-s28-ep10": ["pulses-2d", {"data": {"size": 28}, "train": {"epochs": 10}}],
 }

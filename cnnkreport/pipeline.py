@@ -4,12 +4,11 @@ folder, then rendered)."""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analysis import recipe
 from .config import DEFAULT_PRESETS, DEVICES, RunConfig, from_dict, load_run_config, preset, quick, read_toml
@@ -17,11 +16,14 @@ from .errors import JobsFailed, UserError
 from .executors import Events, ExecutorConfig, Failed, run_jobs
 from .executors import check as check_engine
 from .rundir import Run
-from .site import RunView, build_site, check_out_dir
-from .sources.inspect import read_model
-from .swap import make_temp, recover, replace_dir
-from .train import TrainResult, resolve_device, train
+from .site.layout import check_out_dir
+from .swap import recover
+from .train import resolve_device, train_into
 from .workers import default_workers, run_all
+
+if TYPE_CHECKING:  # the site and the model readers import matplotlib, scipy and onnx: only once they are needed, so
+    # that training starts sooner (and its worker processes, which import train_into from .train, import less)
+    from .site import RunView
 
 
 @dataclass(frozen=True)
@@ -102,32 +104,6 @@ def _reusable(run: Run, cfg: RunConfig) -> bool:
         return False
 
 
-def train_into(cfg: RunConfig, path: Path, on_step: Callable[[int, int], None] | None = None) -> TrainResult:
-    """Train into a temp folder beside `path` and swap it in when done: a failed run never replaces a good one.
-    Only a folder that `build` made itself (run.json says so) is ever replaced."""
-    if path.exists():
-        try:
-            made_by_build = Run(path).read_meta().made_by == "build"
-        except UserError:
-            made_by_build = False
-        if not made_by_build:
-            raise UserError(f"{path} exists and was not made by `cnnkreport build`; move it, or use another --runs")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = make_temp(path)
-    except OSError as e:
-        raise UserError(f"cannot create runs folder {path.parent}: {e.strerror}") from None
-    try:
-        result = train(cfg, tmp, on_step=on_step)
-        run = Run(tmp)
-        run.write_meta(replace(run.read_meta(), made_by="build"))
-        replace_dir(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return replace(result, run=Run(path))
-
-
 def build(
     cfg: BuildConfig,
     on_train: Callable[[RunConfig, bool], Callable[[int, int], None] | None] = lambda c, r: None,
@@ -174,6 +150,8 @@ def build(
             for name, rc, seeds, ab in checks
         ]
 
+    from .site import build_site
+
     return build_site(main_paths, Path(cfg.out), on_render, judge)
 
 
@@ -188,6 +166,9 @@ def inspect(
     """`cnnkreport inspect`: render the gallery of the model in `args` (files, folders or globs) into `out`; `layers`
     is a regular expression that layer names must match (re.search); `sample_rate` (Hz) of the model's input, where
     known, adds frequencies in Hz."""
+    from .site import build_site
+    from .sources.inspect import read_model
+
     check_out_dir(out)  # before reading gigabytes
     with tempfile.TemporaryDirectory(prefix="cnnkreport-inspect-") as tmp:
         run = read_model(args, Path(tmp) / "run", layers, trust_pickle, sample_rate)

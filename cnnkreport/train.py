@@ -20,6 +20,7 @@ from .data import make_dataset
 from .errors import UserError
 from .model import PulseNet, conv_layers
 from .rundir import LayerInfo, Recording, Run, RunMeta, atomic_write, atomic_write_text
+from .swap import make_temp, replace_dir
 
 EVAL_POINTS = 16  # test-set evaluations spread over training (plus one at every epoch end)
 EVAL_BYTES = 4 * 2**20  # a test batch's first-layer output stays within this, to stay in the cache: larger batches
@@ -300,3 +301,30 @@ def train(
     run.write_meta(replace(meta, status="complete", test_accuracy=test_acc))
     run.resume_path.unlink(missing_ok=True)
     return TrainResult(run, plan.total, test_acc, time.perf_counter() - t0)
+
+
+def train_into(cfg: RunConfig, path: Path, on_step: Callable[[int, int], None] | None = None) -> TrainResult:
+    """`build`'s training job (its worker processes import it from here, with little else): train into a temp
+    folder beside `path` and swap it in when done, so that a failed run never replaces a good one. Only a folder
+    that `build` made itself (run.json says so) is ever replaced."""
+    if path.exists():
+        try:
+            made_by_build = Run(path).read_meta().made_by == "build"
+        except UserError:
+            made_by_build = False
+        if not made_by_build:
+            raise UserError(f"{path} exists and was not made by `cnnkreport build`; move it, or use another --runs")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = make_temp(path)
+    except OSError as e:
+        raise UserError(f"cannot create runs folder {path.parent}: {e.strerror}") from None
+    try:
+        result = train(cfg, tmp, on_step=on_step)
+        run = Run(tmp)
+        run.write_meta(replace(run.read_meta(), made_by="build"))
+        replace_dir(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return replace(result, run=Run(path))

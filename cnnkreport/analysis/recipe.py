@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from ..config import RunConfig, from_dict, load_run_config
 from ..errors import UserError
 from ..rundir import Run
-from .report import rounded
 
 if TYPE_CHECKING:  # scores imports scipy: only when a run is judged
     from .scores import LayerAnalysis
@@ -224,6 +223,7 @@ class RecipeCheck:
 
     def summary(self) -> dict[str, Any]:
         """For summary.json."""
+        from .report import rounded  # report imports scipy.signal: not when `build` plans its runs
 
         def one(j: Judged) -> dict[str, Any]:
             return {
