@@ -3,7 +3,7 @@ each after the ReLU, and MaxPool2x before it as PulseNet has it (same values and
 step (batch 64) and one pass over a test set (1,000 samples in batches of train.eval_batch, as train.py
 evaluates) of each preset's network, one thread. Ratios are against torch's pooling after the ReLU.
 
-    python bench/bench_pool.py [--repeat 20]   # rounds of 20 steps and of 2 test passes, the best of 5
+    python bench/bench_pool.py [--repeat 20]   # rounds of 20 steps and of 2 test passes, the best of 9
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def tester(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     return test
 
 
-def best_ms(fns: list[Callable[[], None]], repeat: int, rounds: int = 5) -> list[float]:
+def best_ms(fns: list[Callable[[], None]], repeat: int, rounds: int = 9) -> list[float]:
     """Milliseconds a call of each of `fns`: the best of `rounds` rounds of `repeat` calls, the functions taking
     turns round by round (so that a change in the machine's load falls on each alike), after one call to warm up."""
     best = [float("inf")] * len(fns)

@@ -15,7 +15,7 @@ class PulseNet(nn.Module):
     """Conv layers are `features.0`, `features.3`, ... so their names match the state_dict keys users see. Each
     conv layer's ReLU comes after its pooling: the same values and gradients as ReLU then pooling (ReLU keeps the
     order of values, and its gradient is 0 wherever a window's maximum is not positive), on a quarter of the
-    values (bench/bench_pool.py: a 2-D training step about a seventh faster)."""
+    values (a small saving beside this machine's noise: bench/bench_pool.py)."""
 
     def __init__(self, cfg: ModelConfig, data: DataConfig) -> None:
         super().__init__()
