@@ -516,6 +516,11 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "r5-2d-noise0": ["pulses-2d", {"data": {"noise": 0.0}}],
     "r5-2d-l1-0.5": ["pulses-2d", {"train": {"l1_first": 0.5}}],
     "r5-2d-lr2e-3": ["pulses-2d", {"train": {"lr": 2e-3}}],
+    "r5-2d-c16-8": ["pulses-2d", {"model": {"channels": [16, 8]}}],
+    "r5-2d-h16": ["pulses-2d", {"model": {"hidden": 16}}],
+    "r5-2d-freq2-4": ["pulses-2d", {"data": {"frequency": [2.0, 4.0]}}],
+    "r5-2d-l2first0.3": ["pulses-2d", {"train": {"l2_first": 0.3}}],
+    "r5-2d-ep14-c40": ["pulses-2d", {"train": {"epochs": 14, "l2_conv": 0.4}}],
     "r5-2d-s28": ["pulses-2d", {"data": {"size": 28}}],
     "r5-2d-s28-ep10": ["pulses-2d", {"data": {"size": 28}, "train": {"epochs": 10}}],
 }
