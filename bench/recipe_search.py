@@ -14,6 +14,8 @@ otherwise idle machine, for timings to quote.
 
     python bench/recipe_search.py --seeds 0-4 --only 2d-fill-blur --only 1d-k15
     python bench/recipe_search.py --seeds 0 --preset pulses-1d --log /tmp/recipe/screen-1d.jsonl
+    python bench/recipe_search.py --threads 1 --only 'r5-*' --seeds 0-4         # round 5 (issue 16, build time)
+    python bench/recipe_search.py --threads 1 --only 2d-base --seeds 0-4 --warmup 0.05
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this checkout, installed or not
 
+from cnnkreport import train as train_module  # noqa: E402
 from cnnkreport.analysis.recipe import TARGETS, judge, met  # noqa: E402
 from cnnkreport.config import PRESETS, RunConfig, from_dict  # noqa: E402
 from cnnkreport.train import train  # noqa: E402
@@ -596,6 +599,17 @@ def summary(results: list[dict[str, Any]]) -> None:
         )
 
 
+def with_warmup(fraction: float) -> None:
+    """Make every run of this process ramp its learning rate up linearly over the first `fraction` of its steps,
+    on top of its schedule (a probe of whether early, large steps kill kernels)."""
+    scheduled = train_module.learning_rate
+
+    def learning_rate(cfg: RunConfig, step: int, total: int) -> float:
+        return scheduled(cfg, step, total) * min(1.0, step / max(1, int(fraction * total)))
+
+    train_module.learning_rate = learning_rate  # type: ignore[assignment]
+
+
 def parse_seeds(text: str) -> list[int]:
     seeds: list[int] = []
     for part in text.split(","):
@@ -613,6 +627,13 @@ def main() -> None:
     ap.add_argument("--log", type=Path, help="append one JSON line per run to this file")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     ap.add_argument("--list", action="store_true", help="list the candidates and exit")
+    ap.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        help="a probe, not a config option: the learning rate ramps up linearly over this fraction of the steps "
+        "before its schedule (default 0: none)",
+    )
     args = ap.parse_args()
     if args.list:
         for name, (p, o) in CANDIDATES.items():
@@ -628,6 +649,8 @@ def main() -> None:
         ap.error("no candidate matches --only/--preset (see --list)")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.warmup:
+        with_warmup(args.warmup)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="cnnk-recipe-") as tmp:
         runs = args.runs or Path(tmp)
@@ -635,6 +658,8 @@ def main() -> None:
         for name in names:
             for seed in parse_seeds(args.seeds):
                 m = measure(name, seed, runs)
+                if args.warmup:
+                    m["name"] = f"{name}+warmup{args.warmup:g}"
                 results.append(m)
                 print(row(m), flush=True)
                 if args.log:

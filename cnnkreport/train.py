@@ -88,7 +88,6 @@ def learning_rate(cfg: RunConfig, step: int, total: int) -> float:
     return cfg.train.lr
 
 
-@torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float | None:
     if len(y) == 0:
         return None
