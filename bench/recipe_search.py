@@ -524,6 +524,11 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "r5-2d-freq2-4": ["pulses-2d", {"data": {"frequency": [2.0, 4.0]}}],
     "r5-2d-l2first0.3": ["pulses-2d", {"train": {"l2_first": 0.3}}],
     "r5-2d-ep14-c40": ["pulses-2d", {"train": {"epochs": 14, "l2_conv": 0.4}}],
+    "r5-2d-binary": ["pulses-2d", {"data": {"binary": True}}],
+    "r5-2d-binary-c40": ["pulses-2d", {"data": {"binary": True}, "train": {"l2_conv": 0.4}}],
+    "r5-2d-n6k": ["pulses-2d", {"data": {"n_train": 6000}}],
+    "r5-2d-n6k-ep9": ["pulses-2d", {"data": {"n_train": 6000}, "train": {"epochs": 9}}],
+    "r5-2d-amp": ["pulses-2d", {"data": {"amplitude": [0.5, 0.9]}}],
     "r5-2d-s28": ["pulses-2d", {"data": {"size": 28}}],
     "r5-2d-s28-ep10": ["pulses-2d", {"data": {"size": 28}, "train": {"epochs": 10}}],
 }

@@ -38,13 +38,9 @@ def save(fig: Figure, path: Path, dpi: int = DPI) -> None:
     figure is written at a lower dpi (and, should it still be larger, scaled down)."""
     dpi = written_dpi(fig, dpi)
     buf = io.BytesIO()
-    fig.savefig(buf, format="rgba", dpi=dpi)  # raw pixels, not a PNG to decode again; layout is set when it is made
-    pixels = buf.getvalue()
-    width = int(fig.get_figwidth() * dpi)  # as the Agg renderer sizes its canvas
-    height, rest = divmod(len(pixels), 4 * width)
-    if rest or height != int(fig.get_figheight() * dpi):
-        raise AssertionError(f"{path.name}: {len(pixels)} bytes of pixels is not {width} x {height} RGBA")
-    rgb = Image.frombuffer("RGBA", (width, height), pixels, "raw", "RGBA", 0, 1).convert("RGB")
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # layout is set when the figure is made
+    with Image.open(buf) as im:
+        rgb = im.convert("RGB")
     if max(rgb.size) > MAX_SIDE:
         rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     small = rgb.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
