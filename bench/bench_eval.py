@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this checkout, installed or not
+
+from bench_pool import best_ms  # noqa: E402  (bench/ is on the path: the sizes take turns as there)
 
 import cnnkreport.train as train  # noqa: E402
 from cnnkreport.config import DEFAULT_PRESETS, preset  # noqa: E402
@@ -27,16 +29,18 @@ from cnnkreport.model import PulseNet  # noqa: E402
 SIZES = (32, 64, 128, 256, 512)
 
 
-def pass_seconds(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
-    """Seconds of one train.accuracy pass over (x, y) at `batch` samples a batch."""
-    picked = train.eval_batch
-    train.eval_batch = lambda model, x: batch  # type: ignore[assignment]
-    try:
-        t = time.perf_counter()
-        train.accuracy(model, x, y)
-        return time.perf_counter() - t
-    finally:
-        train.eval_batch = picked  # type: ignore[assignment]
+def pass_at(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> Callable[[], None]:
+    """One train.accuracy pass over (x, y) at `batch` samples a batch."""
+
+    def run() -> None:
+        picked = train.eval_batch
+        train.eval_batch = lambda model, x: batch  # type: ignore[assignment]
+        try:
+            train.accuracy(model, x, y)
+        finally:
+            train.eval_batch = picked  # type: ignore[assignment]
+
+    return run
 
 
 def main() -> None:
@@ -53,12 +57,8 @@ def main() -> None:
         x, y = torch.from_numpy(ds.x_test), torch.from_numpy(ds.y_test)
         pick = train.eval_batch(model, x)
         sizes = sorted({pick, *SIZES})
-        best = dict.fromkeys(sizes, float("inf"))
-        for n in sizes:
-            pass_seconds(model, x, y, n)  # warm up
-        for _ in range(args.repeat):  # sizes interleaved, so that the machine's moods fall on each alike
-            for n in sizes:
-                best[n] = min(best[n], pass_seconds(model, x, y, n))
+        ms = best_ms([pass_at(model, x, y, n) for n in sizes], repeat=1, rounds=args.repeat)
+        best = {n: t / 1e3 for n, t in zip(sizes, ms, strict=True)}
         print(
             f"{name:<14}{pick:>7}{best[pick]:>9.3f}   "
             + "".join(f"{best[n]:>8.3f} {best[n] / best[pick]:>4.2f}x" for n in SIZES)

@@ -41,9 +41,9 @@ def save(fig: Figure, path: Path, dpi: int = DPI) -> None:
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # layout is set when the figure is made
     with Image.open(buf) as im:
         rgb = im.convert("RGB")
-    if max(rgb.size) > MAX_SIDE:
-        rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-    small = rgb.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        if max(rgb.size) > MAX_SIDE:
+            rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+        small = rgb.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     atomic_write(path, lambda fh: small.save(fh, format="PNG", optimize=True))
 
 
