@@ -16,6 +16,8 @@ otherwise idle machine, for timings to quote.
     python bench/recipe_search.py --seeds 0 --preset pulses-1d --log /tmp/recipe/screen-1d.jsonl
     python bench/recipe_search.py --threads 1 --only 'r5-*' --seeds 0-4         # round 5 (issue 16, build time)
     python bench/recipe_search.py --threads 1 --only 2d-base --seeds 0-4 --warmup 0.05
+    python bench/recipe_search.py --threads 1 --only 2d-base --seeds 0-4 --dropout 0.1   # round 6's probes:
+    #   --leaky, --init-scale, --window, --dropout (each changes the network or the data in this process only)
 """
 
 from __future__ import annotations
@@ -531,6 +533,10 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "r5-2d-amp": ["pulses-2d", {"data": {"amplitude": [0.5, 0.9]}}],
     "r5-2d-s28": ["pulses-2d", {"data": {"size": 28}}],
     "r5-2d-s28-ep10": ["pulses-2d", {"data": {"size": 28}, "train": {"epochs": 10}}],
+    # --- round 6 (issue 16): larger first-layer kernels, wider duty cycles -------------------------------------
+    "r6-2d-k9": ["pulses-2d", {"model": {"kernel_size": [9, 3]}}],
+    "r6-2d-k9-c50": ["pulses-2d", {"model": {"kernel_size": [9, 3]}, "train": {"l2_conv": 0.5}}],
+    "r6-2d-k9-ep9": ["pulses-2d", {"model": {"kernel_size": [9, 3]}, "train": {"epochs": 9}}],
 }
 
 
@@ -612,7 +618,77 @@ def with_warmup(fraction: float) -> None:
     def learning_rate(cfg: RunConfig, step: int, total: int) -> float:
         return scheduled(cfg, step, total) * min(1.0, step / max(1, int(fraction * total)))
 
-    train_module.learning_rate = learning_rate  # type: ignore[assignment]
+    train_module.learning_rate = learning_rate
+
+
+def with_leaky(slope: float) -> None:
+    """Make every run of this process use LeakyReLU(slope) after its conv layers instead of ReLU (a probe of
+    whether kernels that never fire, and so never learn, are what the first layer loses)."""
+    from torch import nn
+
+    from cnnkreport import model as model_module
+
+    built = model_module.PulseNet.__init__
+
+    def init(self: Any, cfg: Any, data: Any) -> None:
+        built(self, cfg, data)
+        for i, layer in enumerate(self.features):
+            if isinstance(layer, nn.ReLU):
+                self.features[i] = nn.LeakyReLU(slope)
+
+    model_module.PulseNet.__init__ = init  # type: ignore[method-assign]
+
+
+def with_small_init(scale: float) -> None:
+    """Make every run of this process start its first conv layer at `scale` times torch's initial weights, with
+    zero biases (a probe of whether what is left of the random start is what the control rejects)."""
+    from cnnkreport import model as model_module
+
+    built = model_module.PulseNet.__init__
+
+    def init(self: Any, cfg: Any, data: Any) -> None:
+        built(self, cfg, data)
+        with torch.no_grad():
+            self.features[0].weight.mul_(scale)
+            self.features[0].bias.zero_()
+
+    model_module.PulseNet.__init__ = init  # type: ignore[method-assign]
+
+
+def with_window(fraction: float) -> None:
+    """Make every image of this process show its trace over only `fraction` of the screen's width, at a place
+    that varies from image to image, dark elsewhere (a probe of whether local features, with ends, make local
+    kernels)."""
+    from cnnkreport import data as data_module
+
+    drawn = data_module._rasterise
+
+    def rasterise(cfg: Any, p: Any) -> np.ndarray:
+        img = drawn(cfg, p)
+        start = np.mod(p.phase * 9973.0, 1.0) * (1.0 - fraction)  # a pseudo-random place, fixed by the sample
+        x = (np.arange(cfg.size) + 0.5) / cfg.size
+        visible = (x[None, :] >= start[:, None]) & (x[None, :] <= start[:, None] + fraction)
+        return img * visible[:, None, :]
+
+    data_module._rasterise = rasterise
+
+
+def with_dropout(rate: float) -> None:
+    """Make every run of this process drop whole first-layer feature maps at `rate` while training (Dropout1d/2d
+    after the first conv block; a probe of whether kernels that cannot lean on each other come out cleaner)."""
+    from torch import nn
+
+    from cnnkreport import model as model_module
+
+    built = model_module.PulseNet.__init__
+
+    def init(self: Any, cfg: Any, data: Any) -> None:
+        built(self, cfg, data)
+        drop = nn.Dropout2d(rate) if data.kind == "image" else nn.Dropout1d(rate)
+        layers = list(self.features)
+        self.features = nn.Sequential(*layers[:3], drop, *layers[3:])
+
+    model_module.PulseNet.__init__ = init  # type: ignore[method-assign]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -639,6 +715,33 @@ def main() -> None:
         help="a probe, not a config option: the learning rate ramps up linearly over this fraction of the steps "
         "before its schedule (default 0: none)",
     )
+    ap.add_argument(
+        "--leaky",
+        type=float,
+        default=0.0,
+        help="a probe, not a config option: LeakyReLU of this slope after each conv layer (default 0: ReLU)",
+    )
+    ap.add_argument(
+        "--init-scale",
+        type=float,
+        default=0.0,
+        help="a probe, not a config option: the first conv layer starts at this times torch's initial weights, "
+        "biases zero (default 0: torch's initialisation as it is)",
+    )
+    ap.add_argument(
+        "--window",
+        type=float,
+        default=0.0,
+        help="a probe, not a data option: each image shows its trace over this fraction of the width, at a place "
+        "that varies (default 0: the whole width)",
+    )
+    ap.add_argument(
+        "--dropout",
+        type=float,
+        default=0.0,
+        help="a probe, not a config option: drop whole first-layer feature maps at this rate while training "
+        "(default 0: none)",
+    )
     args = ap.parse_args()
     if args.list:
         for name, (p, o) in CANDIDATES.items():
@@ -656,6 +759,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.warmup:
         with_warmup(args.warmup)
+    if args.leaky:
+        with_leaky(args.leaky)
+    if args.init_scale:
+        with_small_init(args.init_scale)
+    if args.window:
+        with_window(args.window)
+    if args.dropout:
+        with_dropout(args.dropout)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="cnnk-recipe-") as tmp:
         runs = args.runs or Path(tmp)
@@ -665,6 +776,14 @@ def main() -> None:
                 m = measure(name, seed, runs)
                 if args.warmup:
                     m["name"] = f"{name}+warmup{args.warmup:g}"
+                if args.leaky:
+                    m["name"] = f"{m['name']}+leaky{args.leaky:g}"
+                if args.init_scale:
+                    m["name"] = f"{m['name']}+init{args.init_scale:g}"
+                if args.window:
+                    m["name"] = f"{m['name']}+window{args.window:g}"
+                if args.dropout:
+                    m["name"] = f"{m['name']}+dropout{args.dropout:g}"
                 results.append(m)
                 print(row(m), flush=True)
                 if args.log:
