@@ -130,6 +130,7 @@ class TrainConfig:
     epochs: int = 6
     batch_size: int = 64
     snapshots: int = 120  # about this many kernel snapshots: dense early, sparser later
+    test_curve: bool = True  # test accuracy along training (for the site's curves); false: only after training
 
     def __post_init__(self) -> None:
         _check(self.loss in LOSSES, f"train.loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")

@@ -40,8 +40,9 @@ class TrainResult:
 
 
 def snapshot_schedule(total_steps: int, n: int) -> list[int]:
-    """About n steps in [0, total]: half log-spaced (dense while kernels change fast), half evenly spaced."""
-    geo = np.geomspace(1, max(total_steps, 1), num=max(n // 2, 1))
+    """About n steps in [0, total]: half log-spaced (dense while kernels change fast), half evenly spaced; for n < 4,
+    the first and the last."""
+    geo = np.geomspace(1, max(total_steps, 1), num=n // 2) if n >= 4 else np.zeros(0)
     lin = np.linspace(0, total_steps, num=max(n - n // 2, 2))
     steps = {0, total_steps, *np.rint(geo).astype(int).tolist(), *np.rint(lin).astype(int).tolist()}
     return sorted(s for s in steps if 0 <= s <= total_steps)
@@ -161,7 +162,7 @@ class Plan:
             total,
             frozenset(snapshot_schedule(total, cfg.train.snapshots)),
             frozenset(np.linspace(0, total, CHECKPOINTS + 1).round().astype(int).tolist()),
-            frozenset(snapshot_schedule(total, EVAL_POINTS)) | epoch_ends,
+            frozenset(snapshot_schedule(total, EVAL_POINTS)) | epoch_ends if cfg.train.test_curve else frozenset(),
         )
 
 
@@ -277,15 +278,17 @@ def train(
     if resume and run.resume_path.is_file():
         start = _restore(run, rec, model, opt, device)
     else:
-        start = _begin(run, cfg, meta, rec, model, accuracy(model, x_te, y_te))
+        start = _begin(run, cfg, meta, rec, model, accuracy(model, x_te, y_te) if cfg.train.test_curve else None)
         checkpoint(0)
 
     model.train()
+    final = None  # the test accuracy after the last step
     for step, batch in _batches(cfg, plan, start, len(y_tr)):
         idx = torch.from_numpy(batch).to(device)
         row = _train_step(model, opt, cfg, plan, step, x_tr[idx], y_tr[idx])
-        if step in plan.eval_at:
+        if step in plan.eval_at or step == plan.total:
             row["test_accuracy"] = accuracy(model, x_te, y_te)
+            final = row["test_accuracy"]
         rec.rows.append(row)
         if step in plan.snap_at:
             rec.snapshot(step, kernels_of(model))
@@ -294,7 +297,7 @@ def train(
         if on_step is not None:
             on_step(step, plan.total)
 
-    test_acc = accuracy(model, x_te, y_te)
+    test_acc = final if start < plan.total else accuracy(model, x_te, y_te)
     rec.flush()
     atomic_write(run.weights_path, lambda fh: torch.save(model.state_dict(), fh))
     run.write_meta(replace(meta, status="complete", test_accuracy=test_acc))

@@ -97,10 +97,13 @@ def test_seed_and_ablation_configs() -> None:
     cfg = replace(PRESETS["pulses-2d"], seed=7)
     seeds = recipe.seed_configs(cfg, 3)
     assert [(c.seed, c.name) for c in seeds] == [(8, "pulses-2d-seed-8"), (9, "pulses-2d-seed-9")]
-    assert all(replace(c, seed=7, name="pulses-2d") == cfg for c in seeds)  # only the seed differs
+    # only the seed differs, and what is recorded: judged, not drawn
+    assert all(replace(c, seed=7, name="pulses-2d") == recipe.judged_only(cfg) for c in seeds)
+    assert all(c.train.snapshots == 2 and not c.train.test_curve for c in seeds)
     assert recipe.seed_configs(cfg, 1) == []
     ab = recipe.ablation_config("pulses-2d", cfg)
     assert ab is not None and ab.train.weight_decay == 0.0 and ab.name == "pulses-2d-no-weight-decay"
+    assert ab.train.snapshots == 2 and not ab.train.test_curve
     assert replace(ab, train=cfg.train, name=cfg.name) == cfg
     assert recipe.ablation_config("seed-replica", PRESETS["seed-replica"]) is None
 

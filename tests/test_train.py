@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from cnnkreport.analysis import recipe
 from cnnkreport.errors import UserError
 from cnnkreport.model import MaxPool2x, PulseNet, conv_layers
 from cnnkreport.rundir import Run
@@ -24,6 +25,7 @@ def test_schedule_is_dense_early_and_covers_the_run() -> None:
     late = sum(1 for x in s if x > 900)
     assert early > 3 * late  # dense while kernels change fast
     assert max(np.diff(s)) <= 1000 / 25  # and never a long gap later
+    assert snapshot_schedule(1000, 2) == snapshot_schedule(1000, 3) == [0, 1000]
 
 
 @pytest.mark.parametrize(("kind", "epochs"), [("image", 4), pytest.param("signal", 12, marks=pytest.mark.slow)])
@@ -82,6 +84,26 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(tmp_path: Path
     assert cut.read_meta().status == "complete"
     again = train(cfg, tmp_path / "cut", resume=True)  # resuming a finished run changes nothing
     assert again.steps == reference.steps
+
+
+def test_a_judged_only_run_trains_the_same_weights_and_records_less(tmp_path: Path) -> None:
+    """The recipe check's runs (recipe.judged_only): two snapshots and one test, after training; the weights, the
+    losses and the test accuracy are the full run's, bit for bit."""
+    cfg = tiny("image", epochs=2)
+    full, lean = train(cfg, tmp_path / "full"), train(recipe.judged_only(cfg), tmp_path / "lean")
+    a, b = Run(tmp_path / "full"), Run(tmp_path / "lean")
+    sa, sb = torch.load(a.weights_path, weights_only=True), torch.load(b.weights_path, weights_only=True)
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert lean.test_accuracy == full.test_accuracy == b.read_meta().test_accuracy
+    assert b.snapshot_steps() == [0, lean.steps] and len(a.snapshot_steps()) > 2
+    for step in b.snapshot_steps():
+        x, y = a.read_snapshot(step), b.read_snapshot(step)
+        assert all(np.array_equal(x[k], y[k]) for k in x)
+    ma, mb = a.read_metrics(), b.read_metrics()
+    assert [r["loss"] for r in ma] == [r["loss"] for r in mb]
+    tested = [r["step"] for r in mb if r["test_accuracy"] is not None]
+    assert tested == [lean.steps] and mb[-1]["test_accuracy"] == full.test_accuracy
+    assert sum(r["test_accuracy"] is not None for r in ma) > 2
 
 
 def test_resume_needs_a_run(tmp_path: Path) -> None:

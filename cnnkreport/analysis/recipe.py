@@ -65,16 +65,25 @@ ABLATIONS: dict[str, Ablation] = {
 }
 
 
+def judged_only(cfg: RunConfig) -> RunConfig:
+    """A check run is judged, never drawn: it records its first and last kernels and tests once, after training.
+    The same weights as the full run (what is recorded does not touch the training), for less time."""
+    return replace(cfg, train=replace(cfg.train, snapshots=2, test_curve=False))
+
+
 def seed_configs(cfg: RunConfig, seeds: int) -> list[RunConfig]:
-    """The same config on the `seeds - 1` seeds after cfg.seed (cfg itself is the first seed)."""
-    return [replace(cfg, seed=cfg.seed + k, name=f"{cfg.name}-seed-{cfg.seed + k}") for k in range(1, seeds)]
+    """The same config on the `seeds - 1` seeds after cfg.seed (cfg itself is the first seed), judged only."""
+    return [
+        judged_only(replace(cfg, seed=cfg.seed + k, name=f"{cfg.name}-seed-{cfg.seed + k}")) for k in range(1, seeds)
+    ]
 
 
 def ablation_config(preset_name: str, cfg: RunConfig) -> RunConfig | None:
+    """The recipe without its key choice, judged only."""
     a = ABLATIONS.get(preset_name)
     if a is None:
         return None
-    return replace(from_dict(RunConfig, a.change, "", cfg), name=f"{cfg.name}-{a.label.replace(' ', '-')}")
+    return judged_only(replace(from_dict(RunConfig, a.change, "", cfg), name=f"{cfg.name}-{a.label.replace(' ', '-')}"))
 
 
 @dataclass(frozen=True)
