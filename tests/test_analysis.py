@@ -119,6 +119,22 @@ def test_smoothness_control_separates_smooth_from_edge() -> None:
     assert p_edge[0] < 0.05
 
 
+def test_the_control_is_strict_with_lines_across_the_whole_kernel() -> None:
+    """What the methods page and docs/recipe.md say (bench/control_ideal.py): a perfect line across a 7x7 kernel
+    sits on the control's threshold (about 5% of its surrogates match it as well), while the same line five pixels
+    long and an edge across the whole kernel pass clearly."""
+    b = bank((7, 7))
+    whole, short, edge = np.zeros((7, 7)), np.zeros((7, 7)), np.zeros((7, 7))
+    whole[3], whole[2], whole[4] = 1.0, -0.5, -0.5
+    short[2:5, 1:6] = whole[2:5, 1:6]
+    edge[:3], edge[4:] = -1.0, 1.0
+    r = match(whole[None], b).score
+    many = scores.best_scores(scores.phase_surrogates(whole, 1000, np.random.default_rng(1)), b)
+    assert r[0] > 0.85 and 0.03 <= float((many >= r[0] - 1e-12).mean()) <= 0.07
+    for k in (short, edge):
+        assert scores.surrogate_p(k[None], b, match(k[None], b).score)[0] < 0.02
+
+
 @pytest.mark.parametrize("shape", [(6, 5), (7, 7), (9,), (8,)])
 def test_phase_surrogates_keep_the_amplitude_spectrum(shape: tuple[int, ...]) -> None:
     k = np.random.default_rng(0).normal(size=shape)
