@@ -537,6 +537,10 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "r6-2d-k9": ["pulses-2d", {"model": {"kernel_size": [9, 3]}}],
     "r6-2d-k9-c50": ["pulses-2d", {"model": {"kernel_size": [9, 3]}, "train": {"l2_conv": 0.5}}],
     "r6-2d-k9-ep9": ["pulses-2d", {"model": {"kernel_size": [9, 3]}, "train": {"epochs": 9}}],
+    # an L2 penalty on the first layer growing with the distance from the kernel's centre (train.l2_centre)
+    "r6-2d-centre0.5": ["pulses-2d", {"train": {"l2_centre": 0.5}}],
+    "r6-2d-centre1": ["pulses-2d", {"train": {"l2_centre": 1.0}}],
+    "r6-2d-centre2": ["pulses-2d", {"train": {"l2_centre": 2.0}}],
 }
 
 
@@ -691,6 +695,32 @@ def with_dropout(rate: float) -> None:
     model_module.PulseNet.__init__ = init  # type: ignore[method-assign]
 
 
+def with_centre_l2(strength: float) -> None:
+    """Make every run of this process add an L2 penalty on its first conv layer that grows with the distance from
+    the kernel's centre, 0.5 * strength * sum(w**2 * (d / R)**2) with R half the kernel's side (a probe of whether
+    kernels held near their centre, lines shorter than the kernel, pass the smoothness control more often)."""
+    from cnnkreport import model as model_module
+
+    built = model_module.PulseNet.__init__
+    current: list[Any] = []
+
+    def init(self: Any, cfg: Any, data: Any) -> None:
+        built(self, cfg, data)
+        current[:] = [self.features[0].weight]
+
+    task_loss = train_module.loss_fn
+
+    def loss_fn(name: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        w = current[0]
+        axes = [torch.arange(n, dtype=w.dtype) - (n - 1) / 2 for n in w.shape[2:]]
+        d2 = sum(a.view(*([1] * i), -1, *([1] * (len(axes) - i - 1))) ** 2 for i, a in enumerate(axes))
+        weight = d2 / ((w.shape[-1] - 1) / 2) ** 2
+        return task_loss(name, logits, y) + 0.5 * strength * (w.square() * weight).sum()
+
+    model_module.PulseNet.__init__ = init  # type: ignore[method-assign]
+    train_module.loss_fn = loss_fn
+
+
 def parse_seeds(text: str) -> list[int]:
     seeds: list[int] = []
     for part in text.split(","):
@@ -742,6 +772,13 @@ def main() -> None:
         help="a probe, not a config option: drop whole first-layer feature maps at this rate while training "
         "(default 0: none)",
     )
+    ap.add_argument(
+        "--centre-l2",
+        type=float,
+        default=0.0,
+        help="a probe, not a config option: an L2 penalty on the first layer growing with the distance from the "
+        "kernel's centre, of this strength (default 0: none)",
+    )
     args = ap.parse_args()
     if args.list:
         for name, (p, o) in CANDIDATES.items():
@@ -767,6 +804,8 @@ def main() -> None:
         with_window(args.window)
     if args.dropout:
         with_dropout(args.dropout)
+    if args.centre_l2:
+        with_centre_l2(args.centre_l2)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="cnnk-recipe-") as tmp:
         runs = args.runs or Path(tmp)
@@ -784,6 +823,8 @@ def main() -> None:
                     m["name"] = f"{m['name']}+window{args.window:g}"
                 if args.dropout:
                     m["name"] = f"{m['name']}+dropout{args.dropout:g}"
+                if args.centre_l2:
+                    m["name"] = f"{m['name']}+centre{args.centre_l2:g}"
                 results.append(m)
                 print(row(m), flush=True)
                 if args.log:

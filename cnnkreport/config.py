@@ -127,6 +127,7 @@ class TrainConfig:
     l1_first: float = 0.0  # L1 penalty on the first conv layer's weights, per weight: compact, sparse kernels
     l2_first: float = 0.0  # L2 penalty on the first conv layer only (half the sum of squares, as coupled decay)
     l2_conv: float = 0.0  # L2 penalty on every conv layer's weights, none on the dense head (as l2_first)
+    l2_centre: float = 0.0  # L2 penalty on the first conv layer growing with the distance from the kernel's centre
     epochs: int = 6
     batch_size: int = 64
     snapshots: int = 120  # about this many kernel snapshots: dense early, sparser later
@@ -148,6 +149,7 @@ class TrainConfig:
         _check(0.0 <= self.l1_first <= 10.0, f"train.l1_first must be in [0, 10], got {self.l1_first}")
         _check(0.0 <= self.l2_first <= 10.0, f"train.l2_first must be in [0, 10], got {self.l2_first}")
         _check(0.0 <= self.l2_conv <= 10.0, f"train.l2_conv must be in [0, 10], got {self.l2_conv}")
+        _check(0.0 <= self.l2_centre <= 10.0, f"train.l2_centre must be in [0, 10], got {self.l2_centre}")
         _check(1 <= self.epochs <= 10_000, f"train.epochs must be between 1 and 10000, got {self.epochs}")
         _check(
             1 <= self.batch_size <= 65_536,
@@ -211,9 +213,11 @@ PRESETS: dict[str, RunConfig] = {
         # 16 first-layer kernels of 7x7; a 3x3 second layer (half the training time of 5x5, the same accuracy).
         model=ModelConfig(channels=(16, 16), kernel_size=(7, 3), hidden=32),
         # An L2 penalty on the conv layers' weights alone shrinks what is left of the random initialisation, so that
-        # what training wrote into the kernels shows, and leaves the dense head free to keep the accuracy: chosen by
-        # experiment (bench/recipe_search.py, docs/recipe.md).
-        train=TrainConfig(epochs=12, batch_size=64, lr=3e-3, l2_conv=0.3),
+        # what training wrote into the kernels shows, and leaves the dense head free to keep the accuracy; one on
+        # the first layer growing from the kernels' centres keeps each kernel near its centre, as lines shorter
+        # than the kernel, which both controls can tell from their surrogates: chosen by experiment
+        # (bench/recipe_search.py, docs/recipe.md).
+        train=TrainConfig(epochs=12, batch_size=64, lr=3e-3, l2_conv=0.3, l2_centre=0.5),
     ),
     "pulses-1d": RunConfig(
         name="pulses-1d",

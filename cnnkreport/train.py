@@ -74,6 +74,18 @@ def loss_fn(name: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(logits, target) if name == "l1" else F.mse_loss(logits, target)
 
 
+def centre_distance(kshape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """Each tap's squared distance from the kernel's centre, each axis in units of half its side, shape `kshape`
+    (0 at the centre, 1 in the middle of an edge, 2 in a 2-D kernel's corners): the weights of train.l2_centre."""
+    d = torch.zeros(kshape, dtype=like.dtype, device=like.device)
+    for axis, k in enumerate(kshape):
+        half = (k - 1) / 2
+        if half > 0:
+            along = (torch.arange(k, dtype=like.dtype, device=like.device) - half) / half
+            d = d + along.view(*[-1 if a == axis else 1 for a in range(len(kshape))]) ** 2
+    return d
+
+
 def make_optimizer(cfg: RunConfig, params: Any) -> torch.optim.Optimizer:
     t = cfg.train
     if t.optimizer == "sgd":
@@ -200,12 +212,14 @@ def _train_step(
     loss = loss_fn(cfg.train.loss, logits, yb)
     opt.zero_grad(set_to_none=True)
     t = cfg.train
-    if t.l1_first or t.l2_first or t.l2_conv:  # penalties are trained on; the metrics report the task's loss
+    if t.l1_first or t.l2_first or t.l2_conv or t.l2_centre:  # trained on; the metrics report the task's loss
         convs = [m.weight for m in conv_layers(model).values()]
         w = convs[0]
         penalty = t.l1_first * w.abs().mean() + 0.5 * t.l2_first * w.square().sum()
         if t.l2_conv:
             penalty = penalty + 0.5 * t.l2_conv * sum(c.square().sum() for c in convs)
+        if t.l2_centre:
+            penalty = penalty + 0.5 * t.l2_centre * (w.square() * centre_distance(tuple(w.shape[2:]), w)).sum()
         (loss + penalty).backward()
     else:
         loss.backward()

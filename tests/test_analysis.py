@@ -119,6 +119,27 @@ def test_smoothness_control_separates_smooth_from_edge() -> None:
     assert p_edge[0] < 0.05
 
 
+def test_the_localisation_control_rejects_random_weights_under_an_envelope() -> None:
+    """Random weights under a narrow Gaussian envelope beat the random null and their phase-randomised surrogates
+    (the surrogates are spread out), but not their sign-randomised ones; a planted edge detector beats both."""
+    rng = np.random.default_rng(5)
+    b = bank((7, 7))
+    y, x = np.mgrid[-3:4, -3:4]
+    enveloped = rng.normal(size=(40, 7, 7)) * np.exp(-(x**2 + y**2) / (2 * 1.5**2))
+    r = match(enveloped, b).score
+    threshold = scores.null_threshold(null_scores(1, (7, 7)))
+    phase = scores.controlled_p(enveloped, b, r, threshold)
+    assert (r > threshold).mean() > 0.8 and (phase < 0.05).mean() > 0.8  # the null and the phase control pass it
+    sign = scores.localised_p(enveloped, b, r, phase)
+    assert np.isnan(sign[~(phase < 0.05)]).all()  # tested only where the smoothness control passed
+    assert (sign < 0.05).mean() < 0.2  # about the test's own false-positive rate
+    edge = embed(SOBEL_X, 7)[None] + 0.05 * rng.normal(size=(1, 7, 7))
+    score = match(edge, b).score
+    assert scores.localised_p(edge, b, score, scores.controlled_p(edge, b, score, threshold))[0] < 0.05
+    signs = scores.sign_surrogates(edge[0], 50, rng)
+    assert np.allclose(np.abs(signs), np.abs(edge[0])) and not np.allclose(signs, edge[0])
+
+
 def test_the_control_is_strict_with_lines_across_the_whole_kernel() -> None:
     """What the methods page and docs/recipe.md say (bench/control_ideal.py): a perfect line across a 7x7 kernel
     sits on the control's threshold (about 5% of its surrogates match it as well), while the same line five pixels

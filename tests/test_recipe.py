@@ -48,7 +48,10 @@ TARGET_2D = Target(min_size=5, min_kernels=8, controlled=0.375, accuracy=0.95)
 
 def test_verdict_names_each_criterion_and_fails_on_each() -> None:
     assert met(TARGET_2D, judged())
-    control = "at least 38% of the kernels are hits that beat their phase-randomised surrogates"
+    control = (
+        "at least 38% of the kernels are hits that beat their phase-randomised surrogates and their sign-randomised "
+        "ones"
+    )
     assert [text for text, _ in verdict(TARGET_2D, judged())] == [
         "at least 8 first-layer kernels",
         "kernels of at least 5x5",

@@ -8,7 +8,7 @@ from cnnkreport.analysis import recipe
 from cnnkreport.errors import UserError
 from cnnkreport.model import MaxPool2x, PulseNet, conv_layers
 from cnnkreport.rundir import Run
-from cnnkreport.train import snapshot_schedule, train
+from cnnkreport.train import centre_distance, snapshot_schedule, train
 
 from .conftest import tiny
 
@@ -30,7 +30,7 @@ def test_schedule_is_dense_early_and_covers_the_run() -> None:
 
 @pytest.mark.parametrize(("kind", "epochs"), [("image", 4), pytest.param("signal", 12, marks=pytest.mark.slow)])
 def test_loss_goes_down_and_snapshots_round_trip(tmp_path: Path, kind: str, epochs: int) -> None:
-    cfg = tiny(kind, epochs=epochs, weight_decay=0.0, l2_conv=0.0)  # the loop, not the recipe's decay
+    cfg = tiny(kind, epochs=epochs, weight_decay=0.0, l2_conv=0.0, l2_centre=0.0)  # the loop, not the recipe's decay
     result = train(cfg, tmp_path / "run")
     run = Run(tmp_path / "run")
     rows = [r for r in run.read_metrics() if r["loss"] is not None]
@@ -151,8 +151,8 @@ def test_crash_between_snapshot_and_state_writes(tmp_path: Path, monkeypatch: py
 def test_first_layer_penalties_shrink_the_first_layer_only(tmp_path: Path, penalty: str) -> None:
     """train.l1_first / train.l2_first penalise the first conv layer's weights and no other; the metrics keep
     reporting the task's loss."""
-    plain = train(tiny(weight_decay=0.0, l2_conv=0.0, epochs=6), tmp_path / "plain")
-    strong = train(tiny(weight_decay=0.0, l2_conv=0.0, epochs=6, **{penalty: 5.0}), tmp_path / "strong")
+    plain = train(tiny(weight_decay=0.0, l2_conv=0.0, l2_centre=0.0, epochs=6), tmp_path / "plain")
+    strong = train(tiny(weight_decay=0.0, l2_conv=0.0, l2_centre=0.0, epochs=6, **{penalty: 5.0}), tmp_path / "strong")
     first, second = (
         [r.run.read_snapshot(r.run.snapshot_steps()[-1])[name] for name in ("features.0", "features.3")]
         for r in (plain, strong)
@@ -165,10 +165,41 @@ def test_first_layer_penalties_shrink_the_first_layer_only(tmp_path: Path, penal
         tiny(**{penalty: -1.0})
 
 
+@pytest.mark.parametrize("kind", ["image", "signal"])
+def test_centre_penalty_gathers_the_first_layer_near_its_centre(tmp_path: Path, kind: str) -> None:
+    """train.l2_centre: an L2 penalty on the first layer, 0 at the kernel's centre and growing with the distance
+    from it, so the weights far from the centre shrink and the centre keeps its weight; the second layer is left
+    alone."""
+    plain = train(tiny(kind, weight_decay=0.0, l2_conv=0.0, l2_centre=0.0, epochs=10), tmp_path / "plain")
+    strong = train(tiny(kind, weight_decay=0.0, l2_conv=0.0, l2_centre=10.0, epochs=10), tmp_path / "strong")
+    first, second = (
+        [r.run.read_snapshot(r.run.snapshot_steps()[-1])[name] for name in ("features.0", "features.3")]
+        for r in (plain, strong)
+    )
+    d = centre_distance(first[0].shape[2:], torch.zeros(1)).numpy()
+    far, near = d >= 1.0, d <= 0.25
+
+    def share(w: np.ndarray, where: np.ndarray) -> float:
+        return float(np.square(w[..., where]).sum() / np.square(w).sum())
+
+    assert share(second[0], far) < 0.7 * share(first[0], far)  # the weight far from the centre shrinks
+    assert share(second[0], near) > share(first[0], near)
+    assert np.abs(second[1]).sum() > 0.8 * np.abs(first[1]).sum()  # the second layer keeps its weight
+    with pytest.raises(UserError, match="train.l2_centre must be in"):
+        tiny(l2_centre=-1.0)
+
+
+def test_centre_distance_is_zero_at_the_centre_and_one_at_the_edges() -> None:
+    d = centre_distance((7, 5), torch.zeros(1))
+    assert d[3, 2] == 0 and d[0, 2] == 1 and d[3, 0] == 1 and d[0, 0] == 2 and d.shape == (7, 5)
+    assert torch.equal(centre_distance((15,), torch.zeros(1))[[0, 7, 14]], torch.tensor([1.0, 0.0, 1.0]))
+    assert centre_distance((1, 1), torch.zeros(1)).item() == 0
+
+
 def test_conv_penalty_shrinks_every_conv_layer_and_not_the_head(tmp_path: Path) -> None:
     """train.l2_conv: an L2 penalty on all conv layers' weights; the dense head is left alone."""
-    plain = train(tiny(weight_decay=0.0, l2_conv=0.0, epochs=6), tmp_path / "plain")
-    strong = train(tiny(weight_decay=0.0, l2_conv=5.0, epochs=6), tmp_path / "strong")
+    plain = train(tiny(weight_decay=0.0, l2_conv=0.0, l2_centre=0.0, epochs=6), tmp_path / "plain")
+    strong = train(tiny(weight_decay=0.0, l2_conv=5.0, l2_centre=0.0, epochs=6), tmp_path / "strong")
     for name in ("features.0", "features.3"):
         a, b = (r.run.read_snapshot(r.run.snapshot_steps()[-1])[name] for r in (plain, strong))
         assert np.square(b).sum() < 0.5 * np.square(a).sum()

@@ -139,6 +139,7 @@ def layer_detail(
             "top_templates_over_snapshots": position[:, i].tolist(),
             "score_over_snapshots": [rounded(s) for s in a.scores[:, i]],
             "phase_surrogate_p": rounded(a.surrogate_p[i]),
+            "sign_surrogate_p": rounded(a.sign_p[i]),
             "dc_fraction": rounded(a.dc_fraction[i]),
             "per_channel_scores": None if a.per_channel is None else [rounded(s) for s in a.per_channel[i]],
             "training_added": None
@@ -233,12 +234,11 @@ def headline(a: LayerAnalysis, sample_rate: float | None = None) -> str:
         return text + "." + dead
     if controlled == 0:
         return text + (
-            "; none of those beats its own phase-randomised surrogates, so their smoothness alone may explain the "
-            "match." + spread_filters(a, sample_rate) + dead
+            "; none of those beats both its own phase-randomised surrogates and its sign-randomised ones, so their "
+            "smoothness or their envelope alone may explain the match." + spread_filters(a, sample_rate) + dead
         )
     return text + (
-        f"; {controlled} of those also beat{'s its' if controlled == 1 else ' their'} own phase-randomised surrogates "
-        f"(p < {SURROGATE_ALPHA:g}): their shape, not only their smoothness, is what matches."
-        + spread_filters(a, sample_rate)
-        + dead
+        f"; {controlled} of those also beat{'s its' if controlled == 1 else ' their'} own phase-randomised and "
+        f"sign-randomised surrogates (p < {SURROGATE_ALPHA:g} each): their shape, not only their smoothness or their "
+        "envelope, is what matches." + spread_filters(a, sample_rate) + dead
     )

@@ -4,8 +4,10 @@ For a kernel k and a template t, both made zero-mean and unit-norm, the match is
 kernel's score r* is its best match over the bank. Multi-channel kernels are scored on their channel sum (and, for the
 record, per channel). Baselines of the same shape: the same kernels at initialisation (step 0), and a null
 distribution of freshly drawn random kernels (PyTorch's default initialisation), whose 99th percentile is the
-threshold above which a kernel "matches a detector". A phase-randomised control (same amplitude spectrum, random
-phases) keeps a merely smooth kernel from being called an edge detector.
+threshold above which a kernel "matches a detector". Two controls qualify a hit: phase-randomised surrogates
+(same amplitude spectrum, random phases) keep a merely smooth kernel from being called an edge detector, and
+sign-randomised ones (the same magnitude at every place, random signs) a merely localised one: random weights under
+a narrow envelope beat the random null and their phase surrogates alike (bench/control_ideal.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import functools
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +28,8 @@ from .matching import Matcher, Matches, Scorer, best_scores, match
 
 NULL_SAMPLES = 2000  # random kernels behind each null distribution
 THRESHOLD_QUANTILE = 0.99
-SURROGATES = 100  # phase-randomised surrogates per kernel
-SURROGATE_ALPHA = 0.05  # a kernel passes the smoothness control if fewer than 5% of its surrogates match as well
+SURROGATES = 100  # phase-randomised (and sign-randomised) surrogates per kernel
+SURROGATE_ALPHA = 0.05  # a kernel passes a control if fewer than 5% of its surrogates match as well
 STOP_AFTER = 5  # surrogates matching as well as the kernel after which it cannot pass: (1 + 4) / 101 < 0.05 <= 6 / 101
 STAGES = (0, 10, 25, 50, 100)  # how many of a kernel's surrogates have been scored after each stage
 NEGLIGIBLE = 1e-5  # a kernel whose largest |weight| is this small against its layer's largest is shrunk to nothing
@@ -104,6 +106,15 @@ def phase_surrogates(kernel: np.ndarray, n: int, rng: np.random.Generator) -> np
     return np.fft.irfftn(out, s=kernel.shape, axes=axes)
 
 
+def sign_surrogates(kernel: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n kernels with exactly the magnitude of every weight of `kernel`, at its place, and random signs, (n,
+    *shape): just as localised (the same energy at every place), with none of its arrangement of signs."""
+    return np.abs(kernel)[None] * rng.choice((-1.0, 1.0), size=(n, *kernel.shape))
+
+
+Surrogates = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
+
+
 def surrogate_p(
     kernels: np.ndarray,
     b: Scorer,
@@ -111,9 +122,11 @@ def surrogate_p(
     n: int = SURROGATES,
     seed: int = 0,
     ids: np.ndarray | None = None,
+    make: Surrogates = phase_surrogates,
 ) -> np.ndarray:
-    """For each kernel (N, *shape), the share of its phase-randomised surrogates that match the bank at least as
-    well as it does: small when the kernel's *shape*, not just its smoothness, is what matches. Kernel i's
+    """For each kernel (N, *shape), the share of its surrogates (`make`: phase-randomised by default) that match
+    the bank at least as well as it does: small when the kernel's *shape*, not just its smoothness (or, with
+    sign_surrogates, its envelope), is what matches. Kernel i's
     surrogates are drawn from the seed (seed, ids[i]) (ids: the kernels' places in their layer; 0..N-1 by default),
     so they do not depend on which other kernels are tested. Sequential (Besag and Clifford 1991): the surrogates
     are scored in stages, and once STOP_AFTER of them match as well, the rest cannot bring the kernel under
@@ -125,10 +138,7 @@ def surrogate_p(
     for lo in range(0, len(kernels), per):
         block = kernels[lo : lo + per]
         sur = np.stack(
-            [
-                phase_surrogates(k, n, np.random.default_rng((seed, int(i))))
-                for k, i in zip(block, ids[lo:], strict=False)
-            ]
+            [make(k, n, np.random.default_rng((seed, int(i)))) for k, i in zip(block, ids[lo:], strict=False)]
         )  # (B, n, *shape)
         count, seen = np.zeros(len(block), dtype=np.int64), np.zeros(len(block), dtype=np.int64)
         for a, z in zip(STAGES[:-1], STAGES[1:], strict=True):
@@ -151,6 +161,17 @@ def controlled_p(kernels: np.ndarray, b: Scorer, scores: np.ndarray, threshold: 
     tested = np.flatnonzero(scores > threshold)
     if len(tested):
         p[tested] = surrogate_p(kernels[tested], b, scores[tested], ids=tested)
+    return p
+
+
+def localised_p(kernels: np.ndarray, b: Scorer, scores: np.ndarray, phase_p: np.ndarray) -> np.ndarray:
+    """The localisation control where it still qualifies a claim: surrogate_p against sign-randomised surrogates
+    of the kernels that passed the smoothness control (phase_p < SURROGATE_ALPHA), NaN (not tested) for the
+    others. Its surrogates are drawn from their own seed, apart from the phase surrogates'."""
+    p = np.full(len(kernels), np.nan)
+    tested = np.flatnonzero(phase_p < SURROGATE_ALPHA)  # NaN compares False: untested kernels stay untested
+    if len(tested):
+        p[tested] = surrogate_p(kernels[tested], b, scores[tested], seed=1, ids=tested, make=sign_surrogates)
     return p
 
 
@@ -194,6 +215,7 @@ class LayerAnalysis:
     dc_fraction: np.ndarray  # (N,) at the last snapshot
     dc_fraction_null: float  # median DC fraction of the random kernels
     surrogate_p: np.ndarray  # (N,) NaN for kernels not above the threshold (not tested)
+    sign_p: np.ndarray  # (N,) the localisation control's p; NaN where not tested (not a hit by the smoothness control)
     added: Matches | None  # the learned change (last minus init), scored like a kernel
     claims_possible: bool
     claims_note: str
@@ -243,12 +265,13 @@ class LayerAnalysis:
 
     @property
     def controlled_hits(self) -> np.ndarray:
-        """Above the null threshold *and* better than its own phase-randomised surrogates."""
-        return self.hits & (self.surrogate_p < SURROGATE_ALPHA)
+        """Above the null threshold *and* better than its own phase-randomised surrogates (its smoothness does not
+        explain the match) *and* than its sign-randomised ones (nor does its envelope)."""
+        return self.hits & (self.surrogate_p < SURROGATE_ALPHA) & (self.sign_p < SURROGATE_ALPHA)
 
     @property
     def controlled_share(self) -> float:
-        """Share of the kernels that are hits the smoothness control supports."""
+        """Share of the kernels that are hits both controls support."""
         return float(self.controlled_hits.mean())
 
     @property
@@ -363,7 +386,8 @@ class LayerScorer:
             null=null,
             dc_fraction=dc_fraction(last),
             dc_fraction_null=float(np.median(dc_fraction(null_kernels))),
-            surrogate_p=controlled_p(last, b, final.score, null_threshold(null)),
+            surrogate_p=(phase_p := controlled_p(last, b, final.score, null_threshold(null))),
+            sign_p=localised_p(last, b, final.score, phase_p),
             added=added,
             claims_possible=possible,
             claims_note=note,

@@ -226,6 +226,7 @@ def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
                 "match": t.label(),
                 "family": t.family,
                 "surrogate_p": a.surrogate_p[i],
+                "sign_p": a.sign_p[i],
                 "dc": a.dc_fraction[i],
                 "page": i < MAX_KERNEL_PAGES,
             }

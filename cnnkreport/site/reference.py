@@ -97,7 +97,8 @@ def reference_section(
         f"rebuilt from a few atoms (on average {100 * ref.sparsity:.0f}% of them; relative error "
         f"{ref.error:.2f}). Scored exactly as the kernels are, against the same null (r* above {ref.threshold:.2f}): "
         f"{pct(hit_rate)} of the atoms are hits and {pct(controlled)} are hits that beat their "
-        f"phase-randomised surrogates, against {pct(ref.cnn_hit_rate)} and {pct(ref.cnn_controlled_share)} of "
+        "phase-randomised surrogates and their sign-randomised ones, "
+        f"against {pct(ref.cnn_hit_rate)} and {pct(ref.cnn_controlled_share)} of "
         f"{info.name}'s trained kernels. {_reading(ref)}"
     )
     matches = Figure(
