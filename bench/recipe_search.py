@@ -541,6 +541,8 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "r6-2d-centre0.5": ["pulses-2d", {"train": {"l2_centre": 0.5}}],
     "r6-2d-centre1": ["pulses-2d", {"train": {"l2_centre": 1.0}}],
     "r6-2d-centre2": ["pulses-2d", {"train": {"l2_centre": 2.0}}],
+    "r6-2d-centre0.5-ep10": ["pulses-2d", {"train": {"l2_centre": 0.5, "epochs": 10}}],
+    "r6-2d-centre0.5-ep9": ["pulses-2d", {"train": {"l2_centre": 0.5, "epochs": 9}}],
 }
 
 
