@@ -229,7 +229,7 @@ class Outcome:
     test_accuracy: float | None
     hit_rate: float
     kappa: float | None
-    controlled: float  # share of kernels above the threshold that also beat their phase-randomised surrogates
+    controlled: float  # share of the kernels that are hits both controls support
 
 
 def judge(points: Sequence[Point], paths: Sequence[Path]) -> list[Outcome]:

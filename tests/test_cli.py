@@ -169,7 +169,7 @@ def test_summary_json_follows_the_contract(quick_site: Path) -> None:
             assert layer["kind"] in ("conv1d", "conv2d")
             assert 0 < layer["null_threshold"] < 1
             if layer["match_claims_possible"]:
-                assert 0 <= layer["hit_rate"] <= 1
+                assert 0 <= layer["hit_rate_controlled"] <= layer["hit_rate_phase_controlled"] <= layer["hit_rate"] <= 1
             else:  # no number that reads as a result
                 assert layer["hit_rate"] is None and layer["kappa"] is None
             assert len(layer["kernels"]) == layer["shape"][0]

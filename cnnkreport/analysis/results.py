@@ -60,7 +60,8 @@ class LayerResult:
     null_median: float | None
     hit_rate: float | None  # None where no match claim is possible
     hit_rate_at_init: float | None
-    hit_rate_phase_controlled: float | None
+    hit_rate_phase_controlled: float | None  # hits that pass the smoothness control, as a share of the kernels
+    hit_rate_controlled: float | None  # ... that pass both controls (the controlled share the targets count)
     median_score: float | None
     median_score_at_init: float | None
     kappa: float | None
