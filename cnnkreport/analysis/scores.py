@@ -154,25 +154,28 @@ def surrogate_p(
     return out
 
 
+def _p_where(
+    tested: np.ndarray, kernels: np.ndarray, b: Scorer, scores: np.ndarray, seed: int, make: Surrogates
+) -> np.ndarray:
+    """surrogate_p of the kernels where `tested` (a boolean mask), NaN (not tested) for the others."""
+    p = np.full(len(kernels), np.nan)
+    idx = np.flatnonzero(tested)
+    if len(idx):
+        p[idx] = surrogate_p(kernels[idx], b, scores[idx], seed=seed, ids=idx, make=make)
+    return p
+
+
 def controlled_p(kernels: np.ndarray, b: Scorer, scores: np.ndarray, threshold: float) -> np.ndarray:
     """The smoothness control where it qualifies a claim: surrogate_p of the kernels above the null threshold, NaN
     (not tested) for the others, which make no claim to qualify."""
-    p = np.full(len(kernels), np.nan)
-    tested = np.flatnonzero(scores > threshold)
-    if len(tested):
-        p[tested] = surrogate_p(kernels[tested], b, scores[tested], ids=tested)
-    return p
+    return _p_where(scores > threshold, kernels, b, scores, 0, phase_surrogates)
 
 
 def localised_p(kernels: np.ndarray, b: Scorer, scores: np.ndarray, phase_p: np.ndarray) -> np.ndarray:
     """The localisation control where it still qualifies a claim: surrogate_p against sign-randomised surrogates
     of the kernels that passed the smoothness control (phase_p < SURROGATE_ALPHA), NaN (not tested) for the
     others. Its surrogates are drawn from their own seed, apart from the phase surrogates'."""
-    p = np.full(len(kernels), np.nan)
-    tested = np.flatnonzero(phase_p < SURROGATE_ALPHA)  # NaN compares False: untested kernels stay untested
-    if len(tested):
-        p[tested] = surrogate_p(kernels[tested], b, scores[tested], seed=1, ids=tested, make=sign_surrogates)
-    return p
+    return _p_where(phase_p < SURROGATE_ALPHA, kernels, b, scores, 1, sign_surrogates)  # NaN < x is False
 
 
 def kappa(trained: np.ndarray, init: np.ndarray) -> float:
@@ -264,10 +267,15 @@ class LayerAnalysis:
         return None if self.init is None else float((self.init.score > self.threshold).mean())
 
     @property
-    def controlled_hits(self) -> np.ndarray:
+    def phase_controlled_hits(self) -> np.ndarray:
         """Above the null threshold *and* better than its own phase-randomised surrogates (its smoothness does not
-        explain the match) *and* than its sign-randomised ones (nor does its envelope)."""
-        return self.hits & (self.surrogate_p < SURROGATE_ALPHA) & (self.sign_p < SURROGATE_ALPHA)
+        explain the match)."""
+        return self.hits & (self.surrogate_p < SURROGATE_ALPHA)
+
+    @property
+    def controlled_hits(self) -> np.ndarray:
+        """Phase-controlled hits that also beat their sign-randomised surrogates (nor does their envelope)."""
+        return self.phase_controlled_hits & (self.sign_p < SURROGATE_ALPHA)
 
     @property
     def controlled_share(self) -> float:
