@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 import time
@@ -76,12 +77,18 @@ def loss_fn(name: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def centre_distance(kshape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
     """Each tap's squared distance from the kernel's centre, each axis in units of half its side, shape `kshape`
-    (0 at the centre, 1 in the middle of an edge, 2 in a 2-D kernel's corners): the weights of train.l2_centre."""
-    d = torch.zeros(kshape, dtype=like.dtype, device=like.device)
+    (0 at the centre, 1 in the middle of an edge, 2 in a 2-D kernel's corners): the weights of train.l2_centre.
+    Made once per shape, dtype and device (every training step asks for it); not to be changed in place."""
+    return _centre_distance(tuple(kshape), like.dtype, like.device)
+
+
+@functools.lru_cache(maxsize=16)
+def _centre_distance(kshape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    d = torch.zeros(kshape, dtype=dtype, device=device)
     for axis, k in enumerate(kshape):
         half = (k - 1) / 2
         if half > 0:
-            along = (torch.arange(k, dtype=like.dtype, device=like.device) - half) / half
+            along = (torch.arange(k, dtype=dtype, device=device) - half) / half
             d = d + along.view(*[-1 if a == axis else 1 for a in range(len(kshape))]) ** 2
     return d
 
