@@ -30,6 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -627,38 +628,43 @@ def with_warmup(fraction: float) -> None:
     train_module.learning_rate = learning_rate
 
 
+def after_init(change: Callable[[Any, Any], None]) -> None:
+    """Make every network built in this process go through `change(network, data config)` once built (the probes
+    below that change the network)."""
+    from cnnkreport import model as model_module
+
+    built = model_module.PulseNet.__init__
+
+    def init(self: Any, cfg: Any, data: Any) -> None:
+        built(self, cfg, data)
+        change(self, data)
+
+    model_module.PulseNet.__init__ = init  # type: ignore[method-assign]
+
+
 def with_leaky(slope: float) -> None:
     """Make every run of this process use LeakyReLU(slope) after its conv layers instead of ReLU (a probe of
     whether kernels that never fire, and so never learn, are what the first layer loses)."""
     from torch import nn
 
-    from cnnkreport import model as model_module
-
-    built = model_module.PulseNet.__init__
-
-    def init(self: Any, cfg: Any, data: Any) -> None:
-        built(self, cfg, data)
-        for i, layer in enumerate(self.features):
+    def leaky(net: Any, data: Any) -> None:
+        for i, layer in enumerate(net.features):
             if isinstance(layer, nn.ReLU):
-                self.features[i] = nn.LeakyReLU(slope)
+                net.features[i] = nn.LeakyReLU(slope)
 
-    model_module.PulseNet.__init__ = init  # type: ignore[method-assign]
+    after_init(leaky)
 
 
 def with_small_init(scale: float) -> None:
     """Make every run of this process start its first conv layer at `scale` times torch's initial weights, with
     zero biases (a probe of whether what is left of the random start is what the control rejects)."""
-    from cnnkreport import model as model_module
 
-    built = model_module.PulseNet.__init__
-
-    def init(self: Any, cfg: Any, data: Any) -> None:
-        built(self, cfg, data)
+    def small(net: Any, data: Any) -> None:
         with torch.no_grad():
-            self.features[0].weight.mul_(scale)
-            self.features[0].bias.zero_()
+            net.features[0].weight.mul_(scale)
+            net.features[0].bias.zero_()
 
-    model_module.PulseNet.__init__ = init  # type: ignore[method-assign]
+    after_init(small)
 
 
 def with_window(fraction: float) -> None:
@@ -684,32 +690,22 @@ def with_dropout(rate: float) -> None:
     after the first conv block; a probe of whether kernels that cannot lean on each other come out cleaner)."""
     from torch import nn
 
-    from cnnkreport import model as model_module
-
-    built = model_module.PulseNet.__init__
-
-    def init(self: Any, cfg: Any, data: Any) -> None:
-        built(self, cfg, data)
+    def dropout(net: Any, data: Any) -> None:
         drop = nn.Dropout2d(rate) if data.kind == "image" else nn.Dropout1d(rate)
-        layers = list(self.features)
-        self.features = nn.Sequential(*layers[:3], drop, *layers[3:])
+        layers = list(net.features)
+        net.features = nn.Sequential(*layers[:3], drop, *layers[3:])
 
-    model_module.PulseNet.__init__ = init  # type: ignore[method-assign]
+    after_init(dropout)
 
 
 def with_centre_l2(strength: float) -> None:
     """Make every run of this process add an L2 penalty on its first conv layer that grows with the distance from
     the kernel's centre, 0.5 * strength * sum(w**2 * (d / R)**2) with R half the kernel's side (a probe of whether
-    kernels held near their centre, lines shorter than the kernel, pass the smoothness control more often)."""
-    from cnnkreport import model as model_module
-
-    built = model_module.PulseNet.__init__
+    kernels held near their centre, lines shorter than the kernel, pass the smoothness control more often). It
+    became train.l2_centre, whose weights (train.centre_distance) equal these to float rounding; the probe keeps
+    its own arithmetic so that round 6's figures can be made again bit for bit."""
     current: list[Any] = []
-
-    def init(self: Any, cfg: Any, data: Any) -> None:
-        built(self, cfg, data)
-        current[:] = [self.features[0].weight]
-
+    after_init(lambda net, data: current.__setitem__(slice(None), [net.features[0].weight]))
     task_loss = train_module.loss_fn
 
     def loss_fn(name: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -719,8 +715,18 @@ def with_centre_l2(strength: float) -> None:
         weight = d2 / ((w.shape[-1] - 1) / 2) ** 2
         return task_loss(name, logits, y) + 0.5 * strength * (w.square() * weight).sum()
 
-    model_module.PulseNet.__init__ = init  # type: ignore[method-assign]
     train_module.loss_fn = loss_fn
+
+
+# The probes: (option, what it sets up, the label its runs get after the candidate's name).
+PROBES: tuple[tuple[str, Callable[[float], None], str], ...] = (
+    ("warmup", with_warmup, "warmup"),
+    ("leaky", with_leaky, "leaky"),
+    ("init_scale", with_small_init, "init"),
+    ("window", with_window, "window"),
+    ("dropout", with_dropout, "dropout"),
+    ("centre_l2", with_centre_l2, "centre"),
+)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -796,18 +802,9 @@ def main() -> None:
         ap.error("no candidate matches --only/--preset (see --list)")
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.warmup:
-        with_warmup(args.warmup)
-    if args.leaky:
-        with_leaky(args.leaky)
-    if args.init_scale:
-        with_small_init(args.init_scale)
-    if args.window:
-        with_window(args.window)
-    if args.dropout:
-        with_dropout(args.dropout)
-    if args.centre_l2:
-        with_centre_l2(args.centre_l2)
+    probes = [(getattr(args, option), setup, label) for option, setup, label in PROBES if getattr(args, option)]
+    for value, setup, _ in probes:
+        setup(value)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="cnnk-recipe-") as tmp:
         runs = args.runs or Path(tmp)
@@ -815,18 +812,7 @@ def main() -> None:
         for name in names:
             for seed in parse_seeds(args.seeds):
                 m = measure(name, seed, runs)
-                if args.warmup:
-                    m["name"] = f"{name}+warmup{args.warmup:g}"
-                if args.leaky:
-                    m["name"] = f"{m['name']}+leaky{args.leaky:g}"
-                if args.init_scale:
-                    m["name"] = f"{m['name']}+init{args.init_scale:g}"
-                if args.window:
-                    m["name"] = f"{m['name']}+window{args.window:g}"
-                if args.dropout:
-                    m["name"] = f"{m['name']}+dropout{args.dropout:g}"
-                if args.centre_l2:
-                    m["name"] = f"{m['name']}+centre{args.centre_l2:g}"
+                m["name"] = name + "".join(f"+{label}{value:g}" for value, _, label in probes)
                 results.append(m)
                 print(row(m), flush=True)
                 if args.log:
