@@ -90,11 +90,15 @@ class _MaxPool2x(torch.autograd.Function):
         width = x.shape[-1]
         cols = torch.arange(0, width // 2 * 2, 2, device=x.device)
         if dims == 1:
-            index = cols + (v[1] > v[0])
+            index = torch.add(cols, v[1] > v[0])
         else:
-            rows = torch.arange(0, x.shape[-2] // 2 * 2, 2, device=x.device)[:, None] * width
-            lower = pairs[1] > pairs[0]  # a later row wins only if strictly larger: the first maximum is kept
-            index = rows + cols + torch.where(lower, width + (v[3] > v[2]), (v[1] > v[0]).long())
+            top = torch.arange(0, x.shape[-2] // 2 * 2, 2, device=x.device)[:, None] * width + cols  # each window's
+            # first member; a later row wins only if strictly larger, as does a later column: the first maximum
+            lower = pairs[1] > pairs[0]
+            right = v[1] > v[0]
+            right ^= lower & (right ^ (v[3] > v[2]))  # the lower row's comparison where it wins (no torch.where:
+            # several times slower on booleans)
+            index = torch.add(top, lower, alpha=width).add_(right)
         ctx.save_for_backward(x, index)
         ctx.dims = dims
         return out
