@@ -18,11 +18,10 @@ from .executors import check as check_engine
 from .rundir import Run
 from .site.layout import check_out_dir
 from .swap import recover
-from .train import resolve_device, train_into
-from .workers import default_workers, run_all
+from .workers import default_workers, run_all, start
 
-if TYPE_CHECKING:  # the site and the model readers import matplotlib, scipy and onnx: only once they are needed, so
-    # that training starts sooner (and its worker processes, which import train_into from .train, import less)
+if TYPE_CHECKING:  # torch, the site and the model readers (matplotlib, scipy, onnx) are imported once they are
+    # needed: training starts sooner, and the worker processes' server imports torch while this process does
     from .site import RunView
 
 
@@ -122,16 +121,20 @@ def build(
         return runs / "checks" / c.name
 
     extra = [c for _, _, seeds, ab in checks for c in [*seeds, *([ab] if ab else [])]]
-    wanted = main + [(c, checked(c)) for c in extra]
-    jobs, callbacks, names = [], [], []
-    for rc, path in wanted:
+    todo, callbacks, names = [], [], []
+    for rc, path in main + [(c, checked(c)) for c in extra]:
         recover(path)  # a build killed while swapping this run in
         reused = _reusable(Run(path), rc)
         callback = on_train(rc, reused)
         if not reused:
-            jobs.append((train_into, (rc, path.absolute())))  # absolute: a cluster's workers start elsewhere
+            todo.append((rc, path.absolute()))  # absolute: a cluster's workers start elsewhere
             callbacks.append(callback)
             names.append(rc.name)
+    if todo and cfg.executor.kind == "local" and cfg.workers != 1:
+        start(["cnnkreport.train"])  # the workers' server imports torch while this process does
+    from .train import train_into
+
+    jobs = [(train_into, args) for args in todo]
     if cfg.executor.kind == "local":
         run_all(jobs, _workers(cfg), callbacks)
     else:
@@ -188,6 +191,8 @@ class _Steps(Events):
 
 def _workers(cfg: BuildConfig) -> int:
     """Runs at a time: one per core, but one at a time on a GPU (the runs would only queue for it)."""
+    from .train import resolve_device
+
     if cfg.device == "cuda" or (cfg.device == "auto" and resolve_device("auto").type == "cuda"):
         return 1
     return cfg.workers or default_workers()

@@ -8,6 +8,7 @@ cores the machine has or how many runs went at once.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import queue
 import time
@@ -20,6 +21,8 @@ Job = tuple[Callable[..., Any], tuple[Any, ...]]  # fn(*args, on_step=...) at mo
 PROGRESS_EVERY = 0.2  # seconds between progress messages from one run
 
 _progress: Any = None  # the queue to the parent, in a worker
+PRELOAD = ("torch._dynamo",)  # imported once by the server the workers fork from, beside the jobs' own modules:
+# the optimisers' constructors import it (about 1.4 s), and it imports torch
 
 
 def _init(progress: Any) -> None:
@@ -56,6 +59,24 @@ def _in_worker(k: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     return one_thread(fn, args, throttled(lambda step, total: _progress.put((k, step, total))))
 
 
+def start(modules: Sequence[str]) -> None:
+    """Start the server that worker processes fork from, now: it imports `modules` (and PRELOAD) in the background
+    while this process goes on, once for every worker (a spawned worker would import torch again, seconds each)."""
+    if _context(modules).get_start_method() == "forkserver":
+        multiprocessing.forkserver.ensure_running()
+
+
+def _context(modules: Sequence[str]) -> Any:
+    """Forked from a server that imported `modules` but never ran torch (torch's thread pool does not survive a
+    fork); where there is no fork, fresh interpreters. The server is started once per process: a later call's
+    modules are imported by each worker as it needs them."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([*modules, *PRELOAD])
+    return context
+
+
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
@@ -88,7 +109,7 @@ def run_all(
         for k, (fn, args) in enumerate(jobs):
             end(k, lambda fn=fn, args=args, k=k: one_thread(fn, args, steps[k]))  # type: ignore[misc]
         return results
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: torch's thread pool does not survive fork
+    context = _context(sorted({fn.__module__ for fn, _ in jobs} - {"__main__"}))
     progress = context.Queue()
 
     def drain() -> None:

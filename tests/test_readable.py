@@ -250,10 +250,10 @@ def test_save_lowers_the_dpi_of_a_huge_figure_and_says_so(tmp_path: Path) -> Non
 def test_the_site_writes_every_figure_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every figures.save call of a site build (an image run and a signal run) and of a sweep page, at the dpi its
     call site passes: no text below MIN_TEXT_PX px at page size, no figure wider than the page."""
-    from cnnkreport.pipeline import train_into
     from cnnkreport.site import build as site_build
     from cnnkreport.site import build_site
     from cnnkreport.sweep import Outcome, SweepConfig, expand, render_sweep
+    from cnnkreport.train import train_into
 
     original = figures.save
     seen: dict[str, list[str]] = {}

@@ -14,8 +14,9 @@ from cnnkreport.analysis import recipe
 from cnnkreport.analysis.recipe import Judged, Target, met, verdict
 from cnnkreport.config import PRESETS
 from cnnkreport.errors import UserError
-from cnnkreport.pipeline import BuildConfig, load_build_config, train_into
+from cnnkreport.pipeline import BuildConfig, load_build_config
 from cnnkreport.rundir import Run
+from cnnkreport.train import train_into
 from cnnkreport.workers import run_all
 
 from .conftest import tiny
