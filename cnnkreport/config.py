@@ -197,6 +197,27 @@ def features(model: ModelConfig, data: DataConfig) -> int:
     return model.channels[-1] * n ** (2 if data.kind == "image" else 1)
 
 
+STEP_COST = 25e6  # what an optimiser step costs beyond its convolutions (Python, the optimiser, small tensors),
+# in multiply-adds of this machine's convolutions: fitted to a step of pulses-2d and of pulses-1d (11 and 4.7 ms)
+EVAL_POINTS = 16  # test-set passes spread over training, and one at each epoch's end (where train.test_curve)
+
+
+def training_work(cfg: RunConfig) -> float:
+    """About how long a run takes to train, in multiply-adds: its conv layers' multiply-adds for every training
+    sample (three per weight and place: forward and the two gradients) and test pass, and STEP_COST per step. Only
+    to start the longest runs first, so that the last to end are short."""
+    dims = 2 if cfg.data.kind == "image" else 1
+    per_sample, n, c_in = 0, cfg.data.size, 1
+    for c, k in zip(cfg.model.channels, cfg.model.kernel_size, strict=True):
+        n = n + 2 * (k // 2) - k + 1
+        per_sample += n**dims * c * c_in * k**dims
+        n, c_in = n // 2, c
+    t = cfg.train
+    steps = t.epochs * math.ceil(cfg.data.n_train / t.batch_size)
+    tests = (EVAL_POINTS + t.epochs if t.test_curve else 1) * cfg.data.n_test
+    return t.epochs * cfg.data.n_train * 3 * per_sample + tests * per_sample + steps * STEP_COST
+
+
 def _parameters(model: ModelConfig, data: DataConfig, flat: int) -> int:
     dims = 2 if data.kind == "image" else 1
     inputs = (1, *model.channels[:-1])

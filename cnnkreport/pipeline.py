@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .analysis import recipe
-from .config import DEFAULT_PRESETS, DEVICES, RunConfig, from_dict, load_run_config, preset, quick, read_toml
+from .config import (
+    DEFAULT_PRESETS,
+    DEVICES,
+    RunConfig,
+    from_dict,
+    load_run_config,
+    preset,
+    quick,
+    read_toml,
+    training_work,
+)
 from .errors import JobsFailed, UserError
 from .executors import Events, ExecutorConfig, Failed, run_jobs
 from .executors import check as check_engine
@@ -121,20 +131,20 @@ def build(
         return runs / "checks" / c.name
 
     extra = [c for _, _, seeds, ab in checks for c in [*seeds, *([ab] if ab else [])]]
-    todo, callbacks, names = [], [], []
+    todo = []
     for rc, path in main + [(c, checked(c)) for c in extra]:
         recover(path)  # a build killed while swapping this run in
         reused = _reusable(Run(path), rc)
         callback = on_train(rc, reused)
         if not reused:
-            todo.append((rc, path.absolute()))  # absolute: a cluster's workers start elsewhere
-            callbacks.append(callback)
-            names.append(rc.name)
+            todo.append((rc, path.absolute(), callback))  # absolute: a cluster's workers start elsewhere
+    todo.sort(key=lambda t: -training_work(t[0]))  # the longest first: the last runs to end are short ones
+    callbacks, names = [c for _, _, c in todo], [rc.name for rc, _, _ in todo]
     if todo and cfg.executor.kind == "local" and cfg.workers != 1:
         start(["cnnkreport.train"])  # the workers' server imports torch while this process does
     from .train import train_into
 
-    jobs = [(train_into, args) for args in todo]
+    jobs = [(train_into, (rc, path)) for rc, path, _ in todo]
     if cfg.executor.kind == "local":
         run_all(jobs, _workers(cfg), callbacks)
     else:

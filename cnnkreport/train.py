@@ -16,14 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import RunConfig, dumps_toml, load_run_config, to_dict
+from .config import EVAL_POINTS, RunConfig, dumps_toml, load_run_config, to_dict
 from .data import make_dataset
 from .errors import UserError
 from .model import PulseNet, conv_layers
 from .rundir import LayerInfo, Recording, Run, RunMeta, atomic_write, atomic_write_text
 from .swap import make_temp, replace_dir
 
-EVAL_POINTS = 16  # test-set evaluations spread over training (plus one at every epoch end)
 EVAL_BYTES = 4 * 2**20  # a test batch's first-layer output stays within this, to stay in the cache: larger batches
 # thrash it when the machine's shared cache is busy (bench/bench_eval.py: 1,000 images of 32x32 through 16 kernels
 # up to 3x slower at 256 a batch than at 64)

@@ -12,6 +12,7 @@ from cnnkreport.config import (
     preset,
     read_toml,
     to_dict,
+    training_work,
 )
 from cnnkreport.errors import UserError
 
@@ -76,3 +77,42 @@ def test_configs_are_immutable_values() -> None:
     same = replace(a, data=replace(a.data), train=replace(a.train))  # equal, built anew
     assert same is not a and same == a and hash(same) == hash(a)
     assert {a: "x"}[same] == "x" and len({a, same, b}) == 2
+
+
+def test_training_work_ranks_runs_by_what_they_cost():
+    """The measure that orders build's runs (longest first): pulses-2d trains longest, then pulses-1d, then
+    seed-replica (13.5, 10 and 6 s a run here); it grows with the epochs and the kernels, and a run without a test
+    curve costs less."""
+    work = {name: training_work(PRESETS[name]) for name in ("pulses-2d", "pulses-1d", "seed-replica")}
+    assert work["pulses-2d"] > work["pulses-1d"] > work["seed-replica"]
+    cfg = PRESETS["pulses-2d"]
+    longer = replace(cfg, train=replace(cfg.train, epochs=2 * cfg.train.epochs))
+    assert training_work(longer) == pytest.approx(2 * work["pulses-2d"], rel=0.1)
+    wider = replace(cfg, model=replace(cfg.model, kernel_size=(9, 3)))
+    assert training_work(wider) > work["pulses-2d"]
+    assert training_work(replace(cfg, train=replace(cfg.train, test_curve=False))) < work["pulses-2d"]
+
+
+def test_build_starts_the_longest_runs_first(tmp_path, monkeypatch):
+    from cnnkreport import pipeline
+
+    order = []
+
+    def run_all(jobs, workers, callbacks):
+        order.extend(args[0].name for _, args in jobs)
+        raise KeyboardInterrupt  # stop before anything trains
+
+    monkeypatch.setattr(pipeline, "run_all", run_all)
+    monkeypatch.setattr(pipeline, "start", lambda modules: None)
+    cfg = pipeline.BuildConfig(out=str(tmp_path / "site"), runs=str(tmp_path / "runs"), seeds=2)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.build(cfg)
+    assert order == [
+        "pulses-2d",
+        "pulses-2d-seed-1",
+        "pulses-2d-no-weight-decay",
+        "pulses-1d",
+        "pulses-1d-seed-1",
+        "pulses-1d-no-weight-decay",
+        "seed-replica",
+    ]
