@@ -238,8 +238,8 @@ def _figures() -> list[tuple[str, Callable[[], Figure], int]]:
     k1, k2, c1 = RNG.normal(size=(5, 5)), RNG.normal(size=(3, 5, 5)), RNG.normal(size=(3, 2, 5))
     maps, images = RNG.normal(size=(2, 3, 8, 8)), RNG.random(size=(2, 1, 8, 8))
     return [
-        ("freq1d", lambda: ff.frequency_response_1d_figure(k1), 10),  # magnitude + phase per kernel
-        ("freq1d_labels", lambda: ff.frequency_response_1d_figure(k1[:2], ["a", "b"]), 4),
+        ("freq1d", lambda: ff.frequency_response_1d_figure(k1), 1),  # one axes: every panel drawn into it
+        ("freq1d_labels", lambda: ff.frequency_response_1d_figure(k1[:2], ["a", "b"]), 1),
         ("freq2d", lambda: ff.frequency_response_2d_figure(k2), 2),  # one image of tiles + the colour bar
         ("maps", lambda: ff.feature_maps_figure(maps, images, ["square", "sine"]), 8),  # 2 x (input + 3)
         ("signals_layer", lambda: ff.signal_responses_figure(RNG.normal(size=(6, 9)), fl.test_signals(64)), 5),

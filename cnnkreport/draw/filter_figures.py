@@ -8,11 +8,15 @@ a figure stays readable; a capped figure says so in its title.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.transforms import Bbox, TransformedBbox
 
 from ..analysis.filters import (
     FilterShape,
@@ -62,52 +66,99 @@ def _bare(ax: Axes) -> None:
 
 def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None = None) -> Figure:
     """Magnitude (dB, each kernel normalised to its own peak, over the 1st/2nd-difference references dashed grey)
-    and phase (below, where the magnitude is within 60 dB of the peak) of 1-D kernels (N, k), a panel pair each."""
+    and phase (below, where the magnitude is within 60 dB of the peak) of 1-D kernels (N, k), a panel pair each.
+    Drawn into one axes that spans the figure, in inches, each panel framed and labelled by hand: the same picture
+    as an axes per panel in a fifth of the time (64 axes' ticks took most of a 1-D layer's drawing)."""
     w = _stack(kernels, 1)
     n, note = _capped(len(w), MAX_PANELS, "kernels")
     labels = labels if labels is not None else [f"kernel {i}" for i in range(len(w))]
     rows, cols = _grid(n, 4)
-    fig = Figure(figsize=(max(2.5 * cols, 3.6), 2.9 * rows + 0.5))  # at least as wide as the title
-    axes = fig.subplots(
-        2 * rows, cols, squeeze=False, sharex=True, gridspec_kw={"height_ratios": [2.0, 1.0] * rows}
-    )  # (2 rows, cols): magnitude above phase for each kernel
+    width = max(2.5 * cols, 3.6)  # inches; at least as wide as the title
+    legend_cols = 3 if width >= 5 else 1  # the legend's three entries: on the title's line for four columns, else
+    legend_rows = 0 if cols >= 4 else 3 // legend_cols  # in rows of their own below it
+    height = 2.9 * rows + 0.5 + 0.22 * legend_rows
+    fig = Figure(figsize=(width, height))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_axis_off()
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    left, top, bottom = 0.3, 0.45 + 0.22 * legend_rows, 0.45  # margins: row labels; title and legend; x labels
+    gutter, title, gap, below = 0.45, 0.28, 0.12, 0.12  # per panel: its tick labels, its title, magnitude to phase,
+    # and below the phase panel (a panel with none below it labels its frequencies there, where the next row is empty)
+    cell_w, cell_h = (width - left - 0.1) / cols, (height - top - bottom) / rows
+    pw = cell_w - gutter
+    mh = (cell_h - title - gap - below) * 2 / 3
+    ph = mh / 2
     refs = reference_responses_1d()
     ref_styles = {"1st difference": (0, (4, 2)), "2nd difference": (0, (1, 1.5))}
-    for i in range(rows * cols):
-        ax_m, ax_p = axes[2 * (i // cols), i % cols], axes[2 * (i // cols) + 1, i % cols]
-        if i >= n:
-            fig.delaxes(ax_m)
-            fig.delaxes(ax_p)
-            continue
+    text: dict[str, Any] = {"fontsize": FONT, "color": "black"}
+    frames, grid, ticks = [], [], []  # rectangles; grid and tick-mark segments
+
+    def panel(x0: float, y0: float, h: float, lo: float, hi: float, yticks: list[float], fmt: str) -> Any:
+        """Frame a panel of the frequency axis (0 to 0.5) against [lo, hi] at (x0, y0), label its y ticks, and
+        return the mapping from (frequency, value) to inches."""
+        frames.append(Rectangle((x0, y0), pw, h))
+        for f in (0.1, 0.2, 0.3, 0.4):
+            grid.append([(x0 + 2 * f * pw, y0), (x0 + 2 * f * pw, y0 + h)])
+        for v in yticks:
+            y = y0 + (v - lo) / (hi - lo) * h
+            grid.append([(x0, y), (x0 + pw, y)])
+            ticks.append([(x0 - 0.05, y), (x0, y)])
+            ax.text(x0 - 0.08, y, fmt.format(v).replace("-", "\u2212"), ha="right", va="center", **text)
+        return lambda f, v: (x0 + 2 * np.asarray(f) * pw, y0 + (np.asarray(v) - lo) / (hi - lo) * h)
+
+    def clipped(line: Any, x0: float, y0: float, h: float) -> None:
+        line.set_clip_box(TransformedBbox(Bbox([[x0, y0], [x0 + pw, y0 + h]]), ax.transData))
+
+    handles: list[Any] = []
+    for i in range(n):
+        r_, c_ = divmod(i, cols)
+        x0, y_top = left + c_ * cell_w + gutter, height - top - r_ * cell_h
+        ym, yp = y_top - title - mh, y_top - title - mh - gap - ph
         r = frequency_response_1d(w[i])
         peak = float(r.magnitude.max())
         rel = r.magnitude / peak if peak > 0 else r.magnitude
-        for name, mag in refs.items():
-            ax_m.plot(r.freq, 20 * np.log10(np.maximum(mag, 1e-6)), color=REF, lw=0.8, ls=ref_styles[name], label=name)
-        ax_m.plot(r.freq, 20 * np.log10(np.maximum(rel, 1e-6)), color=INK, lw=1.5, label="kernel / its peak")
-        ax_m.set_ylim(-DB_RANGE, 3)
-        ax_m.set_title(f"{labels[i]}  (peak gain {peak:.3g})", fontsize=FONT)
+        ax.text(x0 + pw / 2, y_top - 0.05, f"{labels[i]}  (peak gain {peak:.3g})", ha="center", va="top", **text)
+        mag = panel(x0, ym, mh, -DB_RANGE, 3.0, [0.0, -10.0, -20.0, -30.0, -40.0], "{:.0f}")
+        lines = [
+            ax.plot(*mag(r.freq, 20 * np.log10(np.maximum(m, 1e-6))), color=REF, lw=0.8, ls=ref_styles[name])[0]
+            for name, m in refs.items()
+        ]
+        lines.append(ax.plot(*mag(r.freq, 20 * np.log10(np.maximum(rel, 1e-6))), color=INK, lw=1.5)[0])
+        for line in lines:
+            clipped(line, x0, ym, mh)
+        handles = handles or lines
         phase = np.where(rel > 1e-3, r.phase / np.pi, np.nan)
-        ax_p.plot(r.freq, phase, color=ACCENT, lw=1.2)
         lo, hi = np.nanmin(phase, initial=0.0), np.nanmax(phase, initial=0.0)
-        ax_p.set_ylim(min(-1.0, math.floor(lo)) - 0.2, max(1.0, math.ceil(hi)) + 0.2)
-        for ax in (ax_m, ax_p):
-            ax.set_xlim(0, 0.5)
-            ax.grid(alpha=0.3)
-            ax.tick_params(labelsize=FONT)
-        if i % cols == 0:
-            ax_m.set_ylabel("gain (dB re peak)", fontsize=FONT)
-            ax_p.set_ylabel("phase (π rad)", fontsize=FONT)
-        if i + cols >= n:
-            ax_p.set_xlabel("frequency (cycles/sample)", fontsize=FONT)
-            ax_p.xaxis.set_tick_params(labelbottom=True)
-    handles, names = axes[0, 0].get_legend_handles_labels()
-    if cols >= 4:  # on the title's line
-        fig.legend(handles, names, loc="upper right", ncol=3, fontsize=FONT, frameon=False)
-    else:  # no room beside the title: in the first panel
-        axes[0, 0].legend(handles, names, loc="best", fontsize=FONT, frameon=False)
-    fig.suptitle("Frequency response as the layer applies it" + note, x=0.01, ha="left", fontsize=TITLE)
-    fig.tight_layout(h_pad=0.3)  # makes room for the suptitle
+        lo, hi = min(-1.0, math.floor(lo)) - 0.2, max(1.0, math.ceil(hi)) + 0.2
+        step = max(1, math.ceil((hi - lo) / 3))
+        yt = [float(v) for v in range(math.ceil(lo / step) * step, math.floor(hi) + 1, step)]
+        ph_map = panel(x0, yp, ph, lo, hi, yt, "{:g}")
+        clipped(ax.plot(*ph_map(r.freq, phase), color=ACCENT, lw=1.2)[0], x0, yp, ph)
+        if c_ == 0:
+            ax.text(0.05, ym + mh / 2, "gain (dB re peak)", rotation=90, ha="left", va="center", **text)
+            ax.text(0.05, yp + ph / 2, "phase (\u03c0 rad)", rotation=90, ha="left", va="center", **text)
+        if i + cols >= n:  # the lowest panel of its column: the frequency axis labelled
+            for f in (0.0, 0.25, 0.5):
+                ticks.append([(x0 + 2 * f * pw, yp), (x0 + 2 * f * pw, yp - 0.05)])
+                ax.text(x0 + 2 * f * pw, yp - 0.08, f"{f:g}", ha="center", va="top", **text)
+            ax.text(x0 + pw / 2, yp - 0.26, "frequency (cycles/sample)", ha="center", va="top", **text)
+    ax.add_collection(PatchCollection(frames, facecolor="none", edgecolor="black", linewidth=0.8))
+    ax.add_collection(LineCollection(grid, colors="#b0b0b0", linewidths=0.8, alpha=0.3))
+    ax.add_collection(LineCollection(ticks, colors="black", linewidths=0.8))
+    names = [*refs, "kernel / its peak"]
+    where: dict[str, Any] = (
+        {"loc": "upper right"} if cols >= 4 else {"loc": "upper left", "bbox_to_anchor": (0.0, 1 - 0.35 / height)}
+    )
+    fig.legend(handles, names, ncol=legend_cols, fontsize=FONT, frameon=False, **where)
+    fig.suptitle(
+        "Frequency response as the layer applies it" + note,
+        x=0.01,
+        y=1 - 0.06 / height,
+        ha="left",
+        va="top",
+        fontsize=TITLE,
+    )
     return fig
 
 
