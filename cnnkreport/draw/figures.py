@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -36,14 +36,13 @@ def save(fig: Figure, path: Path, dpi: int = DPI) -> None:
     """Write a figure as PNG, quantised to an adaptive palette of 128 colours: plots have few colours, and this
     makes their files about three times smaller with no visible change. At most MAX_SIDE px a side: a larger
     figure is written at a lower dpi (and, should it still be larger, scaled down)."""
-    dpi = written_dpi(fig, dpi)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # layout is set when the figure is made
-    with Image.open(buf) as im:
-        rgb = im.convert("RGB")
-        if max(rgb.size) > MAX_SIDE:
-            rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-        small = rgb.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    fig.set_dpi(written_dpi(fig, dpi))
+    canvas = FigureCanvasAgg(fig)  # drawn straight into pixels: no PNG written and read back (layout is set when
+    canvas.draw()  # the figure is made)
+    rgb = Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3])
+    if max(rgb.size) > MAX_SIDE:
+        rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    small = rgb.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     atomic_write(path, lambda fh: small.save(fh, format="PNG", optimize=True))
 
 
