@@ -4,7 +4,10 @@ folder, then rendered)."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -145,6 +148,7 @@ def build(
     from .train import train_into
 
     jobs = [(train_into, (rc, path)) for rc, path, _ in todo]
+    site = _import_meanwhile(f"{__package__}.site.build")  # matplotlib and scipy, while this process only waits
     if cfg.executor.kind == "local":
         run_all(jobs, _workers(cfg), callbacks)
     else:
@@ -152,6 +156,7 @@ def build(
         failed = [(name, r.error) for name, r in zip(names, results, strict=True) if isinstance(r, Failed)]
         if failed:
             raise JobsFailed(failed, len(jobs))
+    site.join()  # before the site's worker processes are forked
     main_paths = [path for _, path in main]
 
     def judge(views: list[RunView]) -> list[recipe.RecipeCheck]:
@@ -186,6 +191,18 @@ def inspect(
     with tempfile.TemporaryDirectory(prefix="cnnkreport-inspect-") as tmp:
         run = read_model(args, Path(tmp) / "run", layers, trust_pickle, sample_rate)
         return build_site([run.path], out, on_run)
+
+
+def _import_meanwhile(module: str) -> threading.Thread:
+    """Import `module` in a thread (about 1.4 s for the site's); an error is left for the import that needs it."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    return thread
 
 
 class _Steps(Events):
