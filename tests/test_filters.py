@@ -241,11 +241,11 @@ def _figures() -> list[tuple[str, Callable[[], Figure], int]]:
         ("freq1d", lambda: ff.frequency_response_1d_figure(k1), 1),  # one axes: every panel drawn into it
         ("freq1d_labels", lambda: ff.frequency_response_1d_figure(k1[:2], ["a", "b"]), 1),
         ("freq2d", lambda: ff.frequency_response_2d_figure(k2), 2),  # one image of tiles + the colour bar
-        ("maps", lambda: ff.feature_maps_figure(maps, images, ["square", "sine"]), 8),  # 2 x (input + 3)
+        ("maps", lambda: ff.feature_maps_figure(maps, images, ["square", "sine"]), 1),  # a Canvas
         ("signals_layer", lambda: ff.signal_responses_figure(RNG.normal(size=(6, 9)), fl.test_signals(64)), 5),
         ("combined", lambda: ff.channel_combined_figure(c1), 2),
-        ("input_space_2d", lambda: ff.input_space_figure(k2), 3),
-        ("input_space_1d", lambda: ff.input_space_figure(k1), 5),
+        ("input_space_2d", lambda: ff.input_space_figure(k2), 1),
+        ("input_space_1d", lambda: ff.input_space_figure(k1), 1),
         ("filterbank", lambda: _filterbank(k1), 4),  # peaks, bandwidths, heat map + its colour bar
     ]
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from ..data import Dataset
 from ..rundir import atomic_write
+from .canvas import Canvas
 from .compact import levels
 from .mosaic import MAX_SIDE, PAGE_HEIGHT, PAGE_WIDTH, grid, palette
 
@@ -92,30 +93,26 @@ def training_curves(metrics: list[dict[str, Any]]) -> Figure:
 
 
 def data_montage(ds: Dataset, per_class: int = 6) -> Figure:
-    """A few training samples of each class: a row per class, as the network sees them."""
+    """A few training samples of each class: a row per class, as the network sees them. On a Canvas."""
     k = len(ds.classes)
-    fig = Figure(figsize=(1.3 * per_class, 1.3 * k))
-    axes = fig.subplots(k, per_class, squeeze=False)
+    cell, left, pad = 1.3, 0.25, 0.05  # inches a sample; the class names; around each sample
+    c = Canvas(cell * per_class, cell * k)
     image = ds.x_train.ndim == 4
-    lim = float(np.abs(ds.x_train[: 50 * k]).max())
-    for c, name in enumerate(ds.classes):
-        idx = np.flatnonzero(ds.y_train == c)[:per_class]
-        for j, ax in enumerate(axes[c]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if j >= len(idx):
-                ax.axis("off")
-                continue
-            x = ds.x_train[idx[j], 0]
+    lim = float(np.abs(ds.x_train[: 50 * k]).max()) or 1.0
+    side = (cell * per_class - left) / per_class - 2 * pad
+    for row, name in enumerate(ds.classes):
+        y0 = cell * (k - 1 - row) + pad
+        h = cell - 2 * pad
+        c.text(left - 0.04, y0 + h / 2, name, rotation=90, ha="right", va="center", fontsize=PANEL_FONT)
+        for j, i in enumerate(np.flatnonzero(ds.y_train == row)[:per_class]):
+            x0, x = left + j * (side + 2 * pad) + pad, ds.x_train[i, 0]
             if image:
-                ax.imshow(x, cmap="gray", interpolation="nearest")
+                c.image(x, *c.fit(x.shape, x0, y0 + (h - side) / 2, side), cmap="gray")
             else:
-                ax.plot(x, color="#1f4e79", lw=0.8)
-                ax.set_ylim(-lim, lim)
-            if j == 0:
-                ax.set_ylabel(name, fontsize=PANEL_FONT)
-    fig.tight_layout(pad=0.3)
-    return fig
+                c.frame(x0, y0, side, h)
+                xs = x0 + np.arange(len(x)) / max(len(x) - 1, 1) * side
+                c.clip(c.ax.plot(xs, y0 + h / 2 + x / (2 * lim) * h, color="#1f4e79", lw=0.8)[0], x0, y0, side, h)
+    return c.figure()
 
 
 def score_histogram(trained: np.ndarray, init: np.ndarray | None, null: np.ndarray, threshold: float) -> Figure:

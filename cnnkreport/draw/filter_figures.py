@@ -13,10 +13,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
-from matplotlib.transforms import Bbox, TransformedBbox
 
 from ..analysis.filters import (
     FilterShape,
@@ -26,6 +23,7 @@ from ..analysis.filters import (
     reference_responses_1d,
     respond_1d,
 )
+from .canvas import Canvas
 from .figures import PANEL_DPI, PANEL_FONT, PANEL_MAX_WIDTH
 
 MAX_PANELS = 16  # kernels per small-multiples figure (frequency responses, feature-map columns)
@@ -66,9 +64,8 @@ def _bare(ax: Axes) -> None:
 
 def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None = None) -> Figure:
     """Magnitude (dB, each kernel normalised to its own peak, over the 1st/2nd-difference references dashed grey)
-    and phase (below, where the magnitude is within 60 dB of the peak) of 1-D kernels (N, k), a panel pair each.
-    Drawn into one axes that spans the figure, in inches, each panel framed and labelled by hand: the same picture
-    as an axes per panel in a fifth of the time (64 axes' ticks took most of a 1-D layer's drawing)."""
+    and phase (below, where the magnitude is within 60 dB of the peak) of 1-D kernels (N, k), a panel pair each,
+    drawn on a Canvas (one axes for all the panels)."""
     w = _stack(kernels, 1)
     n, note = _capped(len(w), MAX_PANELS, "kernels")
     labels = labels if labels is not None else [f"kernel {i}" for i in range(len(w))]
@@ -77,11 +74,7 @@ def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None =
     legend_cols = 3 if width >= 5 else 1  # the legend's three entries: on the title's line for four columns, else
     legend_rows = 0 if cols >= 4 else 3 // legend_cols  # in rows of their own below it
     height = 2.9 * rows + 0.5 + 0.22 * legend_rows
-    fig = Figure(figsize=(width, height))
-    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    ax.set_axis_off()
-    ax.set_xlim(0, width)
-    ax.set_ylim(0, height)
+    c = Canvas(width, height)
     left, top, bottom = 0.3, 0.45 + 0.22 * legend_rows, 0.45  # margins: row labels; title and legend; x labels
     gutter, title, gap, below = 0.45, 0.28, 0.12, 0.12  # per panel: its tick labels, its title, magnitude to phase,
     # and below the phase panel (a panel with none below it labels its frequencies there, where the next row is empty)
@@ -92,23 +85,19 @@ def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None =
     refs = reference_responses_1d()
     ref_styles = {"1st difference": (0, (4, 2)), "2nd difference": (0, (1, 1.5))}
     text: dict[str, Any] = {"fontsize": FONT, "color": "black"}
-    frames, grid, ticks = [], [], []  # rectangles; grid and tick-mark segments
 
     def panel(x0: float, y0: float, h: float, lo: float, hi: float, yticks: list[float], fmt: str) -> Any:
         """Frame a panel of the frequency axis (0 to 0.5) against [lo, hi] at (x0, y0), label its y ticks, and
         return the mapping from (frequency, value) to inches."""
-        frames.append(Rectangle((x0, y0), pw, h))
+        c.frame(x0, y0, pw, h)
         for f in (0.1, 0.2, 0.3, 0.4):
-            grid.append([(x0 + 2 * f * pw, y0), (x0 + 2 * f * pw, y0 + h)])
+            c.grid_line([(x0 + 2 * f * pw, y0), (x0 + 2 * f * pw, y0 + h)])
         for v in yticks:
             y = y0 + (v - lo) / (hi - lo) * h
-            grid.append([(x0, y), (x0 + pw, y)])
-            ticks.append([(x0 - 0.05, y), (x0, y)])
-            ax.text(x0 - 0.08, y, fmt.format(v).replace("-", "\u2212"), ha="right", va="center", **text)
+            c.grid_line([(x0, y), (x0 + pw, y)])
+            c.tick([(x0 - 0.05, y), (x0, y)])
+            c.text(x0 - 0.08, y, fmt.format(v).replace("-", "\u2212"), ha="right", va="center", **text)
         return lambda f, v: (x0 + 2 * np.asarray(f) * pw, y0 + (np.asarray(v) - lo) / (hi - lo) * h)
-
-    def clipped(line: Any, x0: float, y0: float, h: float) -> None:
-        line.set_clip_box(TransformedBbox(Bbox([[x0, y0], [x0 + pw, y0 + h]]), ax.transData))
 
     handles: list[Any] = []
     for i in range(n):
@@ -118,15 +107,15 @@ def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None =
         r = frequency_response_1d(w[i])
         peak = float(r.magnitude.max())
         rel = r.magnitude / peak if peak > 0 else r.magnitude
-        ax.text(x0 + pw / 2, y_top - 0.05, f"{labels[i]}  (peak gain {peak:.3g})", ha="center", va="top", **text)
+        c.text(x0 + pw / 2, y_top - 0.05, f"{labels[i]}  (peak gain {peak:.3g})", ha="center", va="top", **text)
         mag = panel(x0, ym, mh, -DB_RANGE, 3.0, [0.0, -10.0, -20.0, -30.0, -40.0], "{:.0f}")
         lines = [
-            ax.plot(*mag(r.freq, 20 * np.log10(np.maximum(m, 1e-6))), color=REF, lw=0.8, ls=ref_styles[name])[0]
+            c.ax.plot(*mag(r.freq, 20 * np.log10(np.maximum(m, 1e-6))), color=REF, lw=0.8, ls=ref_styles[name])[0]
             for name, m in refs.items()
         ]
-        lines.append(ax.plot(*mag(r.freq, 20 * np.log10(np.maximum(rel, 1e-6))), color=INK, lw=1.5)[0])
+        lines.append(c.ax.plot(*mag(r.freq, 20 * np.log10(np.maximum(rel, 1e-6))), color=INK, lw=1.5)[0])
         for line in lines:
-            clipped(line, x0, ym, mh)
+            c.clip(line, x0, ym, pw, mh)
         handles = handles or lines
         phase = np.where(rel > 1e-3, r.phase / np.pi, np.nan)
         lo, hi = np.nanmin(phase, initial=0.0), np.nanmax(phase, initial=0.0)
@@ -134,18 +123,16 @@ def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None =
         step = max(1, math.ceil((hi - lo) / 3))
         yt = [float(v) for v in range(math.ceil(lo / step) * step, math.floor(hi) + 1, step)]
         ph_map = panel(x0, yp, ph, lo, hi, yt, "{:g}")
-        clipped(ax.plot(*ph_map(r.freq, phase), color=ACCENT, lw=1.2)[0], x0, yp, ph)
+        c.clip(c.ax.plot(*ph_map(r.freq, phase), color=ACCENT, lw=1.2)[0], x0, yp, pw, ph)
         if c_ == 0:
-            ax.text(0.05, ym + mh / 2, "gain (dB re peak)", rotation=90, ha="left", va="center", **text)
-            ax.text(0.05, yp + ph / 2, "phase (\u03c0 rad)", rotation=90, ha="left", va="center", **text)
+            c.text(0.05, ym + mh / 2, "gain (dB re peak)", rotation=90, ha="left", va="center", **text)
+            c.text(0.05, yp + ph / 2, "phase (\u03c0 rad)", rotation=90, ha="left", va="center", **text)
         if i + cols >= n:  # the lowest panel of its column: the frequency axis labelled
             for f in (0.0, 0.25, 0.5):
-                ticks.append([(x0 + 2 * f * pw, yp), (x0 + 2 * f * pw, yp - 0.05)])
-                ax.text(x0 + 2 * f * pw, yp - 0.08, f"{f:g}", ha="center", va="top", **text)
-            ax.text(x0 + pw / 2, yp - 0.26, "frequency (cycles/sample)", ha="center", va="top", **text)
-    ax.add_collection(PatchCollection(frames, facecolor="none", edgecolor="black", linewidth=0.8))
-    ax.add_collection(LineCollection(grid, colors="#b0b0b0", linewidths=0.8, alpha=0.3))
-    ax.add_collection(LineCollection(ticks, colors="black", linewidths=0.8))
+                c.tick([(x0 + 2 * f * pw, yp), (x0 + 2 * f * pw, yp - 0.05)])
+                c.text(x0 + 2 * f * pw, yp - 0.08, f"{f:g}", ha="center", va="top", **text)
+            c.text(x0 + pw / 2, yp - 0.26, "frequency (cycles/sample)", ha="center", va="top", **text)
+    fig = c.figure()
     names = [*refs, "kernel / its peak"]
     where: dict[str, Any] = (
         {"loc": "upper right"} if cols >= 4 else {"loc": "upper left", "bbox_to_anchor": (0.0, 1 - 0.35 / height)}
@@ -216,32 +203,34 @@ def signal_responses_figure(kernels: np.ndarray, signals: dict[str, np.ndarray])
 def feature_maps_figure(maps: np.ndarray, images: np.ndarray, class_names: list[str]) -> Figure:
     """First-layer feature maps (B, out, H, W) of images (B, in, H, W), one row per image labelled with
     class_names[b]: the input (grey, mean over its channels), then a column per kernel in a diverging map
-    centred at zero, the colour scale symmetric and shared down each column."""
+    centred at zero, the colour scale symmetric and shared down each column. On a Canvas."""
     maps = np.asarray(maps)
     images = np.asarray(images)
     b = len(maps)
     n, note = _capped(maps.shape[1], MAX_PANELS, "kernels")
     side = min(0.9, PANEL_MAX_WIDTH / (n + 1))  # inches a column (72 px); many kernels, narrower (fits a page)
-    fig = Figure(figsize=(side * (n + 1), (side + 0.05) * b + 0.45))
-    axes = fig.subplots(b, n + 1, squeeze=False)
+    two_lines = n < 7  # a narrow figure: the title in two lines
+    top, left, gap = (0.62 if two_lines else 0.45), 0.22, 0.06  # the title and column titles; the row labels
+    width, height = side * (n + 1), (side + 0.05) * b + top
+    c = Canvas(width, height)
+    cell = min((width - left) / (n + 1), (height - top - 0.05) / b)
+    tile = cell - gap
     lims = np.abs(maps[:, :n]).reshape(b, n, -1).max(axis=(0, 2))  # (n,) per kernel column
     for r in range(b):
-        ax = axes[r, 0]
-        ax.imshow(images[r].mean(axis=0), cmap="gray", interpolation="nearest")
-        _bare(ax)
-        ax.set_ylabel(class_names[r], fontsize=FONT)
-        if r == 0:
-            ax.set_title("input", fontsize=FONT)
+        y0 = height - top - (r + 1) * cell
+        box = c.fit(images[r].shape[1:], left, y0, tile)
+        c.image(images[r].mean(axis=0), *box, cmap="gray")
+        c.text(left - 0.04, y0 + tile / 2, class_names[r], rotation=90, ha="right", va="center", fontsize=FONT)
         for j in range(n):
-            ax = axes[r, j + 1]
             lim = float(lims[j]) or 1.0
-            ax.imshow(maps[r, j], cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-            _bare(ax)
-            if r == 0:
-                ax.set_title(f"kernel {j}", fontsize=FONT)
+            c.image(
+                maps[r, j], *c.fit(maps.shape[2:], left + (j + 1) * cell, y0, tile), cmap="RdBu_r", vmin=-lim, vmax=lim
+            )
+    for j, name in enumerate(["input", *(f"kernel {j}" for j in range(n))]):
+        c.text(left + j * cell + tile / 2, height - top + 0.03, name, ha="center", va="bottom", fontsize=FONT)
     title = "Feature maps before ReLU: red > 0 > blue,|scale symmetric per kernel column" + note
-    fig.suptitle(title.replace("|", " " if n >= 7 else "\n"), fontsize=TITLE, y=0.995)  # two lines where narrow
-    fig.tight_layout(pad=0.2, h_pad=0.1, w_pad=0.1)
+    fig = c.figure()
+    fig.suptitle(title.replace("|", "\n" if two_lines else " "), fontsize=TITLE, y=1 - 0.04 / height, va="top")
     return fig
 
 
@@ -268,7 +257,7 @@ def channel_combined_figure(w: np.ndarray) -> Figure:
 def input_space_figure(v: np.ndarray) -> Figure:
     """Second-layer kernels projected to input space (filters.input_space_2d/1d): (out2, H, W) as grey tiles with
     zero white (RdBu_r, as the mosaics), each scaled symmetrically to its own largest |value|; (out2, L) as small
-    line plots."""
+    line plots. On a Canvas."""
     v = np.asarray(v, dtype=np.float64)
     if v.ndim not in (2, 3):
         raise ValueError(f"expected (out2, L) or (out2, H, W), got shape {v.shape}")
@@ -277,24 +266,35 @@ def input_space_figure(v: np.ndarray) -> Figure:
     rows, cols = _grid(n, 8)
     side = max(1.15, INPUT_SPACE_WIDTH / cols)  # inches a column: few kernels, larger tiles
     height = (1.25 if image else 1.0) * side * rows + 0.4
-    fig = Figure(figsize=(side * cols, height))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= n:
-            fig.delaxes(ax)
-            continue
+    c = Canvas(side * cols, height)
+    top, label, pad = 0.3, 0.2, 0.06  # the figure's title; each tile's; around each tile
+    cell_h = (height - top) / rows
+    tile = min(side, cell_h - label) - 2 * pad
+    for i in range(n):
+        r_, c_ = divmod(i, cols)
+        x0, y0 = c_ * side + (side - tile) / 2, height - top - r_ * cell_h - label - pad - tile
         lim = float(np.abs(v[i]).max()) or 1.0
         if image:
-            ax.imshow(v[i], cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-        else:
-            ax.axhline(0, color=REF, lw=0.5)
-            ax.plot(v[i], color=INK, lw=1.0)
-            ax.set_ylim(-1.1 * lim, 1.1 * lim)
-        _bare(ax)
-        ax.set_title(f"kernel {i}", fontsize=FONT, pad=2)
+            box = c.fit(v[i].shape, x0, y0, tile)
+            c.image(v[i], *box, cmap="RdBu_r", vmin=-lim, vmax=lim)
+            label_y = box[1] + box[3]
+        else:  # a line plot as wide as its column and as tall as its row leave room
+            x0, w, h = c_ * side + pad, side - 2 * pad, cell_h - label - 2 * pad
+            y0 = height - top - (r_ + 1) * cell_h + pad
+            c.frame(x0, y0, w, h)
+            c.ax.plot([x0, x0 + w], [y0 + h / 2] * 2, color=REF, lw=0.5)
+            xs = x0 + np.arange(len(v[i])) / max(len(v[i]) - 1, 1) * w
+            c.clip(c.ax.plot(xs, y0 + h / 2 + v[i] / (2.2 * lim) * h, color=INK, lw=1.0)[0], x0, y0, w, h)
+            label_y = y0 + h
+        c.text(c_ * side + side / 2, label_y + 0.03, f"kernel {i}", ha="center", va="bottom", fontsize=FONT)
     kind = "white = 0, scaled per tile" if image else "scaled per panel"
-    fig.suptitle(f"Layer-2 kernels in input space (linear, pooling as stride; {kind})" + note, fontsize=FONT)
-    fig.tight_layout(pad=0.2, h_pad=0.6, w_pad=0.2, rect=(0, 0, 1, 1 - 0.25 / height))  # the top: the title's
+    fig = c.figure()
+    fig.suptitle(
+        f"Layer-2 kernels in input space (linear, pooling as stride; {kind})" + note,
+        fontsize=FONT,
+        y=1 - 0.04 / height,
+        va="top",
+    )
     return fig
 
 
