@@ -62,6 +62,33 @@ def _bare(ax: Axes) -> None:
     ax.set_yticks([])
 
 
+def _frequency_panel(
+    c: Canvas, box: tuple[float, float, float, float], span: tuple[float, float], yticks: list[float], fmt: str
+) -> Any:
+    """Frame a panel of the frequency axis (0 to 0.5 cycles/sample) against the values `span` in `box` (x0, y0,
+    width, height, inches), grid and label its y ticks; returns the mapping from (frequency, value) to inches."""
+    x0, y0, w, h = box
+    lo, hi = span
+    c.frame(x0, y0, w, h)
+    for f in (0.1, 0.2, 0.3, 0.4):
+        c.grid_line([(x0 + 2 * f * w, y0), (x0 + 2 * f * w, y0 + h)])
+    for v in yticks:
+        y = y0 + (v - lo) / (hi - lo) * h
+        c.grid_line([(x0, y), (x0 + w, y)])
+        c.tick([(x0 - 0.05, y), (x0, y)])
+        c.text(x0 - 0.08, y, fmt.format(v).replace("-", "\u2212"), ha="right", va="center", fontsize=FONT)
+    return lambda f, v: (x0 + 2 * np.asarray(f) * w, y0 + (np.asarray(v) - lo) / (hi - lo) * h)
+
+
+def _phase_range(phase: np.ndarray) -> tuple[tuple[float, float], list[float]]:
+    """The span a phase panel shows (in units of pi: at least -1 to 1, whole units beyond, a margin) and its ticks
+    (whole units, about three)."""
+    lo, hi = np.nanmin(phase, initial=0.0), np.nanmax(phase, initial=0.0)
+    lo, hi = min(-1.0, math.floor(lo)) - 0.2, max(1.0, math.ceil(hi)) + 0.2
+    step = max(1, math.ceil((hi - lo) / 3))
+    return (lo, hi), [float(v) for v in range(math.ceil(lo / step) * step, math.floor(hi) + 1, step)]
+
+
 def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None = None) -> Figure:
     """Magnitude (dB, each kernel normalised to its own peak, over the 1st/2nd-difference references dashed grey)
     and phase (below, where the magnitude is within 60 dB of the peak) of 1-D kernels (N, k), a panel pair each,
@@ -76,39 +103,24 @@ def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None =
     height = 2.9 * rows + 0.5 + 0.22 * legend_rows
     c = Canvas(width, height)
     left, top, bottom = 0.3, 0.45 + 0.22 * legend_rows, 0.45  # margins: row labels; title and legend; x labels
-    gutter, title, gap, below = 0.45, 0.28, 0.12, 0.12  # per panel: its tick labels, its title, magnitude to phase,
+    gutter, head, gap, below = 0.45, 0.28, 0.12, 0.12  # per panel: its tick labels, its title, magnitude to phase,
     # and below the phase panel (a panel with none below it labels its frequencies there, where the next row is empty)
     cell_w, cell_h = (width - left - 0.1) / cols, (height - top - bottom) / rows
     pw = cell_w - gutter
-    mh = (cell_h - title - gap - below) * 2 / 3
+    mh = (cell_h - head - gap - below) * 2 / 3
     ph = mh / 2
     refs = reference_responses_1d()
     ref_styles = {"1st difference": (0, (4, 2)), "2nd difference": (0, (1, 1.5))}
-    text: dict[str, Any] = {"fontsize": FONT, "color": "black"}
-
-    def panel(x0: float, y0: float, h: float, lo: float, hi: float, yticks: list[float], fmt: str) -> Any:
-        """Frame a panel of the frequency axis (0 to 0.5) against [lo, hi] at (x0, y0), label its y ticks, and
-        return the mapping from (frequency, value) to inches."""
-        c.frame(x0, y0, pw, h)
-        for f in (0.1, 0.2, 0.3, 0.4):
-            c.grid_line([(x0 + 2 * f * pw, y0), (x0 + 2 * f * pw, y0 + h)])
-        for v in yticks:
-            y = y0 + (v - lo) / (hi - lo) * h
-            c.grid_line([(x0, y), (x0 + pw, y)])
-            c.tick([(x0 - 0.05, y), (x0, y)])
-            c.text(x0 - 0.08, y, fmt.format(v).replace("-", "\u2212"), ha="right", va="center", **text)
-        return lambda f, v: (x0 + 2 * np.asarray(f) * pw, y0 + (np.asarray(v) - lo) / (hi - lo) * h)
-
     handles: list[Any] = []
     for i in range(n):
         r_, c_ = divmod(i, cols)
         x0, y_top = left + c_ * cell_w + gutter, height - top - r_ * cell_h
-        ym, yp = y_top - title - mh, y_top - title - mh - gap - ph
+        ym, yp = y_top - head - mh, y_top - head - mh - gap - ph
         r = frequency_response_1d(w[i])
         peak = float(r.magnitude.max())
         rel = r.magnitude / peak if peak > 0 else r.magnitude
-        c.text(x0 + pw / 2, y_top - 0.05, f"{labels[i]}  (peak gain {peak:.3g})", ha="center", va="top", **text)
-        mag = panel(x0, ym, mh, -DB_RANGE, 3.0, [0.0, -10.0, -20.0, -30.0, -40.0], "{:.0f}")
+        c.text(x0 + pw / 2, y_top - 0.05, f"{labels[i]}  (peak gain {peak:.3g})", ha="center", va="top", fontsize=FONT)
+        mag = _frequency_panel(c, (x0, ym, pw, mh), (-DB_RANGE, 3.0), [0.0, -10.0, -20.0, -30.0, -40.0], "{:.0f}")
         lines = [
             c.ax.plot(*mag(r.freq, 20 * np.log10(np.maximum(m, 1e-6))), color=REF, lw=0.8, ls=ref_styles[name])[0]
             for name, m in refs.items()
@@ -118,34 +130,24 @@ def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None =
             c.clip(line, x0, ym, pw, mh)
         handles = handles or lines
         phase = np.where(rel > 1e-3, r.phase / np.pi, np.nan)
-        lo, hi = np.nanmin(phase, initial=0.0), np.nanmax(phase, initial=0.0)
-        lo, hi = min(-1.0, math.floor(lo)) - 0.2, max(1.0, math.ceil(hi)) + 0.2
-        step = max(1, math.ceil((hi - lo) / 3))
-        yt = [float(v) for v in range(math.ceil(lo / step) * step, math.floor(hi) + 1, step)]
-        ph_map = panel(x0, yp, ph, lo, hi, yt, "{:g}")
+        (lo, hi), yt = _phase_range(phase)
+        ph_map = _frequency_panel(c, (x0, yp, pw, ph), (lo, hi), yt, "{:g}")
         c.clip(c.ax.plot(*ph_map(r.freq, phase), color=ACCENT, lw=1.2)[0], x0, yp, pw, ph)
         if c_ == 0:
-            c.text(0.05, ym + mh / 2, "gain (dB re peak)", rotation=90, ha="left", va="center", **text)
-            c.text(0.05, yp + ph / 2, "phase (\u03c0 rad)", rotation=90, ha="left", va="center", **text)
+            c.text(0.05, ym + mh / 2, "gain (dB re peak)", rotation=90, ha="left", va="center", fontsize=FONT)
+            c.text(0.05, yp + ph / 2, "phase (\u03c0 rad)", rotation=90, ha="left", va="center", fontsize=FONT)
         if i + cols >= n:  # the lowest panel of its column: the frequency axis labelled
             for f in (0.0, 0.25, 0.5):
                 c.tick([(x0 + 2 * f * pw, yp), (x0 + 2 * f * pw, yp - 0.05)])
-                c.text(x0 + 2 * f * pw, yp - 0.08, f"{f:g}", ha="center", va="top", **text)
-            c.text(x0 + pw / 2, yp - 0.26, "frequency (cycles/sample)", ha="center", va="top", **text)
+                c.text(x0 + 2 * f * pw, yp - 0.08, f"{f:g}", ha="center", va="top", fontsize=FONT)
+            c.text(x0 + pw / 2, yp - 0.26, "frequency (cycles/sample)", ha="center", va="top", fontsize=FONT)
     fig = c.figure()
-    names = [*refs, "kernel / its peak"]
     where: dict[str, Any] = (
         {"loc": "upper right"} if cols >= 4 else {"loc": "upper left", "bbox_to_anchor": (0.0, 1 - 0.35 / height)}
     )
-    fig.legend(handles, names, ncol=legend_cols, fontsize=FONT, frameon=False, **where)
-    fig.suptitle(
-        "Frequency response as the layer applies it" + note,
-        x=0.01,
-        y=1 - 0.06 / height,
-        ha="left",
-        va="top",
-        fontsize=TITLE,
-    )
+    fig.legend(handles, [*refs, "kernel / its peak"], ncol=legend_cols, fontsize=FONT, frameon=False, **where)
+    title = "Frequency response as the layer applies it" + note
+    fig.suptitle(title, x=0.01, y=1 - 0.06 / height, ha="left", va="top", fontsize=TITLE)
     return fig
 
 
