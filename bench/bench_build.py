@@ -9,11 +9,18 @@ would, and reports:
   - the site's size against the 5 MB target.
 
     python bench/bench_build.py            # about 2 minutes
+    python bench/bench_build.py --against /tmp/old --rounds 2   # then builds of another checkout (an older
+                                           # commit, say) and of this one, taking turns: their times and ratios
+
+This machine runs the same build at speeds tens of percent apart from one hour to the next, so a change is judged
+by builds taken in turns with a reference, not by one figure.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,18 +38,27 @@ def num(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def build(repo: Path, tmp: Path) -> float:
+    """Wall seconds of `python -m cnnkreport build`, no arguments, with `repo`'s code, in the empty folder tmp."""
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "cnnkreport", "build"],
+        cwd=tmp,
+        check=True,
+        stderr=subprocess.DEVNULL,
+        env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+    )
+    return time.perf_counter() - t0
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--against", type=Path, help="another checkout to time in turns with this one")
+    ap.add_argument("--rounds", type=int, default=2, help="builds of each, with --against")
+    args = ap.parse_args()
     repo = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="cnnk-build-") as tmp:
-        t0 = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "cnnkreport", "build"],
-            cwd=tmp,
-            check=True,
-            stderr=subprocess.DEVNULL,
-            env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
-        )
-        wall = time.perf_counter() - t0
+        wall = build(repo, Path(tmp))
         site = Path(tmp) / "site"
         summary = json.loads((site / "summary.json").read_text())
         size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
@@ -81,6 +97,23 @@ def main() -> None:
             f"{c['run']}: targets ({'; '.join(c['targets'])}) held on {c['seeds_held']} of {n} seeds "
             f"(target: at least {SEEDS_TARGET} of 5): {'met' if ok else 'NOT met'}"
         )
+
+    if args.against:
+        turns(repo, args.against.resolve(), args.rounds)
+
+
+def turns(repo: Path, reference: Path, rounds: int) -> None:
+    """Builds of `reference` and of this checkout in turns, each in a fresh folder: their times and ratios."""
+    print(f"\nin turns with {reference}:")
+    ratios = []
+    for k in range(rounds):
+        times = []
+        for code in (reference, repo):
+            with tempfile.TemporaryDirectory(prefix="cnnk-build-") as tmp:
+                times.append(build(code, Path(tmp)))
+        ratios.append(times[1] / times[0])
+        print(f"  round {k + 1}: reference {times[0]:.1f} s, this checkout {times[1]:.1f} s ({ratios[-1]:.2f}x)")
+    print(f"this checkout's build takes {statistics.median(ratios):.2f}x the reference's (median of {rounds} rounds)")
 
 
 if __name__ == "__main__":
