@@ -145,9 +145,11 @@ class Marker:
 
 
 def chart_markers(fig: MplFigure, steps: np.ndarray) -> tuple[Marker, ...]:
-    """A marker for each axes of a matplotlib figure whose x axis is the optimiser step, once the figure is drawn
-    (saved): where each of `steps` falls, through the axes' own scale (symlog, say)."""
-    fig.canvas.draw()
+    """A marker for each axes of a matplotlib figure whose x axis is the optimiser step: where each of `steps`
+    falls, through the axes' own scale (symlog, say). The figure is drawn first only where a layout engine places
+    its axes at drawing time (a figure laid out once, by tight_layout, already has its places)."""
+    if fig.get_layout_engine() is not None:
+        fig.canvas.draw()
     box = fig.bbox
     out = []
     xs = np.unique(np.asarray(steps, float))
