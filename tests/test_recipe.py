@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -192,6 +193,18 @@ def test_parallel_training_reports_a_failed_run(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="was not made by `cnnkreport build`"):
         run_all([(train_into, (c, tmp_path / c.name)) for c in cfgs], workers=2)
     assert (tmp_path / "b" / "mine.txt").read_text() == "not a run"
+
+
+def _imported(names: list[str], on_step: object = None) -> bool:
+    """A job: whether the worker it runs in had imported these modules before the job began."""
+    return all(name in sys.modules for name in names)
+
+
+@pytest.mark.slow  # worker processes that import torch
+def test_workers_begin_with_torch_and_its_optimiser_imports_done() -> None:
+    """The workers fork from a server that imported the jobs' modules and torch._dynamo (which the optimisers'
+    constructors import, about 1.5 s) once, instead of each worker importing them before its first step."""
+    assert run_all([(_imported, (["torch", "torch._dynamo"],))] * 2, workers=2) == [True, True]
 
 
 def test_quick_site_recipe_page(quick_site: Path) -> None:
