@@ -11,6 +11,7 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import queue
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -67,10 +68,10 @@ def start(modules: Sequence[str]) -> None:
 
 
 def _context(modules: Sequence[str]) -> Any:
-    """Forked from a server that imported `modules` but never ran torch (torch's thread pool does not survive a
-    fork); where there is no fork, fresh interpreters. The server is started once per process: a later call's
-    modules are imported by each worker as it needs them."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    """On Linux, forked from a server that imported `modules` but never ran torch (torch's thread pool does not
+    survive a fork); elsewhere fresh interpreters (macOS's system libraries do not all survive a fork either). The
+    server is started once per process: a later call's modules are imported by each worker as it needs them."""
+    if not sys.platform.startswith("linux") or "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([*modules, *PRELOAD])

@@ -201,6 +201,7 @@ def _imported(names: list[str], on_step: object = None) -> bool:
 
 
 @pytest.mark.slow  # worker processes that import torch
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="elsewhere the workers are fresh interpreters")
 def test_workers_begin_with_torch_and_its_optimiser_imports_done() -> None:
     """The workers fork from a server that imported the jobs' modules and torch._dynamo (which the optimisers'
     constructors import, about 1.5 s) once, instead of each worker importing them before its first step."""
