@@ -11,6 +11,7 @@ import math
 import re
 import tomllib
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -183,12 +184,21 @@ class RunConfig:
         )
 
 
+def conv_sides(model: ModelConfig, size: int) -> Iterator[int]:
+    """Each conv layer's output side (padding k // 2), before its 2x max-pooling, for inputs of side `size`."""
+    n = size
+    for k in model.kernel_size:
+        n = n + 2 * (k // 2) - k + 1
+        yield n
+        n //= 2
+
+
 def features(model: ModelConfig, data: DataConfig) -> int:
     """Values out of the conv layers (each conv with padding k // 2, then 2x max-pooling; model.PulseNet); a
     UserError if the pooling shrinks the input to nothing."""
     n = data.size
-    for k in model.kernel_size:
-        n = (n + 2 * (k // 2) - k + 1) // 2
+    for side in conv_sides(model, data.size):
+        n = side // 2
         _check(
             n >= 1,
             f"model: {len(model.channels)} conv+pool layers shrink data.size={data.size} to nothing; "
@@ -207,11 +217,12 @@ def training_work(cfg: RunConfig) -> float:
     sample (three per weight and place: forward and the two gradients) and test pass, and STEP_COST per step. Only
     to start the longest runs first, so that the last to end are short."""
     dims = 2 if cfg.data.kind == "image" else 1
-    per_sample, n, c_in = 0, cfg.data.size, 1
-    for c, k in zip(cfg.model.channels, cfg.model.kernel_size, strict=True):
-        n = n + 2 * (k // 2) - k + 1
-        per_sample += n**dims * c * c_in * k**dims
-        n, c_in = n // 2, c
+    m = cfg.model
+    inputs = (1, *m.channels[:-1])
+    sides = conv_sides(m, cfg.data.size)
+    per_sample = sum(
+        n**dims * c * c_in * k**dims for n, c, c_in, k in zip(sides, m.channels, inputs, m.kernel_size, strict=True)
+    )
     t = cfg.train
     steps = t.epochs * math.ceil(cfg.data.n_train / t.batch_size)
     tests = (EVAL_POINTS + t.epochs if t.test_curve else 1) * cfg.data.n_test

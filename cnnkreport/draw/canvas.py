@@ -50,6 +50,14 @@ class Canvas:
         """Cut `artist` (a line, say) at the box, as an axes cuts what leaves its limits."""
         artist.set_clip_box(TransformedBbox(Bbox([[x0, y0], [x0 + w, y0 + h]]), self.ax.transData))
 
+    def trace(self, values: np.ndarray, box: tuple[float, float, float, float], span: float, **kw: Any) -> None:
+        """`values` (L,) as a line across the framed `box` (x0, y0, width, height), -span to span from its bottom
+        to its top, cut at the frame; kw as for plot (color, lw)."""
+        x0, y0, w, h = box
+        xs = x0 + np.arange(len(values)) / max(len(values) - 1, 1) * w
+        self.frame(x0, y0, w, h)
+        self.clip(self.ax.plot(xs, y0 + h / 2 + np.asarray(values) / (2 * span) * h, **kw)[0], x0, y0, w, h)
+
     def grid_line(self, segment: Segment) -> None:
         self._grid.append(segment)
 

@@ -109,9 +109,7 @@ def data_montage(ds: Dataset, per_class: int = 6) -> Figure:
             if image:
                 c.image(x, *c.fit(x.shape, x0, y0 + (h - side) / 2, side), cmap="gray")
             else:
-                c.frame(x0, y0, side, h)
-                xs = x0 + np.arange(len(x)) / max(len(x) - 1, 1) * side
-                c.clip(c.ax.plot(xs, y0 + h / 2 + x / (2 * lim) * h, color="#1f4e79", lw=0.8)[0], x0, y0, side, h)
+                c.trace(x, (x0, y0, side, h), lim, color="#1f4e79", lw=0.8)
     return c.figure()
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import matplotlib
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..analysis.filters import (
@@ -55,11 +54,6 @@ def _capped(n: int, cap: int, what: str) -> tuple[int, str]:
 def _grid(n: int, max_cols: int) -> tuple[int, int]:
     cols = min(n, max_cols)
     return math.ceil(n / cols), cols
-
-
-def _bare(ax: Axes) -> None:
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 def _frequency_panel(
@@ -283,10 +277,8 @@ def input_space_figure(v: np.ndarray) -> Figure:
         else:  # a line plot as wide as its column and as tall as its row leave room
             x0, w, h = c_ * side + pad, side - 2 * pad, cell_h - label - 2 * pad
             y0 = height - top - (r_ + 1) * cell_h + pad
-            c.frame(x0, y0, w, h)
             c.ax.plot([x0, x0 + w], [y0 + h / 2] * 2, color=REF, lw=0.5)
-            xs = x0 + np.arange(len(v[i])) / max(len(v[i]) - 1, 1) * w
-            c.clip(c.ax.plot(xs, y0 + h / 2 + v[i] / (2.2 * lim) * h, color=INK, lw=1.0)[0], x0, y0, w, h)
+            c.trace(v[i], (x0, y0, w, h), 1.1 * lim, color=INK, lw=1.0)
             label_y = y0 + h
         c.text(c_ * side + side / 2, label_y + 0.03, f"kernel {i}", ha="center", va="bottom", fontsize=FONT)
     kind = "white = 0, scaled per tile" if image else "scaled per panel"
