@@ -544,6 +544,22 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "r6-2d-centre2": ["pulses-2d", {"train": {"l2_centre": 2.0}}],
     "r6-2d-centre0.5-ep10": ["pulses-2d", {"train": {"l2_centre": 0.5, "epochs": 10}}],
     "r6-2d-centre0.5-ep9": ["pulses-2d", {"train": {"l2_centre": 0.5, "epochs": 9}}],
+    # --- round 7 (issue 16, build time): cheaper recipes with the centre penalty (overrides of the presets now) --
+    "r7-2d-s28": ["pulses-2d", {"data": {"size": 28}}],
+    "r7-2d-n3k": ["pulses-2d", {"data": {"n_train": 3000}}],
+    "r7-2d-centre1-ep10": ["pulses-2d", {"train": {"l2_centre": 1.0, "epochs": 10}}],
+    "r7-2d-centre1-s28": ["pulses-2d", {"data": {"size": 28}, "train": {"l2_centre": 1.0}}],
+    "r7-2d-s28-c25": ["pulses-2d", {"data": {"size": 28}, "train": {"l2_conv": 0.25}}],
+    "r7-2d-s28-centre0.3": ["pulses-2d", {"data": {"size": 28}, "train": {"l2_centre": 0.3}}],
+    "r7-2d-s28-lr4e-3": ["pulses-2d", {"data": {"size": 28}, "train": {"lr": 4e-3}}],
+    "r7-2d-s30": ["pulses-2d", {"data": {"size": 30}}],
+    "r7-2d-s28-centre0.3-c25": ["pulses-2d", {"data": {"size": 28}, "train": {"l2_centre": 0.3, "l2_conv": 0.25}}],
+    "r7-2d-s28-centre0.2": ["pulses-2d", {"data": {"size": 28}, "train": {"l2_centre": 0.2}}],
+    "r7-2d-s30-centre0.3": ["pulses-2d", {"data": {"size": 30}, "train": {"l2_centre": 0.3}}],
+    "r7-2d-s28-centre0.3-ep13": ["pulses-2d", {"data": {"size": 28}, "train": {"l2_centre": 0.3, "epochs": 13}}],
+    "r7-1d-ep20": ["pulses-1d", {"train": {"epochs": 20}}],
+    "r7-1d-n6k": ["pulses-1d", {"data": {"n_train": 6000}}],
+    "r7-1d-b256": ["pulses-1d", {"train": {"batch_size": 256}}],
 }
 
 

@@ -54,7 +54,7 @@ ABLATIONS: dict[str, Ablation] = {
         "no weight decay",
         "an L2 penalty (0.3) on the conv layers' weights shrinks what is left of the random initialisation, so "
         "what the data wrote into the kernels shows, while the dense head keeps its capacity; one on the first "
-        "layer growing from each kernel's centre (0.5) keeps the kernels near their centres, as lines shorter than "
+        "layer growing from each kernel's centre (0.3) keeps the kernels near their centres, as lines shorter than "
         "the kernel, which beat their surrogates where lines across the whole kernel cannot",
         {"train": {"weight_decay": 0.0, "l2_conv": 0.0, "l2_centre": 0.0}},
     ),
