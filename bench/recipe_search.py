@@ -558,6 +558,10 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "r7-2d-s30-centre0.3": ["pulses-2d", {"data": {"size": 30}, "train": {"l2_centre": 0.3}}],
     "r7-2d-s28-centre0.3-ep13": ["pulses-2d", {"data": {"size": 28}, "train": {"l2_centre": 0.3, "epochs": 13}}],
     "r7-1d-ep20": ["pulses-1d", {"train": {"epochs": 20}}],
+    "r7-1d-k5": ["pulses-1d", {"model": {"kernel_size": [15, 5]}}],
+    "r7-1d-c8": ["pulses-1d", {"model": {"channels": [16, 8]}}],
+    "r7-1d-b192": ["pulses-1d", {"train": {"batch_size": 192}}],
+    "r7-1d-ep22": ["pulses-1d", {"train": {"epochs": 22}}],
     "r7-1d-n6k": ["pulses-1d", {"data": {"n_train": 6000}}],
     "r7-1d-b256": ["pulses-1d", {"train": {"batch_size": 256}}],
 }
