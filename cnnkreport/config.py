@@ -207,8 +207,9 @@ def features(model: ModelConfig, data: DataConfig) -> int:
     return model.channels[-1] * n ** (2 if data.kind == "image" else 1)
 
 
-STEP_COST = 25e6  # what an optimiser step costs beyond its convolutions (Python, the optimiser, small tensors),
-# in multiply-adds of this machine's convolutions: fitted to a step of pulses-2d and of pulses-1d (11 and 4.7 ms)
+STEP_COST = 100e6  # what an optimiser step costs beyond its convolutions (Python, the optimiser, small tensors),
+# in multiply-adds of this machine's convolutions: fitted to a step of pulses-2d and of pulses-1d (8.1 and 4.5 ms on
+# one thread: 205 and 68 million multiply-adds; 2.7 ms a step besides)
 EVAL_POINTS = 16  # test-set passes spread over training, and one at each epoch's end (where train.test_curve)
 
 

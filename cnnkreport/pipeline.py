@@ -4,10 +4,7 @@ folder, then rendered)."""
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import tempfile
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -122,8 +119,8 @@ def build(
     on_render: Callable[[str], None] | None = None,
 ) -> list[RunView]:
     """Train (or reuse) every preset's run under cfg.runs, and the recipe's checks under cfg.runs/checks, several at
-    once; then render them all into cfg.out. `on_train(run_config, reused)` may return a per-step progress
-    callback."""
+    once, and render the presets' runs into cfg.out (on this machine, each as soon as it is trained and a core is
+    free). `on_train(run_config, reused)` may return a per-step progress callback."""
     check_out_dir(Path(cfg.out))  # fail before training, not after
     check_engine(cfg.executor)
     runs = Path(cfg.runs)
@@ -143,21 +140,20 @@ def build(
             todo.append((rc, path.absolute(), callback))  # absolute: a cluster's workers start elsewhere
     todo.sort(key=lambda t: -training_work(t[0]))  # the longest first: the last runs to end are short ones
     callbacks, names = [c for _, _, c in todo], [rc.name for rc, _, _ in todo]
-    if todo and cfg.executor.kind == "local" and cfg.workers != 1:
-        start(["cnnkreport.train"])  # the workers' server imports torch while this process does
-    from .train import train_into
+    local = cfg.executor.kind == "local"
+    if todo and local and cfg.workers != 1:
+        start(["cnnkreport.train"])  # the workers' server imports torch while this process imports the site
+    from .site.build import Training, build_site  # (matplotlib, scipy: before the drawing's workers fork)
 
-    jobs = [(train_into, (rc, path)) for rc, path, _ in todo]
-    site = _import_meanwhile(f"{__package__}.site.build")  # matplotlib and scipy, while this process only waits
-    if cfg.executor.kind == "local":
-        run_all(jobs, _workers(cfg), callbacks)
-    else:
+    main_paths = [path for _, path in main]
+    if not local:
+        from .train import train_into
+
+        jobs = [(train_into, (rc, path)) for rc, path, _ in todo]
         results = run_jobs(jobs, cfg.executor, 1, _Steps(callbacks), runs.absolute() / ".submitit")
         failed = [(name, r.error) for name, r in zip(names, results, strict=True) if isinstance(r, Failed)]
         if failed:
             raise JobsFailed(failed, len(jobs))
-    site.join()  # before the site's worker processes are forked
-    main_paths = [path for _, path in main]
 
     def judge(views: list[RunView]) -> list[recipe.RecipeCheck]:
         """The recipe checks, judged once the site has analysed the main runs: their first layers are not analysed
@@ -168,9 +164,45 @@ def build(
             for name, rc, seeds, ab in checks
         ]
 
-    from .site import build_site
+    def train(ready: Callable[[int], None]) -> None:
+        _train_here(todo, main_paths, _workers(cfg), ready)
 
-    return build_site(main_paths, Path(cfg.out), on_render, judge)
+    training = Training([rc.name for rc, _ in main], train) if local else None
+    return build_site(main_paths, Path(cfg.out), on_render, judge, training)
+
+
+def _train_here(
+    todo: list[tuple[RunConfig, Path, Callable[[int, int], None] | None]],
+    main_paths: list[Path],
+    workers: int,
+    ready: Callable[[int], None],
+) -> None:
+    """Train the runs of `todo` in this machine's worker processes, `workers` at a time. The main runs that are
+    complete (`ready(i)` for main_paths[i]) are drawn only once a core is left without a run to train: the drawing
+    then fills the cores that the last runs leave idle instead of slowing the others."""
+    from .train import train_into
+
+    jobs = [(train_into, (rc, path)) for rc, path, _ in todo]
+    main = {path.absolute(): i for i, path in enumerate(main_paths)}  # the jobs' paths are absolute
+    complete = [i for path, i in main.items() if path not in {p for _, p, _ in todo}]  # reused
+    left = len(jobs)
+
+    def release() -> None:
+        while complete:
+            ready(complete.pop(0))
+
+    def on_end(k: int, error: BaseException | None) -> None:
+        nonlocal left
+        left -= 1
+        if error is None and jobs[k][1][1] in main:
+            complete.append(main[jobs[k][1][1]])
+        if left < workers:
+            release()
+
+    if left < workers:
+        release()
+    run_all(jobs, workers, [c for _, _, c in todo], on_end=on_end)
+    release()
 
 
 def inspect(
@@ -191,18 +223,6 @@ def inspect(
     with tempfile.TemporaryDirectory(prefix="cnnkreport-inspect-") as tmp:
         run = read_model(args, Path(tmp) / "run", layers, trust_pickle, sample_rate)
         return build_site([run.path], out, on_run)
-
-
-def _import_meanwhile(module: str) -> threading.Thread:
-    """Import `module` in a thread (about 1.4 s for the site's); an error is left for the import that needs it."""
-
-    def load() -> None:
-        with contextlib.suppress(Exception):
-            importlib.import_module(module)
-
-    thread = threading.Thread(target=load, daemon=True)
-    thread.start()
-    return thread
 
 
 class _Steps(Events):

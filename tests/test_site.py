@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html.parser
+import os
 import re
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from PIL import Image
 from cnnkreport.draw import mosaic
 from cnnkreport.rundir import LayerInfo, Run, RunMeta
 from cnnkreport.site import build_site, templates_dir
+from cnnkreport.site.build import Training
 from cnnkreport.site.views import MAX_KERNEL_PAGES, TABLE_PAGE
 
 
@@ -26,6 +28,44 @@ def fake_run(path: Path, out_channels: int, snapshots: int = 3, kshape: tuple[in
     run.write_meta(RunMeta(path.name, "recorder", "complete", 10 * snapshots, (layer,)))
     run.write_snapshots([(10 * s, {"conv": rng.normal(size=shape).astype(np.float32)}) for s in range(snapshots)])
     return run
+
+
+def test_a_run_is_drawn_as_soon_as_training_says_it_is_ready(tmp_path: Path) -> None:
+    """With a Training, the site is begun first and each run drawn once it is ready: run a's figures are written
+    while run b is still to be trained (its folder does not exist yet), on a machine with a core for the drawing;
+    b is drawn after training, and both are on the site."""
+    fake_run(tmp_path / "a", 4)
+    drawn_early = []
+
+    def train(ready):
+        ready(0)
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("*/runs/a/conv/mosaic.png")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        drawn_early.append(bool(list(tmp_path.glob("*/runs/a/conv/mosaic.png"))))
+        fake_run(tmp_path / "b", 3)  # b is trained now, and never said ready: drawn after train returns
+
+    views = build_site([tmp_path / "a", tmp_path / "b"], tmp_path / "site", training=Training(["a", "b"], train))
+    assert drawn_early == [(os.cpu_count() or 1) >= 2]  # one core: everything is drawn after training
+    assert [v.name for v in views] == ["a", "b"]
+    for name in ("a", "b"):
+        assert (tmp_path / "site" / "runs" / name / "conv" / "index.html").is_file()
+        assert (tmp_path / "site" / "runs" / name / "conv" / "mosaic.png").is_file()
+
+
+def test_a_training_that_fails_leaves_the_previous_site(tmp_path: Path) -> None:
+    fake_run(tmp_path / "a", 4)
+    build_site([tmp_path / "a"], tmp_path / "site")
+    before = sorted(p.relative_to(tmp_path / "site") for p in (tmp_path / "site").rglob("*"))
+
+    def train(ready):
+        ready(0)
+        raise RuntimeError("a run failed")
+
+    with pytest.raises(RuntimeError, match="a run failed"):
+        build_site([tmp_path / "a"], tmp_path / "site", training=Training(["a"], train))
+    assert sorted(p.relative_to(tmp_path / "site") for p in (tmp_path / "site").rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "site"]  # no temporary folder left
 
 
 @pytest.mark.slow  # a layer of 2 * TABLE_PAGE + 10 kernels, MAX_KERNEL_PAGES of them with a page of their own

@@ -10,7 +10,7 @@ import multiprocessing
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -49,20 +49,31 @@ MAX_JSON_WEIGHTS = 200_000  # weights of a layer written into layer.json; a larg
 Checks = Sequence[RecipeCheck] | Callable[[list[RunView]], Sequence[RecipeCheck]]
 
 
+@dataclass(frozen=True)
+class Training:
+    """Runs that are still to be trained when their site is begun: `names` (as each run.json will say), and
+    `run(ready)`, which trains them and calls ready(i) once run i is complete and may be drawn (on a core that the
+    training leaves idle, say); a run it never calls ready for is drawn after it returns."""
+
+    names: list[str]
+    run: Callable[[Callable[[int], None]], None]
+
+
 def build_site(
     run_paths: list[Path],
     out: Path,
     on_run: Callable[[str], None] | None = None,
     checks: Checks = (),
+    training: Training | None = None,
 ) -> list[RunView]:
     """Render the site for `run_paths` into `out`, with the recipe page when there are `checks` (or a function that
-    judges them from the gathered views, so that no layer is analysed twice). A failure leaves the previous site at
-    `out` untouched."""
+    judges them from the gathered views, so that no layer is analysed twice). With `training`, the runs are trained
+    first, and each is drawn as soon as it is ready. A failure leaves the previous site at `out` untouched."""
     if not run_paths:
         raise UserError("no runs to render")
 
     def fill(layout: Layout) -> list[RunView]:
-        views = gather(run_paths, layout, on_run)
+        views = gather(run_paths, layout, on_run, training)
         write_pages(views, layout, checks(views) if callable(checks) else checks)
         return views
 
@@ -86,21 +97,41 @@ class _Run:
     downloads: list[tuple[str, str]]
 
 
-def gather(run_paths: list[Path], layout: Layout, on_run: Callable[[str], None] | None = None) -> list[RunView]:
+def gather(
+    run_paths: list[Path],
+    layout: Layout,
+    on_run: Callable[[str], None] | None = None,
+    training: Training | None = None,
+) -> list[RunView]:
     """Phase 1: read every run, analyse it, and write its figures into its folders of `layout`, layers in parallel;
-    `on_run(name)` as each run is done."""
+    `on_run(name)` as each run is done. With `training`, the drawing begins as the runs become ready."""
     runs = [Run(p) for p in run_paths]
-    metas = [r.read_meta() for r in runs]  # fail early, before any drawing, on a folder that is not a run
-    names = [m.name or r.path.name for r, m in zip(runs, metas, strict=True)]
-    plans, jobs = [], []  # jobs: (run index, function, arguments); a run's last job draws its run-level figures
-    for i, (run, meta, name, rslug) in enumerate(zip(runs, metas, names, paths.run_slugs(names), strict=True)):
-        plan = _plan(run, meta, name, rslug, layout)
-        plans.append(plan)
-        jobs += [(i, fn, args) for fn, args in _jobs(plan, layout)]
-    results = _execute(jobs, (lambda i: on_run(names[i])) if on_run else None)
+    # fail early, before any drawing, on a folder that is not a run (a run still to be trained is read when ready)
+    metas: list[RunMeta | None] = [r.read_meta() for r in runs] if training is None else [None] * len(runs)
+    names = (
+        [m.name or r.path.name for r, m in zip(runs, metas, strict=True) if m] if training is None else training.names
+    )
+    slugs = paths.run_slugs(names)
+    plans: list[_Run | None] = [None] * len(runs)
+    work = sum(len(m.layers) + 1 for m in metas if m) if training is None else MAX_WORKERS  # jobs, as far as known
+    with _Drawing(work, (lambda i: on_run(names[i])) if on_run else None) as drawing:
+
+        def ready(i: int) -> None:
+            """Claim run i's folders and hand its drawing jobs to the workers, once."""
+            if plans[i] is None:
+                plan = plans[i] = _plan(runs[i], metas[i] or runs[i].read_meta(), names[i], slugs[i], layout)
+                for fn, args in _jobs(plan, layout):
+                    drawing.submit(i, fn, args)
+
+        if training is not None:
+            training.run(ready)
+        for i in range(len(runs)):
+            ready(i)
+        results = drawing.results()
     views = []
     for i, p in enumerate(plans):
-        mine = [results[k] for k, (r, _, _) in enumerate(jobs) if r == i]
+        assert p is not None
+        mine = [results[k] for k, r in enumerate(drawing.runs) if r == i]
         layers, run_figs = mine[:-1], mine[-1]
         snapshots = len(p.run.snapshot_steps())
         views.append(
@@ -139,32 +170,54 @@ def _jobs(p: _Run, layout: Layout) -> list[tuple[Callable[..., Any], tuple[Any, 
     return jobs
 
 
-def _execute(
-    jobs: list[tuple[int, Callable[..., Any], tuple[Any, ...]]], on_run: Callable[[int], None] | None
-) -> list[Any]:
-    """Every job's result, in order, computed in worker processes where there are cores; `on_run(i)` as the last
-    job of run i is done."""
-    results: list[Any] = [None] * len(jobs)
-    remaining: dict[int, int] = {}
-    for r, _, _ in jobs:
-        remaining[r] = remaining.get(r, 0) + 1
+class _Drawing:
+    """Phase 1's jobs, each drawn in a worker process where there are cores, one per core (forked as soon as this is
+    made: before any thread of a training starts), or here, one after another, when results() asks for them;
+    `on_run(i)` as the last job of run i is done."""
 
-    def done(k: int, result: Any) -> None:
-        results[k] = result
-        remaining[jobs[k][0]] -= 1
-        if on_run and remaining[jobs[k][0]] == 0:
-            on_run(jobs[k][0])
+    def __init__(self, work: int, on_run: Callable[[int], None] | None) -> None:
+        self.on_run = on_run
+        self.runs: list[int] = []  # each job's run
+        self.calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self.futures: list[Future[Any]] = []
+        self.pool = _pool(work)
+        if self.pool is not None:
+            self.pool.submit(int).result()  # a forked pool's workers all start with its first job
 
-    pool = _pool(len(jobs))
-    if pool is None:
-        for k, (_, fn, args) in enumerate(jobs):
-            done(k, fn(*args))
-    else:
-        with pool:
-            futures = {pool.submit(fn, *args): k for k, (_, fn, args) in enumerate(jobs)}
-            for future in as_completed(futures):
-                done(futures[future], future.result())
-    return results
+    def __enter__(self) -> _Drawing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, run: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.runs.append(run)
+        self.calls.append((fn, args))
+        if self.pool is not None:
+            self.futures.append(self.pool.submit(fn, *args))
+
+    def results(self) -> list[Any]:
+        """Every job's result, in the order they were submitted."""
+        results: list[Any] = [None] * len(self.runs)
+        remaining: dict[int, int] = {}
+        for r in self.runs:
+            remaining[r] = remaining.get(r, 0) + 1
+
+        def done(k: int, result: Any) -> None:
+            results[k] = result
+            remaining[self.runs[k]] -= 1
+            if self.on_run and remaining[self.runs[k]] == 0:
+                self.on_run(self.runs[k])
+
+        if self.pool is None:
+            for k, (fn, args) in enumerate(self.calls):
+                done(k, fn(*args))
+        else:
+            index = {f: k for k, f in enumerate(self.futures)}
+            for future in as_completed(self.futures):
+                done(index[future], future.result())
+        return results
 
 
 def _pool(jobs: int) -> Executor | None:
