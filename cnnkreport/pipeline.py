@@ -194,8 +194,9 @@ def _train_here(
     def on_end(k: int, error: BaseException | None) -> None:
         nonlocal left
         left -= 1
-        if error is None and jobs[k][1][1] in main:
-            complete.append(main[jobs[k][1][1]])
+        path = todo[k][1]
+        if error is None and path in main:
+            complete.append(main[path])
         if left < workers:
             release()
 
