@@ -184,7 +184,8 @@ def _train_here(
 
     jobs = [(train_into, (rc, path)) for rc, path, _ in todo]
     main = {path.absolute(): i for i, path in enumerate(main_paths)}  # the jobs' paths are absolute
-    complete = [i for path, i in main.items() if path not in {p for _, p, _ in todo}]  # reused
+    trained = {path for _, path, _ in todo}
+    complete = [i for path, i in main.items() if path not in trained]  # reused
     left = len(jobs)
 
     def release() -> None:

@@ -106,14 +106,16 @@ def gather(
     """Phase 1: read every run, analyse it, and write its figures into its folders of `layout`, layers in parallel;
     `on_run(name)` as each run is done. With `training`, the drawing begins as the runs become ready."""
     runs = [Run(p) for p in run_paths]
-    # fail early, before any drawing, on a folder that is not a run (a run still to be trained is read when ready)
-    metas: list[RunMeta | None] = [r.read_meta() for r in runs] if training is None else [None] * len(runs)
-    names = (
-        [m.name or r.path.name for r, m in zip(runs, metas, strict=True) if m] if training is None else training.names
-    )
+    metas: list[RunMeta | None] = [None] * len(runs)  # a run still to be trained is read when it is ready
+    if training is None:
+        read = [r.read_meta() for r in runs]  # fail early, before any drawing, on a folder that is not a run
+        names = [m.name or r.path.name for r, m in zip(runs, read, strict=True)]
+        work = sum(len(m.layers) + 1 for m in read)  # the drawing's jobs: one per layer, one per run
+        metas[:] = read
+    else:
+        names, work = training.names, MAX_WORKERS
     slugs = paths.run_slugs(names)
     plans: list[_Run | None] = [None] * len(runs)
-    work = sum(len(m.layers) + 1 for m in metas if m) if training is None else MAX_WORKERS  # jobs, as far as known
     with _Drawing(work, (lambda i: on_run(names[i])) if on_run else None) as drawing:
 
         def ready(i: int) -> None:
