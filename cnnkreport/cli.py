@@ -191,7 +191,7 @@ def data(
     """Generate a data set and preview it: a montage PNG of labelled samples, and the arrays as .npz."""
     from .data import make_dataset
     from .draw.figures import data_montage, save
-    from .rundir import atomic_write
+    from .files import atomic_write
 
     cfg = load_run_config(config, preset(preset_))
     cfg = replace(cfg, seed=cfg.seed if seed is None else seed)

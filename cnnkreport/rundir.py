@@ -19,18 +19,17 @@ import dataclasses
 import io
 import json
 import math
-import os
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from .errors import UserError
+from .files import atomic_write, atomic_write_text
 
 FORMAT_VERSION = 1
 METRIC_FIELDS = ("step", "epoch", "loss", "train_accuracy", "test_accuracy")
@@ -39,34 +38,6 @@ FLUSH_BYTES = 64 * 2**20  # ...or when they take this much memory
 CHUNK_SNAPSHOTS = 256  # snapshots in one chunk file at most: what reading a chunk holds in memory
 LAYER_PREFIX = "layer:"  # npz member names are "steps" and "layer:<conv layer name>"
 _CHUNK = re.compile(r"^(\d{8})-(\d{8})\.npz$")
-
-
-def _temp_file(path: Path) -> tuple[int, Path]:
-    """A new, empty temp file beside `path` (`.NAME.RANDOM.tmp`), opened for writing. Created with mode 0o666, so
-    the process umask applies as for any ordinary file (mkstemp would make it private)."""
-    while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
-        except FileExistsError:
-            continue
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through `write(fh)` (a binary file) into a temp file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _temp_file(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def _cell(v: Any) -> Any:

@@ -19,8 +19,9 @@ from torch import nn
 from .config import EVAL_POINTS, RunConfig, dumps_toml, load_run_config, to_dict
 from .data import make_dataset
 from .errors import UserError
+from .files import atomic_write, atomic_write_text
 from .model import PulseNet, conv_layers
-from .rundir import LayerInfo, Recording, Run, RunMeta, atomic_write, atomic_write_text
+from .rundir import LayerInfo, Recording, Run, RunMeta
 from .swap import make_temp, replace_dir
 
 EVAL_BYTES = 4 * 2**20  # a test batch's first-layer output stays within this, to stay in the cache: larger batches

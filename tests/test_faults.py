@@ -19,7 +19,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cnnkreport import rundir
+from cnnkreport import files, rundir
 from cnnkreport.cli import app
 from cnnkreport.config import dumps_toml, to_dict
 from cnnkreport.rundir import Run
@@ -52,9 +52,9 @@ if mode.startswith("step:"):
         return on_step
     cli.step_callback = step_callback
 elif mode.startswith("write:"):
-    import cnnkreport.rundir as rd, cnnkreport.train as tr
+    import cnnkreport.files as fl, cnnkreport.rundir as rd, cnnkreport.train as tr
     _, name, nth = mode.split(":")
-    seen, real = [0], rd.atomic_write
+    seen, real = [0], fl.atomic_write
     def atomic_write(path, write):
         if name in path.name:
             seen[0] += 1
@@ -65,7 +65,7 @@ elif mode.startswith("write:"):
                     die()
                 return real(path, half)
         return real(path, write)
-    rd.atomic_write = tr.atomic_write = atomic_write
+    fl.atomic_write = rd.atomic_write = tr.atomic_write = atomic_write
 elif mode == "swap":
     import cnnkreport.swap as sw
     sw._exchange = lambda a, b: False  # the two-rename path, as on systems without RENAME_EXCHANGE
@@ -233,7 +233,7 @@ def test_disk_full_while_training_is_one_line_and_resumes(
     fault_config: Path, uninterrupted: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "run"
-    real, count = rundir.atomic_write, [0]
+    real, count = files.atomic_write, [0]
 
     def full(target: Path, write):  # type: ignore[no-untyped-def]
         count[0] += 1
@@ -241,6 +241,7 @@ def test_disk_full_while_training_is_one_line_and_resumes(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
         return real(target, write)
 
+    monkeypatch.setattr(files, "atomic_write", full)
     monkeypatch.setattr(rundir, "atomic_write", full)
     monkeypatch.setattr("cnnkreport.train.atomic_write", full)
     result = CliRunner().invoke(app, ["train", "--config", str(fault_config), "--run", str(path)])

@@ -23,7 +23,7 @@ LONG_MARK = "# long:"  # within the first 3 lines of a longer function's body, s
 
 # The pipeline's stages, earliest first. A module may import from its own stage or an earlier one, never a later one.
 STAGES: list[tuple[str, ...]] = [
-    ("errors", "names", "workers", "executors", "progress", "swap"),
+    ("errors", "files", "names", "workers", "executors", "progress", "swap"),
     ("config",),
     ("data", "model"),
     ("rundir",),

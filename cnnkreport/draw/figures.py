@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from ..data import Dataset
-from ..rundir import atomic_write
+from ..files import atomic_write
 from .canvas import Canvas
 from .compact import levels
 from .mosaic import MAX_SIDE, PAGE_HEIGHT, PAGE_WIDTH, grid, palette

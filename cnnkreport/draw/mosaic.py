@@ -18,7 +18,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..rundir import atomic_write
+from ..files import atomic_write
 
 LEVELS = 249  # odd, so that zero falls exactly on the middle level
 ZERO = LEVELS // 2

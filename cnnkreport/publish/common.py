@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import UserError
-from ..rundir import atomic_write
+from ..files import atomic_write
 from ..site.layout import MARKER
 
 

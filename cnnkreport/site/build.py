@@ -24,7 +24,8 @@ from ..config import RunConfig, from_dict, read_toml
 from ..data import make_dataset
 from ..draw import figures, mosaic
 from ..errors import UserError
-from ..rundir import LayerInfo, Run, RunMeta, atomic_write, atomic_write_text
+from ..files import atomic_write, atomic_write_text
+from ..rundir import LayerInfo, Run, RunMeta
 from . import layout as paths
 from . import reference
 from .kernels import GIF_FRAMES, kernel_views

@@ -21,8 +21,9 @@ from ..analysis.fit import DENSE_MAX_TAPS
 from ..analysis.matching import NEAR
 from ..analysis.recipe import RecipeCheck
 from ..draw import mosaic
+from ..files import atomic_write_text
 from ..names import unique_slugs
-from ..rundir import Run, atomic_write_text
+from ..rundir import Run
 from . import layout as paths
 from .layout import Layout, templates_dir, write_static
 from .player import PAGE_CSP, PAGE_JS
