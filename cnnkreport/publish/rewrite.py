@@ -47,6 +47,7 @@ _ID_REFS = frozenset(
 )
 _SVG_URL_ATTRS = frozenset("fill stroke clip-path mask filter marker-start marker-mid marker-end".split())
 _URL_REF = re.compile(r"url\(#([^)\s'\"]+)\)")
+Attrs = list[tuple[str, str | None]]  # an element's attributes, in order, as HTMLParser gives them
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
 
 
@@ -254,53 +255,63 @@ class Rewrite(HTMLParser):
         self.handle_starttag(tag, attrs)  # HTML ignores the slash: a void element, or a start tag
 
     def _start(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        p, base = self.packer, self.page.path
         out: list[tuple[str, str | None]] = []
-        omit, download, current = False, False, False
+        omit = download = current = False
         for name, value in attrs:
             if name in ("loading", "srcset"):  # data: URIs need no lazy loading; srcset would name files
                 continue
             if name == "aria-current" and self._region == "header":
                 current = True
                 continue
-            if value is not None:
-                if name == "id":
-                    value = self._id(value)
-                elif name in _ID_REFS:
-                    value = " ".join(self.page.ids.get(v, v) for v in value.split())
-                elif name == "href" and tag in ("a", "area"):
-                    how, value = p.link(base, value)
-                    download = how == "download"
-                    if how == "omit":
-                        omit = True
-                        continue
-                elif name in ("href", "xlink:href") and value.startswith("#"):  # SVG <use>, gradients
-                    value = "#" + self.page.ids.get(value[1:], value[1:])
-                elif name in ("href", "src", "poster"):
-                    uri = p.image(base, value)
-                    if uri is None:
-                        omit = True
-                        continue
-                    value = uri
-                    if tag == "img" and name == "src":
-                        p.images += 1
-                elif name == "style":
-                    value = p.css(value, base, self.page.ids)
-                elif name in _SVG_URL_ATTRS:  # fill="url(#gradient)", clip-path="url(#clip)"
-                    value = _URL_REF.sub(lambda m: f"url(#{self.page.ids.get(m.group(1), m.group(1))})", value)
-            out.append((name, value))
-        attrs_d = dict(out)
+            new, says = (value, "") if value is None else self._attribute(tag, name, value)
+            if says == "omit":
+                omit = True
+                continue
+            download = download or says == "download"
+            out.append((name, new))
         if current:
-            self.nav = attrs_d.get("href") or ""
+            self.nav = dict(out).get("href") or ""
+        self._open(tag, attrs, out, omit, download)
+
+    def _attribute(self, tag: str, name: str, value: str) -> tuple[str, str]:
+        """One attribute as the packed page writes it, and what it says of its element: "" (nothing), "omit" (what
+        it points to is left out of the file: drop the attribute, mark the element) or "download" (a link to a file
+        that the packed page offers as a download)."""
+        p, base, ids = self.packer, self.page.path, self.page.ids
+        if name == "id":
+            return self._id(value), ""
+        if name in _ID_REFS:
+            return " ".join(ids.get(v, v) for v in value.split()), ""
+        if name == "href" and tag in ("a", "area"):
+            how, target = p.link(base, value)
+            return target, how if how in ("omit", "download") else ""
+        if name in ("href", "xlink:href") and value.startswith("#"):  # SVG <use>, gradients
+            return "#" + ids.get(value[1:], value[1:]), ""
+        if name in ("href", "src", "poster"):
+            uri = p.image(base, value)
+            if uri is None:
+                return value, "omit"
+            if tag == "img" and name == "src":
+                p.images += 1
+            return uri, ""
+        if name == "style":
+            return p.css(value, base, ids), ""
+        if name in _SVG_URL_ATTRS:  # fill="url(#gradient)", clip-path="url(#clip)"
+            return _URL_REF.sub(lambda m: f"url(#{ids.get(m.group(1), m.group(1))})", value), ""
+        return value, ""
+
+    def _open(self, tag: str, attrs: Attrs, out: Attrs, omit: bool, download: bool) -> None:
+        """Write an element's start tag with its rewritten attributes `out` (or, for a left-out image or link, the
+        note that says so), and remember what its end tag must close."""
         if tag == "img" and omit:
-            alt = attrs_d.get("alt") or "an image"
+            alt = dict(out).get("alt") or "an image"
             self._emit(f'<span class="pack-omitted">[{html.escape(alt)}: image left out]</span>')
             return
         if tag == "a" and omit:
             self._emit('<span class="pack-omitted">')
             self._closers.append(f'</span> <small class="pack-omitted">({OMITTED_NOTE})</small>')
             return
-        if tag == "a" and download and not attrs_d.get("download"):
+        if tag == "a" and download and not dict(out).get("download"):
             href = next(v for n, v in attrs if n == "href") or ""
             name = posixpath.basename(unquote(urlsplit(href).path))
             out = [(n, v) for n, v in out if n != "download"] + [("download", name)]
