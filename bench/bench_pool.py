@@ -87,7 +87,7 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"{'preset':<14}{'pass':<6}{'torch, ms':>11}{'MaxPool2x after ReLU':>26}{'MaxPool2x, then ReLU':>26}")
     for name, cfg in PRESETS.items():
-        dims = 2 if cfg.data.kind == "image" else 1
+        dims = cfg.data.dims
         shape = (cfg.data.size,) * dims
         x, y = torch.randn(64, 1, *shape), torch.randint(0, len(cfg.data.classes), (64,))
         models = [

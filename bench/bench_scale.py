@@ -31,8 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmark this checkout, installed or not
 
 from cnnkreport.analysis.bank import bank  # noqa: E402
-from cnnkreport.config import PRESETS, dumps_toml, to_dict  # noqa: E402
+from cnnkreport.config import PRESETS  # noqa: E402
 from cnnkreport.rundir import LayerInfo, Recording, Run, RunMeta  # noqa: E402
+from cnnkreport.tomlio import dumps_toml, to_dict  # noqa: E402
 
 MEMORY_TARGET = 1.25  # peak memory, many snapshots against few: flat
 LAYERS = {"features.0": (8, 1, 5, 5), "features.3": (16, 8, 5, 5)}

@@ -24,8 +24,9 @@ from torch.func import functional_call, grad, stack_module_state, vmap
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmark this checkout, installed or not
 
-from cnnkreport.config import RunConfig, from_dict, preset  # noqa: E402
+from cnnkreport.config import RunConfig, preset  # noqa: E402
 from cnnkreport.model import PulseNet  # noqa: E402
+from cnnkreport.tomlio import from_dict  # noqa: E402
 
 SEEDS, BATCH = 5, 64
 RICHER = {"model": {"channels": [16, 16], "kernel_size": [7, 5]}, "train": {"weight_decay": 0.1}}

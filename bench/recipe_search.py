@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this che
 
 from cnnkreport import train as train_module  # noqa: E402
 from cnnkreport.analysis.recipe import TARGETS, judge, met  # noqa: E402
-from cnnkreport.config import PRESETS, RunConfig, from_dict  # noqa: E402
+from cnnkreport.config import PRESETS, RunConfig  # noqa: E402
+from cnnkreport.tomlio import from_dict  # noqa: E402
 from cnnkreport.train import train  # noqa: E402
 
 TARGET_SEEDS = 4  # of 5

@@ -1,23 +1,19 @@
-"""Run configuration: frozen dataclasses, the built-in presets, and TOML reading/writing with validation.
+"""Run configuration: frozen dataclasses, every value checked, and the built-in presets.
 
 A run is fully described by one `RunConfig`; the resolved config is written into every run folder as TOML, so
-`cnnkreport train --config runs/NAME/config.toml` reproduces it.
+`cnnkreport train --config runs/NAME/config.toml` reproduces it (TOML reading and writing: tomlio).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import re
-import tomllib
-import typing
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from .errors import UserError
 from .names import MAX_SLUG, is_slug
+from .tomlio import from_dict, read_toml
 
 WAVEFORMS = ("square", "triangle", "sawtooth", "gaussian", "sine")
 LOSSES = ("cross_entropy", "l1", "mse")
@@ -27,6 +23,7 @@ SCHEDULES = ("cosine", "constant")
 MAX_SAMPLES = 1_000_000  # per split
 MAX_DATA_VALUES = 2**28  # samples x pixels (or samples) of a whole data set: 1 GB as float32
 MAX_PARAMETERS = 2**26  # of the model: 256 MB as float32, three times that with the optimizer's state
+EVAL_POINTS = 16  # test-set passes spread over training, and one at each epoch's end (where train.test_curve)
 
 
 def _check(ok: bool, message: str) -> None:
@@ -88,12 +85,17 @@ class DataConfig:
         _check(0.0 < self.thickness <= 32.0, f"data.thickness must be in (0, 32], got {self.thickness}")
         _check(0.0 <= self.blur <= 32.0, f"data.blur must be in [0, 32], got {self.blur}")
         _check(0.0 <= self.noise <= 10.0, f"data.noise must be in [0, 10], got {self.noise}")
-        values = (self.n_train + self.n_test) * self.size ** (2 if self.kind == "image" else 1)
+        values = (self.n_train + self.n_test) * self.size**self.dims
         _check(
             values <= MAX_DATA_VALUES,
             f"data: {self.n_train + self.n_test:,} samples of size {self.size} hold {values:,} values, more than the "
             f"{MAX_DATA_VALUES:,} cnnkreport keeps in memory; use fewer samples or a smaller data.size",
         )
+
+    @property
+    def dims(self) -> int:
+        """The samples' dimensions: 2 for images (Conv2d), 1 for signals (Conv1d)."""
+        return 2 if self.kind == "image" else 1
 
 
 @dataclass(frozen=True)
@@ -204,36 +206,14 @@ def features(model: ModelConfig, data: DataConfig) -> int:
             f"model: {len(model.channels)} conv+pool layers shrink data.size={data.size} to nothing; "
             "use fewer layers or a larger data.size",
         )
-    return model.channels[-1] * n ** (2 if data.kind == "image" else 1)
-
-
-STEP_COST = 100e6  # what an optimiser step costs beyond its convolutions (Python, the optimiser, small tensors),
-# in multiply-adds of this machine's convolutions: fitted to a step of pulses-2d and of pulses-1d (8.1 and 4.5 ms on
-# one thread: 205 and 68 million multiply-adds; 2.7 ms a step besides)
-EVAL_POINTS = 16  # test-set passes spread over training, and one at each epoch's end (where train.test_curve)
-
-
-def training_work(cfg: RunConfig) -> float:
-    """About how long a run takes to train, in multiply-adds: its conv layers' multiply-adds for every training
-    sample (three per weight and place: forward and the two gradients) and test pass, and STEP_COST per step. Only
-    to start the longest runs first, so that the last to end are short."""
-    dims = 2 if cfg.data.kind == "image" else 1
-    m = cfg.model
-    inputs = (1, *m.channels[:-1])
-    sides = conv_sides(m, cfg.data.size)
-    per_sample = sum(
-        n**dims * c * c_in * k**dims for n, c, c_in, k in zip(sides, m.channels, inputs, m.kernel_size, strict=True)
-    )
-    t = cfg.train
-    steps = t.epochs * math.ceil(cfg.data.n_train / t.batch_size)
-    tests = (EVAL_POINTS + t.epochs if t.test_curve else 1) * cfg.data.n_test
-    return t.epochs * cfg.data.n_train * 3 * per_sample + tests * per_sample + steps * STEP_COST
+    return model.channels[-1] * n**data.dims
 
 
 def _parameters(model: ModelConfig, data: DataConfig, flat: int) -> int:
-    dims = 2 if data.kind == "image" else 1
     inputs = (1, *model.channels[:-1])
-    conv = sum(c * (c_in * k**dims + 1) for c_in, c, k in zip(inputs, model.channels, model.kernel_size, strict=True))
+    conv = sum(
+        c * (c_in * k**data.dims + 1) for c_in, c, k in zip(inputs, model.channels, model.kernel_size, strict=True)
+    )
     classes = len(data.classes)
     head = (flat + 1) * model.hidden + (model.hidden + 1) * classes if model.hidden else (flat + 1) * classes
     return conv + head
@@ -300,80 +280,6 @@ def quick(cfg: RunConfig) -> RunConfig:
     )
 
 
-# --- dict <-> dataclass, with the checks a hand-written config deserves -------------------------------------
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if tp is bool:
-        _check(isinstance(value, bool), f"{where} must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        _check(
-            isinstance(value, int) and not isinstance(value, bool),
-            f"{where} must be an integer, got {value!r}",
-        )
-        return value
-    if tp is float:
-        _check(
-            isinstance(value, (int, float)) and not isinstance(value, bool),
-            f"{where} must be a number, got {value!r}",
-        )
-        _check(math.isfinite(value), f"{where} must be a finite number, got {value!r}")
-        return float(value)
-    if tp is str:
-        _check(isinstance(value, str), f"{where} must be a string, got {value!r}")
-        return value
-    if origin is tuple:
-        args = typing.get_args(tp)
-        _check(isinstance(value, (list, tuple)), f"{where} must be a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-        _check(len(value) == len(args), f"{where} must be a list of {len(args)} values, got {value!r}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
-    if dataclasses.is_dataclass(tp):
-        _check(isinstance(value, dict), f"{where} must be a table, got {value!r}")
-        return from_dict(tp, value, where)
-    raise TypeError(f"unsupported config type {tp!r}")  # a programming error, not a user error
-
-
-def from_dict(cls: Any, d: dict[str, Any], where: str = "", base: Any = None) -> Any:
-    """Build dataclass `cls` from a (partial) dict; missing keys come from `base` (or the defaults)."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    for key in d:
-        _check(key in known, f"unknown config key {where + '.' if where else ''}{key!r}")
-    base = base if base is not None else cls()
-    kwargs = {}
-    for f in fields(cls):
-        if f.name not in d:
-            continue
-        sub = f"{where}.{f.name}" if where else f.name
-        tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
-            _check(isinstance(d[f.name], dict), f"{sub} must be a table, got {d[f.name]!r}")
-            kwargs[f.name] = from_dict(tp, d[f.name], sub, getattr(base, f.name))
-        else:
-            kwargs[f.name] = _coerce(d[f.name], tp, sub)
-    return replace(base, **kwargs)
-
-
-def to_dict(cfg: Any) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise UserError(f"config file not found: {path}") from None
-    except IsADirectoryError:
-        raise UserError(f"config path is a folder, not a file: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: invalid TOML: {e}") from None
-
-
 def load_run_config(path: Path | None, base: RunConfig) -> RunConfig:
     """A run config from TOML on top of `base`; keys the file does not set keep their base values.
 
@@ -391,47 +297,6 @@ def load_run_config(path: Path | None, base: RunConfig) -> RunConfig:
         raise UserError(f"{path}: {e}") from None
 
 
-# --- TOML writing (tomllib only reads; the config needs nothing beyond scalars, lists and tables) -----------
-
-
-_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-_TOML_CONTROL = re.compile(r"[\x00-\x1f\x7f]").match
-_TOML_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+").fullmatch
-
-
-def _toml_string(v: str) -> str:
-    """A TOML basic string: backslash, quote and every control character escaped."""
-    return '"' + "".join(_TOML_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if _TOML_CONTROL(c) else c) for c in v) + '"'
-
-
-def _toml_key(k: str) -> str:
-    return k if _TOML_BARE_KEY(k) else _toml_string(k)
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, str):
-        return _toml_string(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
-def dumps_toml(d: dict[str, Any], prefix: str = "") -> str:
-    """TOML for a dict of scalars, lists and tables; keys that are not bare words ("train.lr", "") are quoted."""
-    scalars = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict)]
-    out = "\n".join(scalars) + ("\n" if scalars else "")
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out += f"\n[{prefix}{_toml_key(k)}]\n" + dumps_toml(v, f"{prefix}{_toml_key(k)}.")
-    return out
-
-
 __all__ = [
     "DataConfig",
     "ModelConfig",
@@ -441,9 +306,5 @@ __all__ = [
     "DEFAULT_PRESETS",
     "preset",
     "quick",
-    "from_dict",
-    "to_dict",
     "load_run_config",
-    "dumps_toml",
-    "read_toml",
 ]

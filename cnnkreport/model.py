@@ -19,11 +19,11 @@ class PulseNet(nn.Module):
 
     def __init__(self, cfg: ModelConfig, data: DataConfig) -> None:
         super().__init__()
-        conv: type[nn.Conv1d] | type[nn.Conv2d] = nn.Conv2d if data.kind == "image" else nn.Conv1d
+        conv: type[nn.Conv1d] | type[nn.Conv2d] = nn.Conv2d if data.dims == 2 else nn.Conv1d
         layers: list[nn.Module] = []
         c_in = 1
         for c, k in zip(cfg.channels, cfg.kernel_size, strict=True):
-            layers += [conv(c_in, c, k, padding=k // 2), MaxPool2x(2 if data.kind == "image" else 1), nn.ReLU()]
+            layers += [conv(c_in, c, k, padding=k // 2), MaxPool2x(data.dims), nn.ReLU()]
             c_in = c
         self.features = nn.Sequential(*layers)
         flat = features(cfg, data)  # a UserError where the layers shrink the input to nothing

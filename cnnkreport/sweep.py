@@ -25,11 +25,12 @@ import numpy as np
 
 from . import __version__
 from .analysis.recipe import judge as judge_run
-from .config import RunConfig, check_name, from_dict, load_run_config, preset, quick, read_toml, to_dict
+from .config import RunConfig, check_name, load_run_config, preset, quick
 from .errors import JobsFailed, UserError
 from .executors import Events, ExecutorConfig, Failed, check, run_jobs
 from .names import slug
 from .rundir import Run
+from .tomlio import from_dict, read_toml, to_dict
 from .workers import OnStep
 
 

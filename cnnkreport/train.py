@@ -16,13 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import EVAL_POINTS, RunConfig, dumps_toml, load_run_config, to_dict
+from .config import EVAL_POINTS, RunConfig, load_run_config
 from .data import make_dataset
 from .errors import UserError
 from .files import atomic_write, atomic_write_text
 from .model import PulseNet, conv_layers
 from .rundir import LayerInfo, Recording, Run, RunMeta
 from .swap import make_temp, replace_dir
+from .tomlio import dumps_toml, to_dict
 
 EVAL_BYTES = 4 * 2**20  # a test batch's first-layer output stays within this, to stay in the cache: larger batches
 # thrash it when the machine's shared cache is busy (bench/bench_eval.py: 1,000 images of 32x32 through 16 kernels

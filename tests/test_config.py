@@ -3,18 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from cnnkreport.config import (
-    PRESETS,
-    RunConfig,
-    dumps_toml,
-    from_dict,
-    load_run_config,
-    preset,
-    read_toml,
-    to_dict,
-    training_work,
-)
+from cnnkreport.config import PRESETS, RunConfig, load_run_config, preset
+from cnnkreport.cost import training_work
 from cnnkreport.errors import UserError
+from cnnkreport.tomlio import dumps_toml, from_dict, read_toml, to_dict
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 
 from cnnkreport import files, rundir
 from cnnkreport.cli import app
-from cnnkreport.config import dumps_toml, to_dict
 from cnnkreport.rundir import Run
 from cnnkreport.swap import recover
+from cnnkreport.tomlio import dumps_toml, to_dict
 
 from .conftest import tiny
 

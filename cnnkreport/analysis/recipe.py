@@ -11,9 +11,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import RunConfig, from_dict, load_run_config
+from ..config import RunConfig, load_run_config
 from ..errors import UserError
 from ..rundir import Run
+from ..tomlio import from_dict
 
 if TYPE_CHECKING:  # scores imports scipy: only when a run is judged
     from .scores import LayerAnalysis
