@@ -38,7 +38,7 @@ from PIL import Image  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmark this checkout, installed or not
 
 from cnnkreport.config import DEFAULT_PRESETS, PRESETS  # noqa: E402
-from cnnkreport.draw import mosaic  # noqa: E402
+from cnnkreport.draw import compact, mosaic  # noqa: E402
 from cnnkreport.rundir import Run  # noqa: E402
 from cnnkreport.site import build_site  # noqa: E402
 from cnnkreport.train import train  # noqa: E402
@@ -113,7 +113,7 @@ def gif_figures(run: Path, out: Path, repeat: int) -> None:
     fast, slow = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        mosaic.write_gif(out / "numpy.gif", mosaic.evolution_frames(steps, w))
+        mosaic.write_gif(out / "numpy.gif", compact.evolution_frames(steps, w))
         fast.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         frames = matplotlib_frames(steps, w)
@@ -161,7 +161,7 @@ def gif_writers(run: Path, out: Path, repeat: int) -> None:
         print("\nimageio is not installed: `pip install imageio` to compare GIF writers")
         return
     steps, w = Run(run).read_kernels(Run(run).layers()[0].name)
-    frames = mosaic.evolution_frames(steps, w)
+    frames = compact.evolution_frames(steps, w)
     direct, via = out / "pillow.gif", out / "imageio.gif"
     t_direct, t_via = [], []
     for _ in range(repeat):

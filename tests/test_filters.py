@@ -262,7 +262,7 @@ def test_figure_renders_and_saves(name: str, make: Callable[[], Figure], n_axes:
 
 
 def test_channel_grid_is_a_row_per_channel_and_a_column_per_filter() -> None:
-    from cnnkreport.draw.mosaic import channel_grid
+    from cnnkreport.draw.compact import channel_grid
 
     img = channel_grid(RNG.normal(size=(5, 3, 9)))  # 5 filters, 3 input channels
     one = channel_grid(RNG.normal(size=(1, 1, 9)))

@@ -143,8 +143,8 @@ def test_matches_channel_grid_and_bank_of_long_kernels_fit_a_page(tmp_path: Path
     figures.save(fig, tmp_path / "matches.png", dpi=80)
     with Image.open(tmp_path / "matches.png") as im:
         assert im.size[0] <= mosaic.PAGE_WIDTH and im.size[1] <= mosaic.PAGE_HEIGHT
-    assert fits_page(mosaic.channel_grid(RNG.normal(size=(16, 16, 512))))
-    image, shown = mosaic.bank_mosaic(RNG.normal(size=(200, 4096)))
+    assert fits_page(compact.channel_grid(RNG.normal(size=(16, 16, 512))))
+    image, shown = compact.bank_mosaic(RNG.normal(size=(200, 4096)))
     assert shown == 96 and fits_page(image)
 
 

@@ -1,2 +1,4 @@
-"""Stage 4 of the pipeline: pictures of kernels and numbers. numpy mosaics and palette animations (mosaic),
-matplotlib figures (figures, filter_figures; canvas draws small multiples on one axes), inline SVG charts (svg)."""
+"""Stage 4 of the pipeline: pictures of kernels and numbers. numpy palette, tiles and writers of PNGs and GIFs
+(mosaic), a whole layer and its animation drawn from them to fit a page (compact), animations as sprite sheets and
+GIFs (sprites), matplotlib figures (figures, filter_figures; canvas draws small multiples on one axes), inline SVG
+charts (svg), and the Python API's pictures (plots)."""

@@ -1,4 +1,6 @@
-"""Pictures of a whole layer that fit a page, whatever its shape: what `mosaic.layer_mosaic` draws.
+"""Pictures of a whole layer that fit a page, whatever its shape, drawn with mosaic's palette and tiles: the layer
+(draw_layer, layer_mosaic), its animation (evolution_frames), its kernels beside their best matches (match_frames), a
+bank of templates (bank_mosaic), a 1-D layer's channels (channel_grid), and every channel for download (grid_pages).
 
 A page shows a picture at its own size up to mosaic.PAGE_WIDTH (a wider one is scaled down and loses its pixels),
 and a layer page holds several, so each is drawn to fit mosaic.PAGE_WIDTH x mosaic.PAGE_HEIGHT:
@@ -14,7 +16,7 @@ Every Drawing says what it shows (`note`), for the caption.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -137,6 +139,30 @@ def draw_layer(
     v = (np.abs(w).max() if scale == "global" else tile_vmax(w)) if vmax is None else vmax
     flat = np.broadcast_to(np.asarray(v, dtype=np.float64).reshape(-1), (out,))  # one scale, or one a kernel
     return single(w[:, 0], flat, zoom, box)
+
+
+def layer_mosaic(w: np.ndarray, scale: str = "tile", zoom: int | None = None) -> np.ndarray:
+    """Krizhevsky 2012 Fig. 3 style: each tile scaled symmetrically (zero = the middle colour), thin gaps,
+    enlarged; drawn to fit a page whatever the layer's shape (draw_layer says how, and what it shows).
+    `scale="global"` puts every tile on one scale instead, which shows which kernels are weak or dead."""
+    return draw_layer(w, scale, zoom=zoom).image
+
+
+def evolution_frames(
+    steps: Sequence[int] | np.ndarray, weights: np.ndarray, zoom: int | None = None
+) -> list[np.ndarray]:
+    """One frame per snapshot of a layer (S, out, in, ...), all on one scale per kernel (its max |w| over the
+    whole run), so growth is visible and nothing flickers. Each frame carries its step above the layer's picture
+    (draw_layer: the same drawing in every frame, since it depends on the shape only)."""
+    vmax = np.abs(weights).reshape(weights.shape[0], weights.shape[1], -1).max(axis=(0, 2))  # (out,)
+    vmax = vmax.reshape((-1,) + (1,) * (weights.ndim - 2))
+    frames = []
+    last = int(steps[-1])
+    for step, w in zip(steps, weights, strict=True):
+        body = draw_layer(w, vmax=vmax, zoom=zoom).image
+        strip = label_strip(body.shape[1], f"step {int(step):,} / {last:,}")
+        frames.append(np.concatenate([strip, body], axis=0))
+    return frames
 
 
 def single(

@@ -8,6 +8,7 @@ a figure stays readable; a capped figure says so in its title.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -34,6 +35,8 @@ ACCENT = "#d55e00"  # a second colour, distinct from INK for colour-blind reader
 REF = "#888888"  # reference curves and inputs
 FONT = PANEL_FONT  # the smallest text of these figures: 10 px at PANEL_DPI
 TITLE = PANEL_FONT + 1  # a figure's suptitle
+TICK = 0.05  # inches: the length of a tick drawn on a Canvas panel (frequency responses)
+TICK_LABEL = 0.08  # inches: from a Canvas panel's edge to its tick labels
 
 
 def _stack(kernels: np.ndarray, ndim: int) -> np.ndarray:
@@ -69,8 +72,8 @@ def _frequency_panel(
     for v in yticks:
         y = y0 + (v - lo) / (hi - lo) * h
         c.grid_line([(x0, y), (x0 + w, y)])
-        c.tick([(x0 - 0.05, y), (x0, y)])
-        c.text(x0 - 0.08, y, fmt.format(v).replace("-", "\u2212"), ha="right", va="center", fontsize=FONT)
+        c.tick([(x0 - TICK, y), (x0, y)])
+        c.text(x0 - TICK_LABEL, y, fmt.format(v).replace("-", "\u2212"), ha="right", va="center", fontsize=FONT)
     return lambda f, v: (x0 + 2 * np.asarray(f) * w, y0 + (np.asarray(v) - lo) / (hi - lo) * h)
 
 
@@ -83,6 +86,79 @@ def _phase_range(phase: np.ndarray) -> tuple[tuple[float, float], list[float]]:
     return (lo, hi), [float(v) for v in range(math.ceil(lo / step) * step, math.floor(hi) + 1, step)]
 
 
+@dataclass(frozen=True)
+class ResponseInches:
+    """The lengths of frequency_response_1d_figure's layout, in inches: the figure, its margins, and the cells of
+    its grid (a cell a kernel: its title, its magnitude panel, and its phase panel below that)."""
+
+    column: float = 2.5  # the width of a column of cells
+    min_width: float = 3.6  # the least width of the figure: as wide as its title
+    legend_inline: float = 5.0  # a figure at least this wide has its legend's entries side by side, else one a row
+    row: float = 2.9  # the height of a row of cells
+    frame: float = 0.5  # the figure's height beyond its rows' (and its legend's rows')
+    legend_row: float = 0.22  # a row of the legend, below the title (with fewer than four columns)
+    left: float = 0.3  # the left margin: the rows' labels (gain, phase)
+    right: float = 0.1  # the right margin
+    top: float = 0.45  # the top margin: the title (with four columns the legend too, on its line); legend rows add
+    bottom: float = 0.45  # the bottom margin: the lowest row's frequency labels
+    gutter: float = 0.45  # left of the panels in a cell: their y tick labels
+    head: float = 0.28  # above the panels in a cell: the kernel's title
+    gap: float = 0.12  # between the magnitude panel and the phase panel below it
+    below: float = 0.12  # below the phase panel (a panel with none below it labels its frequencies there, where the
+    # next row is empty)
+    head_drop: float = 0.05  # the kernel's title: its top, below the top of its cell
+    row_label: float = 0.05  # the rows' labels, from the figure's left edge
+    axis_label: float = 0.26  # the frequency axis' label, below the lowest phase panel of a column
+    legend_drop: float = 0.35  # the legend's top below the figure's top, where its entries have rows of their own
+    title_drop: float = 0.06  # the title's top below the figure's top
+
+
+RESPONSE = ResponseInches()
+REF_STYLES = {"1st difference": (0, (4, 2)), "2nd difference": (0, (1, 1.5))}  # dashes of the reference responses
+
+
+@dataclass(frozen=True)
+class ResponseGrid:
+    """Where frequency_response_1d_figure draws n kernels: a figure of `width` x `height` inches, `rows` x `cols`
+    cells of cell_w x cell_h below its top margin `top`, in each a panel pw wide, mh tall (magnitude) above one ph
+    tall (phase); the legend's entries `legend_cols` to a row."""
+
+    n: int
+    rows: int
+    cols: int
+    width: float
+    height: float
+    legend_cols: int
+    top: float
+    cell_w: float
+    cell_h: float
+    pw: float
+    mh: float
+    ph: float
+
+    @staticmethod
+    def of(n: int, s: ResponseInches = RESPONSE) -> ResponseGrid:
+        rows, cols = _grid(n, 4)
+        width = max(s.column * cols, s.min_width)
+        legend_cols = 3 if width >= s.legend_inline else 1  # the legend's three entries: on the title's line for
+        legend_rows = 0 if cols >= 4 else 3 // legend_cols  # four columns, else in rows of their own below it
+        height = s.row * rows + s.frame + s.legend_row * legend_rows
+        top = s.top + s.legend_row * legend_rows
+        cell_w, cell_h = (width - s.left - s.right) / cols, (height - top - s.bottom) / rows
+        mh = (cell_h - s.head - s.gap - s.below) * 2 / 3  # the panels' height: two thirds magnitude, a third phase
+        return ResponseGrid(
+            n, rows, cols, width, height, legend_cols, top, cell_w, cell_h, cell_w - s.gutter, mh, mh / 2
+        )
+
+    def cell(self, i: int, s: ResponseInches = RESPONSE) -> tuple[float, float, float, float]:
+        """Kernel i's (x0, y_top, ym, yp): its panels' left edge, its cell's top, and the lower edges of its
+        magnitude and phase panels."""
+        r_, c_ = divmod(i, self.cols)
+        x0, y_top = s.left + c_ * self.cell_w + s.gutter, self.height - self.top - r_ * self.cell_h
+        ym = y_top - s.head - self.mh
+        return x0, y_top, ym, ym - s.gap - self.ph
+
+
 def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None = None) -> Figure:
     """Magnitude (dB, each kernel normalised to its own peak, over the 1st/2nd-difference references dashed grey)
     and phase (below, where the magnitude is within 60 dB of the peak) of 1-D kernels (N, k), a panel pair each,
@@ -90,59 +166,77 @@ def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None =
     w = _stack(kernels, 1)
     n, note = _capped(len(w), MAX_PANELS, "kernels")
     labels = labels if labels is not None else [f"kernel {i}" for i in range(len(w))]
-    rows, cols = _grid(n, 4)
-    width = max(2.5 * cols, 3.6)  # inches; at least as wide as the title
-    legend_cols = 3 if width >= 5 else 1  # the legend's three entries: on the title's line for four columns, else
-    legend_rows = 0 if cols >= 4 else 3 // legend_cols  # in rows of their own below it
-    height = 2.9 * rows + 0.5 + 0.22 * legend_rows
-    c = Canvas(width, height)
-    left, top, bottom = 0.3, 0.45 + 0.22 * legend_rows, 0.45  # margins: row labels; title and legend; x labels
-    gutter, head, gap, below = 0.45, 0.28, 0.12, 0.12  # per panel: its tick labels, its title, magnitude to phase,
-    # and below the phase panel (a panel with none below it labels its frequencies there, where the next row is empty)
-    cell_w, cell_h = (width - left - 0.1) / cols, (height - top - bottom) / rows
-    pw = cell_w - gutter
-    mh = (cell_h - head - gap - below) * 2 / 3
-    ph = mh / 2
+    g = ResponseGrid.of(n)
+    c = Canvas(g.width, g.height)
     refs = reference_responses_1d()
-    ref_styles = {"1st difference": (0, (4, 2)), "2nd difference": (0, (1, 1.5))}
     handles: list[Any] = []
     for i in range(n):
-        r_, c_ = divmod(i, cols)
-        x0, y_top = left + c_ * cell_w + gutter, height - top - r_ * cell_h
-        ym, yp = y_top - head - mh, y_top - head - mh - gap - ph
-        r = frequency_response_1d(w[i])
-        peak = float(r.magnitude.max())
-        rel = r.magnitude / peak if peak > 0 else r.magnitude
-        c.text(x0 + pw / 2, y_top - 0.05, f"{labels[i]}  (peak gain {peak:.3g})", ha="center", va="top", fontsize=FONT)
-        mag = _frequency_panel(c, (x0, ym, pw, mh), (-DB_RANGE, 3.0), [0.0, -10.0, -20.0, -30.0, -40.0], "{:.0f}")
-        lines = [
-            c.ax.plot(*mag(r.freq, 20 * np.log10(np.maximum(m, 1e-6))), color=REF, lw=0.8, ls=ref_styles[name])[0]
-            for name, m in refs.items()
-        ]
-        lines.append(c.ax.plot(*mag(r.freq, 20 * np.log10(np.maximum(rel, 1e-6))), color=INK, lw=1.5)[0])
-        for line in lines:
-            c.clip(line, x0, ym, pw, mh)
-        handles = handles or lines
-        phase = np.where(rel > 1e-3, r.phase / np.pi, np.nan)
-        (lo, hi), yt = _phase_range(phase)
-        ph_map = _frequency_panel(c, (x0, yp, pw, ph), (lo, hi), yt, "{:g}")
-        c.clip(c.ax.plot(*ph_map(r.freq, phase), color=ACCENT, lw=1.2)[0], x0, yp, pw, ph)
-        if c_ == 0:
-            c.text(0.05, ym + mh / 2, "gain (dB re peak)", rotation=90, ha="left", va="center", fontsize=FONT)
-            c.text(0.05, yp + ph / 2, "phase (\u03c0 rad)", rotation=90, ha="left", va="center", fontsize=FONT)
-        if i + cols >= n:  # the lowest panel of its column: the frequency axis labelled
-            for f in (0.0, 0.25, 0.5):
-                c.tick([(x0 + 2 * f * pw, yp), (x0 + 2 * f * pw, yp - 0.05)])
-                c.text(x0 + 2 * f * pw, yp - 0.08, f"{f:g}", ha="center", va="top", fontsize=FONT)
-            c.text(x0 + pw / 2, yp - 0.26, "frequency (cycles/sample)", ha="center", va="top", fontsize=FONT)
+        lines = _response_pair(c, g, i, w[i], labels[i], refs)
+        handles = handles or lines  # the first kernel's lines
     fig = c.figure()
     where: dict[str, Any] = (
-        {"loc": "upper right"} if cols >= 4 else {"loc": "upper left", "bbox_to_anchor": (0.0, 1 - 0.35 / height)}
+        {"loc": "upper right"}
+        if g.cols >= 4
+        else {"loc": "upper left", "bbox_to_anchor": (0.0, 1 - RESPONSE.legend_drop / g.height)}
     )
-    fig.legend(handles, [*refs, "kernel / its peak"], ncol=legend_cols, fontsize=FONT, frameon=False, **where)
+    fig.legend(handles, [*refs, "kernel / its peak"], ncol=g.legend_cols, fontsize=FONT, frameon=False, **where)
     title = "Frequency response as the layer applies it" + note
-    fig.suptitle(title, x=0.01, y=1 - 0.06 / height, ha="left", va="top", fontsize=TITLE)
+    fig.suptitle(title, x=0.01, y=1 - RESPONSE.title_drop / g.height, ha="left", va="top", fontsize=TITLE)
     return fig
+
+
+def _response_pair(
+    c: Canvas, g: ResponseGrid, i: int, kernel: np.ndarray, label: str, refs: dict[str, np.ndarray]
+) -> list[Any]:
+    """Kernel i's cell: its title, its magnitude panel over the references, its phase panel below; the rows' labels
+    left of the first column, the frequency axis below a column's lowest panel. Returns the magnitude panel's lines
+    (the references', then the kernel's: the legend's handles)."""
+    x0, y_top, ym, yp = g.cell(i)
+    r = frequency_response_1d(kernel)
+    peak = float(r.magnitude.max())
+    rel = r.magnitude / peak if peak > 0 else r.magnitude
+    title = f"{label}  (peak gain {peak:.3g})"
+    c.text(x0 + g.pw / 2, y_top - RESPONSE.head_drop, title, ha="center", va="top", fontsize=FONT)
+    lines = _magnitude_panel(c, (x0, ym, g.pw, g.mh), r.freq, rel, refs)
+    _phase_panel(c, (x0, yp, g.pw, g.ph), r.freq, np.where(rel > 1e-3, r.phase / np.pi, np.nan))
+    if i % g.cols == 0:  # the first column: its rows labelled
+        x = RESPONSE.row_label
+        c.text(x, ym + g.mh / 2, "gain (dB re peak)", rotation=90, ha="left", va="center", fontsize=FONT)
+        c.text(x, yp + g.ph / 2, "phase (\u03c0 rad)", rotation=90, ha="left", va="center", fontsize=FONT)
+    if i + g.cols >= g.n:  # the lowest panel of its column: the frequency axis labelled
+        _frequency_axis(c, x0, yp, g.pw)
+    return lines
+
+
+def _magnitude_panel(
+    c: Canvas, box: tuple[float, float, float, float], freq: np.ndarray, rel: np.ndarray, refs: dict[str, np.ndarray]
+) -> list[Any]:
+    """A kernel's gain re its peak (`rel`, on `freq`) in dB, over the references' (grey, dashed), in `box` (x0, y0,
+    width, height, inches); returns the lines, the references' first."""
+    mag = _frequency_panel(c, box, (-DB_RANGE, 3.0), [0.0, -10.0, -20.0, -30.0, -40.0], "{:.0f}")
+    lines = [
+        c.ax.plot(*mag(freq, 20 * np.log10(np.maximum(m, 1e-6))), color=REF, lw=0.8, ls=REF_STYLES[name])[0]
+        for name, m in refs.items()
+    ]
+    lines.append(c.ax.plot(*mag(freq, 20 * np.log10(np.maximum(rel, 1e-6))), color=INK, lw=1.5)[0])
+    for line in lines:
+        c.clip(line, *box)
+    return lines
+
+
+def _phase_panel(c: Canvas, box: tuple[float, float, float, float], freq: np.ndarray, phase: np.ndarray) -> None:
+    """A kernel's phase (in units of pi, NaN where not drawn), on `freq`, in `box` (x0, y0, width, height, inches)."""
+    span, yticks = _phase_range(phase)
+    ph_map = _frequency_panel(c, box, span, yticks, "{:g}")
+    c.clip(c.ax.plot(*ph_map(freq, phase), color=ACCENT, lw=1.2)[0], *box)
+
+
+def _frequency_axis(c: Canvas, x0: float, y0: float, w: float) -> None:
+    """The frequency axis labelled below a panel (x0, y0, w inches): ticks at 0, 0.25 and 0.5, and its name."""
+    for f in (0.0, 0.25, 0.5):
+        c.tick([(x0 + 2 * f * w, y0), (x0 + 2 * f * w, y0 - TICK)])
+        c.text(x0 + 2 * f * w, y0 - TICK_LABEL, f"{f:g}", ha="center", va="top", fontsize=FONT)
+    c.text(x0 + w / 2, y0 - RESPONSE.axis_label, "frequency (cycles/sample)", ha="center", va="top", fontsize=FONT)
 
 
 def frequency_response_2d_figure(kernels: np.ndarray) -> Figure:

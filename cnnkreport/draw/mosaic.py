@@ -1,4 +1,7 @@
-"""Kernel mosaics and their animations, drawn with numpy into palette images (no matplotlib per frame).
+"""The palette, tiles and writers of the kernel pictures, drawn with numpy into palette images (no matplotlib per
+frame): kernels as tiles and stem plots, grids of them, step labels, colour tiles of a first layer on RGB input (and
+its animation frames), and the PNG and GIF writers. A whole layer drawn to fit a page, and its animation frames, are
+compact's (layer_mosaic, evolution_frames), which draws with the tiles here.
 
 Every picture here is an array of palette indices (uint8): 0..LEVELS-1 is the weight scale, a colour-blind-safe
 diverging map (ColorBrewer RdBu: blue negative, near-white zero, red positive), and a few indices above it are fixed
@@ -128,15 +131,6 @@ def auto_zoom(w: np.ndarray, target: int = 48) -> int:
     return int(np.clip(round(target / max(w.shape[-1], 1)), 2, 16))
 
 
-def layer_mosaic(w: np.ndarray, scale: str = "tile", zoom: int | None = None) -> np.ndarray:
-    """Krizhevsky 2012 Fig. 3 style: each tile scaled symmetrically (zero = the middle colour), thin gaps,
-    enlarged; drawn to fit a page whatever the layer's shape (compact.draw_layer says how, and what it shows).
-    `scale="global"` puts every tile on one scale instead, which shows which kernels are weak or dead."""
-    from .compact import draw_layer  # compact draws with this module's tiles
-
-    return draw_layer(w, scale, zoom=zoom).image
-
-
 def projection(kernels: np.ndarray, templates: np.ndarray) -> np.ndarray:
     """The part of each kernel (N, *k) that its template (N, *k) explains: the template, zero-mean and scaled by its
     dot product with the zero-mean kernel (so it carries the matching sign and the kernel's strength)."""
@@ -176,22 +170,6 @@ class Frames:
         if len(self.index) == 0 or not np.array_equal(self.index[rows], want):
             raise ValueError(f"frames for an animation of {limit} frames were not read")
         return Frames(self.count, self.index[rows], self.steps[rows], self.weights[rows])
-
-
-def bank_mosaic(weights: np.ndarray, limit: int = 96) -> tuple[np.ndarray, int]:
-    """Templates (M, *k) as a mosaic that fits a page, each on its own scale; at most `limit`, evenly sampled.
-    (image, shown)."""
-    from .compact import bank_mosaic
-
-    return bank_mosaic(weights, limit)
-
-
-def channel_grid(w: np.ndarray) -> np.ndarray:
-    """A Conv1d layer (out, in, k) as a grid, a row per input channel and a column per filter, all on one scale
-    (as seed document 001 draws it, without 128 matplotlib axes): stem plots, or line plots of long filters."""
-    from .compact import channel_grid
-
-    return channel_grid(w)
 
 
 def filmstrip(frames: Sequence[np.ndarray], count: int = 6, cols: int = 3) -> np.ndarray:
@@ -333,25 +311,6 @@ def label_strip(width: int, text: str, height: int = 14) -> np.ndarray:
     img = to_image(np.full((height, width), PAPER, dtype=np.uint8))
     ImageDraw.Draw(img).text((3, 1), text, fill=TEXT, font=_font())
     return np.asarray(img)
-
-
-def evolution_frames(
-    steps: Sequence[int] | np.ndarray, weights: np.ndarray, zoom: int | None = None
-) -> list[np.ndarray]:
-    """One frame per snapshot of a layer (S, out, in, ...), all on one scale per kernel (its max |w| over the
-    whole run), so growth is visible and nothing flickers. Each frame carries its step above the layer's picture
-    (compact.draw_layer: the same drawing in every frame, since it depends on the shape only)."""
-    from .compact import draw_layer  # compact draws with this module's tiles
-
-    vmax = np.abs(weights).reshape(weights.shape[0], weights.shape[1], -1).max(axis=(0, 2))  # (out,)
-    vmax = vmax.reshape((-1,) + (1,) * (weights.ndim - 2))
-    frames = []
-    last = int(steps[-1])
-    for step, w in zip(steps, weights, strict=True):
-        body = draw_layer(w, vmax=vmax, zoom=zoom).image
-        strip = label_strip(body.shape[1], f"step {int(step):,} / {last:,}")
-        frames.append(np.concatenate([strip, body], axis=0))
-    return frames
 
 
 def coarser(frame: np.ndarray, step: int = GIF_LEVEL_STEP) -> np.ndarray:

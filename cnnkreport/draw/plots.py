@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from ..analysis import filters
 from ..analysis.scores import LayerAnalysis
-from . import figures, filter_figures, mosaic
+from . import compact, figures, filter_figures, mosaic
 
 MAX_SHOWN = 32  # kernels in a "matches" figure, and channels x filters in a "channels" grid
 MAX_TILES = 2048  # kernel x channel tiles in a mosaic; more: each kernel's channel sum
@@ -25,7 +25,7 @@ def mosaic_image(w: np.ndarray) -> np.ndarray:
     if w.ndim == 4 and w.shape[1] == 3 and w.shape[2] * w.shape[3] > 1:
         return mosaic.rgb_mosaic(w)
     shown = w.sum(axis=1, keepdims=True) if w.shape[0] * w.shape[1] > MAX_TILES else w
-    return np.asarray(mosaic.to_image(mosaic.layer_mosaic(shown)).convert("RGB"))
+    return np.asarray(mosaic.to_image(compact.layer_mosaic(shown)).convert("RGB"))
 
 
 def _picture(image: np.ndarray, title: str) -> Figure:
