@@ -4,6 +4,7 @@ path, unique folder names for any names, and templates that take every path from
 from __future__ import annotations
 
 import html.parser
+import pickle
 import posixpath
 import re
 from pathlib import Path
@@ -129,6 +130,28 @@ def test_a_second_claim_of_a_path_is_refused(tmp_path: Path) -> None:
         layout.claim(MARKER, "a page")
 
 
+def test_a_folder_hands_out_each_file_once_and_the_layout_claims_them_all(tmp_path: Path) -> None:
+    """A Folder (a layer's, filled in a worker process) hands out each name once, ignoring case, with the one name
+    giving both where to write and the page's link; the layout then claims them all, so a page of the same path
+    clashes too."""
+    layout = Layout(tmp_path)
+    folder = layout.folder(paths.layer_dir("a", "conv"), "layer 'conv'")
+    scores = folder.file("scores.png", "the score histogram")
+    assert (scores.path, scores.src) == (tmp_path / "runs" / "a" / "conv" / "scores.png", "scores.png")
+    with pytest.raises(PathClash, match="the score histogram of layer 'conv'.*the mosaic of layer 'conv'"):
+        folder.file("Scores.png", "the mosaic")
+    kernels = folder.folder(paths.KERNELS, "the kernels' pages")
+    assert kernels.dir.is_dir()
+    picture = kernels.file(paths.kernel_file(3, "kernel.png"), "the picture of kernel 3")
+    assert picture.src == "3-kernel.png" and picture.path == kernels.dir / "3-kernel.png"  # linked from kernels/
+    with pytest.raises(PathClash, match="not a path inside the site"):
+        folder.file("../b/x.png", "a picture")
+    layout.adopt(pickle.loads(pickle.dumps(folder)))  # as it comes back from a worker process
+    assert {"runs/a/conv/scores.png", "runs/a/conv/kernels/", "runs/a/conv/kernels/3-kernel.png"} <= set(layout.claimed)
+    with pytest.raises(PathClash, match="the picture of kernel 3 of layer 'conv'.*a page"):
+        layout.claim(paths.layer_file("a", "conv", paths.KERNELS + "3-kernel.png"), "a page")
+
+
 def fake_run(path: Path, name: str, layers: tuple[str, ...] = ("conv",)) -> Path:
     """A recorder-style run folder: small conv layers, three snapshots, no config."""
     run = Run(path)
@@ -185,6 +208,29 @@ def test_two_layers_in_one_folder_are_refused(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(paths, "layer_slugs", lambda names: [slug(n) for n in names])
     run = fake_run(tmp_path / "run", "run", ("conv a", "conv;a"))
     with pytest.raises(PathClash, match="'conv a'.*'conv;a'"):
+        build_site([run], tmp_path / "site")
+    assert not (tmp_path / "site").exists()
+
+
+def test_two_figures_of_one_name_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were two figures of a layer ever given one name (every kernel's picture 'kernel.png', say), the worker that
+    draws them stops at the second, naming both, and the build leaves no site."""
+    monkeypatch.setattr(paths, "kernel_file", lambda index, what: what)
+    run = fake_run(tmp_path / "run", "run")
+    with pytest.raises(PathClash, match="'runs/run/conv/kernels/kernel.png': the picture of kernel 0 .*kernel 1"):
+        build_site([run], tmp_path / "site")
+    assert not (tmp_path / "site").exists()
+
+
+def test_a_figure_and_a_page_of_one_name_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A figure drawn in a worker process and a page written later of the same path clash too: the layout claims
+    every file that the workers handed out before any page is written."""
+    kernel_file = paths.kernel_file
+    monkeypatch.setattr(
+        paths, "kernel_file", lambda i, what: f"{i}.html" if what == "kernel.png" else kernel_file(i, what)
+    )
+    run = fake_run(tmp_path / "run", "run")
+    with pytest.raises(PathClash, match="the picture of kernel 0 of layer 'conv' of run 'run'.*kernel 0 of layer"):
         build_site([run], tmp_path / "site")
     assert not (tmp_path / "site").exists()
 

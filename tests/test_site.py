@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnkreport.draw import mosaic
+from cnnkreport.draw import compact, mosaic
 from cnnkreport.rundir import LayerInfo, Run, RunMeta
 from cnnkreport.site import build_site, templates_dir
 from cnnkreport.site.build import Training
@@ -151,7 +151,7 @@ def test_colour_bar_in_the_stylesheet_is_the_weight_palette() -> None:
 def test_png_palette_holds_only_the_colours_used(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     w = rng.normal(size=(8, 1, 5, 5))
-    indices = mosaic.layer_mosaic(w)
+    indices = compact.layer_mosaic(w)
     mosaic.write_png(tmp_path / "m.png", indices)
     with Image.open(tmp_path / "m.png") as im:
         assert len(im.getpalette() or []) // 3 == len(np.unique(indices)) < 256

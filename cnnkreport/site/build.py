@@ -1,7 +1,9 @@
 """Building a site, in two phases (as mkdocs and pelican do). Phase 1, here: read every run, analyse each layer and
 draw its figures into the layer's folder, layers in parallel worker processes, into views of what each page shows.
 Phase 2 (pages.py): write the pages and JSON from those views. All of it into a temporary folder that is swapped in
-at the end (layout.swap_in): a failed build leaves the previous site untouched. Where each file goes: layout.py.
+at the end (layout.swap_in): a failed build leaves the previous site untouched. Where each file goes: layout.py;
+each drawing job gets its folder as a layout.Folder, which hands out every file in it once, and the layout claims
+them all when the jobs are done, before any page is written.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +21,21 @@ import numpy as np
 
 from ..analysis import filters, report, scores
 from ..analysis.recipe import RecipeCheck
+from ..analysis.results import LayerResult
 from ..analysis.scores import LayerAnalysis
-from ..config import RunConfig, from_dict, read_toml
+from ..config import RunConfig
 from ..data import make_dataset
 from ..draw import figures, mosaic
 from ..errors import UserError
 from ..files import atomic_write, atomic_write_text
 from ..rundir import LayerInfo, Run, RunMeta
+from ..tomlio import from_dict, read_toml
 from . import layout as paths
 from . import reference
-from .kernels import GIF_FRAMES, kernel_views
-from .layout import Layout, swap_in
+from .kernels import GIF_FRAMES, KernelView, kernel_views
+from .layout import Folder, Layout, swap_in
 from .pages import write_pages
-from .player import Timeline, make_player
+from .player import Player, Timeline, make_player
 from .sections import (
     EVOLUTION_KERNELS,
     LAYER_GIF_FRAMES,
@@ -41,7 +45,7 @@ from .sections import (
     filter_section,
     kernels_section,
 )
-from .views import MAX_KERNEL_PAGES, Figure, LayerView, RunView
+from .views import MAX_KERNEL_PAGES, Figure, LayerView, Reference, RunView, Section
 
 MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
 MAX_WEIGHTS_DOWNLOAD = 20 * 2**20  # bytes of final weights copied into the site for download
@@ -96,6 +100,7 @@ class _Run:
     config_text: str | None
     config: RunConfig | None
     downloads: list[tuple[str, str]]
+    folder: Folder  # the run's, with its downloads in it: its figures go there too
 
 
 def gather(
@@ -131,10 +136,12 @@ def gather(
         for i in range(len(runs)):
             ready(i)
         results = drawing.results()
+    for _, folder in results:  # every file that the workers wrote, claimed before any page is
+        layout.adopt(folder)
     views = []
     for i, p in enumerate(plans):
         assert p is not None
-        mine = [results[k] for k, r in enumerate(drawing.runs) if r == i]
+        mine = [results[k][0] for k, r in enumerate(drawing.runs) if r == i]
         layers, run_figs = mine[:-1], mine[-1]
         snapshots = len(p.run.snapshot_steps())
         views.append(
@@ -146,21 +153,18 @@ def gather(
 
 
 def _plan(run: Run, meta: RunMeta, name: str, rslug: str, layout: Layout) -> _Run:
-    """Claim the run's folder and files, and copy its config and downloads there."""
-    who = f"run {name!r}"
-    folder = layout.folder(paths.run_dir(rslug), who)
-    for file in (paths.CURVES, paths.DATA, paths.CONFIG_TOML, paths.METRICS, paths.WEIGHTS):
-        layout.claim(paths.run_file(rslug, file), who)
+    """Claim the run's folder, read its config, and copy its config and downloads there."""
+    folder = layout.folder(paths.run_dir(rslug), f"run {name!r}")
     cfg, config_text = None, None
     if run.config_path.is_file():
         config_text = run.config_path.read_text(encoding="utf-8")
         cfg = from_dict(RunConfig, read_toml(run.config_path))
-        shutil.copyfile(run.config_path, folder / paths.CONFIG_TOML)
-    return _Run(run, meta, name, rslug, config_text, cfg, _copy_downloads(run, folder))
+    return _Run(run, meta, name, rslug, config_text, cfg, _copy_downloads(run, folder), folder)
 
 
 def _jobs(p: _Run, layout: Layout) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
-    """The run's drawing jobs: one per layer (into the layer's folder, claimed here), then the run-level figures."""
+    """The run's drawing jobs: one per layer (into the layer's folder, claimed here), then the run-level figures
+    (into the run's); each returns its result and its folder, with the files it handed out."""
     infos = list(p.meta.layers)
     jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
     for j, (info, lslug) in enumerate(zip(infos, paths.layer_slugs([li.name for li in infos]), strict=True)):
@@ -168,9 +172,15 @@ def _jobs(p: _Run, layout: Layout) -> list[tuple[Callable[..., Any], tuple[Any, 
         # Lee's input-space picture needs the architecture between the layers (2x pooling): known for the
         # second layer of a run trained here, not for a user's model.
         prev_name = infos[0].name if j == 1 and p.config is not None else None
-        jobs.append((_layer_view, (p.run, info, lslug, folder, p.config, prev_name, j == 0, p.meta.sample_rate)))
-    jobs.append((_run_figures, (p.run, p.config, layout.root / paths.run_dir(p.slug))))
+        job = _Layer(p.run, info, lslug, p.config, prev_name, j == 0, p.meta.sample_rate)
+        jobs.append((_filled, (_layer_view, folder, job)))
+    jobs.append((_filled, (_run_figures, p.folder, p.run, p.config)))
     return jobs
+
+
+def _filled(fill: Callable[..., Any], folder: Folder, *args: Any) -> tuple[Any, Folder]:
+    """fill(folder, *args), and the folder it filled (from a worker process: a copy, with what it handed out)."""
+    return fill(folder, *args), folder
 
 
 class _Drawing:
@@ -232,14 +242,15 @@ def _pool(jobs: int) -> Executor | None:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
 
-def _run_figures(run: Run, cfg: RunConfig | None, folder: Path) -> list[Figure]:
+def _run_figures(folder: Folder, run: Run, cfg: RunConfig | None) -> list[Figure]:
     figs = []
     metrics = run.read_metrics()
     if metrics:
-        figures.save(figures.training_curves(metrics), folder / paths.CURVES)
+        curves = folder.file(paths.CURVES, "the training curves")
+        figures.save(figures.training_curves(metrics), curves.path)
         figs.append(
             Figure(
-                paths.CURVES,
+                curves.src,
                 "Training loss and accuracy over optimiser steps",
                 "Training loss (left) and accuracy (right); test accuracy as measured on held-out data.",
             )
@@ -247,10 +258,11 @@ def _run_figures(run: Run, cfg: RunConfig | None, folder: Path) -> list[Figure]:
     if cfg is not None:
         sample_cfg = replace(cfg.data, n_train=12 * len(cfg.data.classes), n_test=0)
         montage = figures.data_montage(make_dataset(sample_cfg, cfg.seed))
-        figures.save(montage, folder / paths.DATA, dpi=figures.PANEL_DPI)
+        data = folder.file(paths.DATA, "the data samples")
+        figures.save(montage, data.path, dpi=figures.PANEL_DPI)
         figs.append(
             Figure(
-                paths.DATA,
+                data.src,
                 f"Sample {cfg.data.kind}s of each waveform class, one row per class",
                 "Samples drawn with this run's data settings, one row per class.",
             )
@@ -304,78 +316,123 @@ def _frames(run: Run, info: LayerInfo, count: int, analysed: bool) -> mosaic.Fra
     return mosaic.Frames(count, index, np.concatenate([s for s, _ in parts]), np.concatenate([w for _, w in parts]))
 
 
-def _layer_view(
-    run: Run,
-    info: LayerInfo,
-    lslug: str,
-    folder: Path,
-    cfg: RunConfig | None,
-    prev_name: str | None,
-    first: bool,
-    sample_rate: float | None,
-) -> LayerView:
-    """Everything about one layer: its figures under folder/, its numbers, its page and its kernels' pages.
-    `prev_name` names the conv layer before it (for the input-space picture); `first`: the model's first layer;
-    `sample_rate`: of the model's input, in Hz, where the user gave it."""
-    folder.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class _Layer:
+    """What drawing one layer of a run takes, besides its folder (it travels to a worker process)."""
+
+    run: Run
+    info: LayerInfo
+    slug: str
+    config: RunConfig | None  # the run's, for a run trained here
+    prev_name: str | None  # the conv layer before it, for the input-space picture
+    first: bool  # the model's first layer
+    sample_rate: float | None  # of the model's input, in Hz, where the user gave it
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """What a layer's pictures are drawn from: its weights after training, the snapshots that its animations show,
+    the run's timeline, and one sample of each class (for a first 2-D layer on images)."""
+
+    last: np.ndarray
+    frames: mosaic.Frames
+    timeline: Timeline
+    samples: tuple[np.ndarray, list[str]] | None
+
+
+@dataclass
+class _Analysed:
+    """What the analysis adds to a layer's view: only its headline where the kernels are too small to compare."""
+
+    headline: str
+    sections: list[Section] = field(default_factory=list)
+    summary: LayerResult | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    kernels: list[KernelView] = field(default_factory=list)
+    reference: Reference | None = None
+
+
+def _layer_view(folder: Folder, job: _Layer) -> LayerView:
+    """Everything about one layer: its figures in its folder, its numbers, its page and its kernels' pages."""
+    info = job.info
     # One pass over the snapshots, a chunk at a time: the scores at every snapshot, and the first and last weights.
-    scorer = scores.score_chunks(info.name, info.kind, run.iter_kernels(info.name))
+    scorer = scores.score_chunks(info.name, info.kind, job.run.iter_kernels(info.name))
     a = scorer.analysis()
     steps, last = scorer.steps, scorer.last
     assert last is not None  # iter_kernels yields at least one snapshot or raises
-    frames = _frames(run, info, len(steps), a is not None)
-    timeline = Timeline.of(steps, run.read_metrics())
-    big = last.size > MAX_JSON_WEIGHTS  # a large layer's weights go to weights.npy, not into the JSON
-    every_weight = None if a is None else paths.LAYER_WEIGHTS if big else paths.LAYER_JSON  # for a download link
+    frames = _frames(job.run, info, len(steps), a is not None)
+    timeline = Timeline.of(steps, job.run.read_metrics())
+    every_weight = None if a is None else paths.LAYER_WEIGHTS if _big(last) else paths.LAYER_JSON  # a download link
     mosaic_fig, tiles = kernels_section(info, steps, last, frames, folder, every_weight)
-    sections = [tiles]
-    samples = _class_samples(info, first, cfg)
-    summary, headline, rows, kernels, ref = (
-        None,
-        f"The kernels of {info.name} are too small to compare with detectors.",
-        [],
-        [],
-        None,
-    )
-    if a is not None:
-        filters_, freq = filter_section(info, a, folder)
-        matches = analysis_section(a, frames, folder)
-        # where no match claim is possible, what the kernels do as filters comes first
-        sections += [matches, filters_] if a.claims_possible else [filters_, matches]
-        summary, headline, rows = report.layer_summary(a, sample_rate), report.headline(a, sample_rate), _kernel_rows(a)
-        if big:
-            atomic_write(folder / paths.LAYER_WEIGHTS, lambda fh: np.save(fh, last, allow_pickle=False))
-        weights_file = paths.LAYER_WEIGHTS if big else None
-        detail = report.layer_detail(a, None if big else last, freq, weights_file, sample_rate)
-        atomic_write_text(folder / paths.LAYER_JSON, report.dumps(detail, compact=True))
-        maps = None if samples is None else (filters.feature_maps_2d(last, samples[0]), samples[1])
-        kernels = kernel_views(info, a, last, frames, folder / paths.KERNELS, timeline, maps, limit=MAX_KERNEL_PAGES)
-        if cfg is not None and reference.applies(info, first, cfg, a):
-            offered, ref = reference.reference_section(info, a, cfg, folder)
-            sections.insert(sections.index(matches) + 1, offered)
-    prev = None if prev_name is None else run.read_snapshot(int(steps[-1]))[prev_name]
-    sections += extra_sections(info, last, prev, samples, folder)
+    drawn = _Drawn(last, frames, timeline, _class_samples(info, job.first, job.config))
+    if a is None:
+        found = _Analysed(f"The kernels of {info.name} are too small to compare with detectors.")
+    else:
+        found = _analysed(folder, job, a, drawn)
+    prev = None if job.prev_name is None else job.run.read_snapshot(int(steps[-1]))[job.prev_name]
+    sections = [tiles, *found.sections, *extra_sections(info, last, prev, drawn.samples, folder)]
+    view = LayerView(info, job.slug, a, found.summary, found.headline, mosaic_fig, sections, found.rows, found.kernels)
+    view.player, view.reference = _player(timeline, sections, a), found.reference
+    return view
+
+
+def _big(last: np.ndarray) -> bool:
+    """Whether a layer's weights go to weights.npy, not into its layer.json."""
+    return bool(last.size > MAX_JSON_WEIGHTS)
+
+
+def _analysed(folder: Folder, job: _Layer, a: LayerAnalysis, drawn: _Drawn) -> _Analysed:
+    """An analysed layer's sections (how detector-like, as filters, what the data offers), its numbers (in
+    layer.json, and its weights in weights.npy where they are too many for the JSON) and its kernels' pages."""
+    info, cfg, rate = job.info, job.config, job.sample_rate
+    filters_, freq = filter_section(info, a, folder)
+    matches = analysis_section(a, drawn.frames, folder)
+    # where no match claim is possible, what the kernels do as filters comes first
+    found = _Analysed(report.headline(a, rate), [matches, filters_] if a.claims_possible else [filters_, matches])
+    found.summary, found.rows = report.layer_summary(a, rate), _kernel_rows(a)
+    big, weights_file = _big(drawn.last), None
+    if big:
+        weights = folder.file(paths.LAYER_WEIGHTS, "the layer's weights")
+        atomic_write(weights.path, lambda fh: np.save(fh, drawn.last, allow_pickle=False))
+        weights_file = weights.src
+    detail = report.layer_detail(a, None if big else drawn.last, freq, weights_file, rate)
+    atomic_write_text(folder.file(paths.LAYER_JSON, "the layer's numbers").path, report.dumps(detail, compact=True))
+    samples = drawn.samples
+    maps = None if samples is None else (filters.feature_maps_2d(drawn.last, samples[0]), samples[1])
+    pages = folder.folder(paths.KERNELS, "the kernels' pages and pictures")
+    found.kernels = kernel_views(info, a, drawn.last, drawn.frames, pages, drawn.timeline, maps, limit=MAX_KERNEL_PAGES)
+    if cfg is not None and reference.applies(info, job.first, cfg, a):
+        offered, found.reference = reference.reference_section(info, a, cfg, folder)
+        found.sections.insert(found.sections.index(matches) + 1, offered)
+    return found
+
+
+def _player(timeline: Timeline, sections: list[Section], a: LayerAnalysis | None) -> Player | None:
+    """The layer page's player, over the snapshots that its animations show."""
     moving = [f for s in sections for f in s.figures if f.anchor]
-    player = make_player(
+    return make_player(
         timeline,
         [f.sprite.frames for f in moving if f.sprite is not None],
         [f.anchor for f in moving],
         None if a is None else np.median(a.scores, axis=1),
         "median r*",
     )
-    return LayerView(info, lslug, a, summary, headline, mosaic_fig, sections, rows, kernels, player, ref)
 
 
-def _copy_downloads(run: Run, folder: Path) -> list[tuple[str, str]]:
-    """Copy the run's metrics and final weights into the site, for download (weights only up to a size that a
-    static site can carry)."""
+def _copy_downloads(run: Run, folder: Folder) -> list[tuple[str, str]]:
+    """Copy the run's config, metrics and final weights into the site, for download (weights only up to a size
+    that a static site can carry)."""
     out = []
     if run.config_path.is_file():
-        out.append((paths.CONFIG_TOML, "the resolved config"))
+        config = folder.file(paths.CONFIG_TOML, "the config")
+        shutil.copyfile(run.config_path, config.path)
+        out.append((config.src, "the resolved config"))
     if run.metrics_path.is_file():
-        shutil.copyfile(run.metrics_path, folder / paths.METRICS)
-        out.append((paths.METRICS, "loss and accuracy at every step"))
+        metrics = folder.file(paths.METRICS, "the metrics")
+        shutil.copyfile(run.metrics_path, metrics.path)
+        out.append((metrics.src, "loss and accuracy at every step"))
     if run.weights_path.is_file() and run.weights_path.stat().st_size <= MAX_WEIGHTS_DOWNLOAD:
-        shutil.copyfile(run.weights_path, folder / paths.WEIGHTS)
-        out.append((paths.WEIGHTS, "final weights, a plain state_dict: torch.load(path, weights_only=True)"))
+        weights = folder.file(paths.WEIGHTS, "the final weights")
+        shutil.copyfile(run.weights_path, weights.path)
+        out.append((weights.src, "final weights, a plain state_dict: torch.load(path, weights_only=True)"))
     return out

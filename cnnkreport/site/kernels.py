@@ -7,8 +7,8 @@ stays light and quick to render.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from markupsafe import Markup
 from ..analysis import filters
 from ..analysis.matching import NEAR
 from ..analysis.scores import SURROGATE_ALPHA, LayerAnalysis
-from ..draw import mosaic, sprites, svg
+from ..draw import compact, mosaic, sprites, svg
 from ..draw.sprites import Sprite
 from ..rundir import LayerInfo
 from . import layout
@@ -114,17 +114,16 @@ def kernel_views(
     a: LayerAnalysis,
     last: np.ndarray,
     frames: mosaic.Frames,
-    folder: Path,
+    folder: layout.Folder,
     timeline: Timeline,
     maps: tuple[np.ndarray, list[str]] | None = None,
     limit: int | None = None,
 ) -> list[KernelView]:
-    """Pages' contents and pictures for the kernels of a layer (the first `limit` of them), written under folder/
-    (the layer's `kernels/` folder): `last` (out, in, *k) the weights at the last snapshot, `frames` the snapshots
-    for the evolution animations (at least GIF_FRAMES of them, of at least the first `limit` kernels), `timeline`
-    the run's steps, epochs and losses for the player's label. `maps`: (first-layer feature maps (B, out, H, W),
-    class names)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Pages' contents and pictures for the kernels of a layer (the first `limit` of them), the pictures written
+    into `folder` (the layer's kernels/ folder, where the pages go too): `last` (out, in, *k) the weights at the
+    last snapshot, `frames` the snapshots for the evolution animations (at least GIF_FRAMES of them, of at least
+    the first `limit` kernels), `timeline` the run's steps, epochs and losses for the player's label. `maps`:
+    (first-layer feature maps (B, out, H, W), class names)."""
     out, in_c = last.shape[:2]
     w = last.reshape(out, in_c, *a.kshape)
     evolving = None
@@ -158,38 +157,58 @@ def kernel_views(
     return views
 
 
-def _picture(i: int, name: str, w: np.ndarray, summed: np.ndarray, folder: Path) -> Picture:
+def animation(
+    folder: layout.Folder,
+    name: str,
+    what: str,
+    frames: Sequence[np.ndarray],
+    snapshots: Sequence[int] | np.ndarray,
+    colour: bool = False,
+    gif: bool = True,
+) -> Sprite:
+    """sprites.write_animation into `folder`, for `what` (in words); its files (the sprite sheet and the GIF) are
+    claimed there as it returns, as their names are the sprites module's."""
+    sprite = sprites.write_animation(folder.dir, name, frames, snapshots, colour, gif)
+    for file in (sprite.src, sprite.gif):
+        if file:
+            folder.file(file, what)
+    return sprite
+
+
+def _picture(i: int, name: str, w: np.ndarray, summed: np.ndarray, folder: layout.Folder) -> Picture:
     """The kernel after training, per input channel (a few) or summed over them (many)."""
     in_c = w.shape[1]
     per_channel = 1 < in_c <= MAX_CHANNELS
     drawn = w[i : i + 1] if in_c <= MAX_CHANNELS else summed[i : i + 1, None]
-    src = layout.kernel_file(i, "kernel.png")
-    mosaic.write_png(folder / src, mosaic.layer_mosaic(drawn, zoom=None))
+    picture = folder.file(layout.kernel_file(i, "kernel.png"), f"the picture of kernel {i}")
+    mosaic.write_png(picture.path, compact.layer_mosaic(drawn, zoom=None))
     suffix = ", per input channel" if per_channel else f", summed over its {in_c} input channels" if in_c > 1 else ""
-    return Picture(src, f"{name} after training{suffix}")
+    return Picture(picture.src, f"{name} after training{suffix}")
 
 
 def _evolution(
-    i: int, name: str, a: LayerAnalysis, evolving: tuple[np.ndarray, np.ndarray, np.ndarray], folder: Path
+    i: int, name: str, a: LayerAnalysis, evolving: tuple[np.ndarray, np.ndarray, np.ndarray], folder: layout.Folder
 ) -> Picture:
     """The kernel as the analysis sees it (summed over input channels) over training: its sprite sheet. (No GIF of
     its own: the page links to its layer's, which show it among the others, and a GIF per kernel would weigh
     more than all the sprite sheets together.)"""
     index, steps, summed = evolving
-    pictures = mosaic.evolution_frames(steps, summed[:, i : i + 1, None])
-    sprite = sprites.write_animation(folder, layout.kernel_file(i, "evolution"), pictures, index, gif=False)
+    pictures = compact.evolution_frames(steps, summed[:, i : i + 1, None])
+    sprite = animation(
+        folder, layout.kernel_file(i, "evolution"), f"the evolution of kernel {i}", pictures, index, gif=False
+    )
     alt = f"{name} from initialisation to step {int(a.steps[-1]):,}, one frame per snapshot"
     return Picture(sprite.src, alt, sprite)
 
 
-def _matches(i: int, a: LayerAnalysis, folder: Path) -> list[dict[str, Any]]:
+def _matches(i: int, a: LayerAnalysis, folder: layout.Folder) -> list[dict[str, Any]]:
     """The kernel's best matches, each drawn as the part of the kernel it explains."""
     matches = []
     for rank, (t, score) in enumerate(zip(a.final.top[i], a.final.top_scores[i], strict=True)):
         proj = mosaic.projection(a.summed_last[i][None], a.bank.weights[t][None])[0]
-        src = layout.kernel_file(i, f"match-{rank}.png")
-        mosaic.write_png(folder / src, mosaic.layer_mosaic(proj[None, None]))
-        matches.append({"template": a.bank.templates[t], "score": float(score), "src": src})
+        match = folder.file(layout.kernel_file(i, f"match-{rank}.png"), f"match {rank} of kernel {i}")
+        mosaic.write_png(match.path, compact.layer_mosaic(proj[None, None]))
+        matches.append({"template": a.bank.templates[t], "score": float(score), "src": match.src})
     return matches
 
 
@@ -234,13 +253,13 @@ def _score_chart(i: int, name: str, a: LayerAnalysis) -> tuple[Markup, Marker]:
     return Markup(chart), marker  # noqa: S704 - generated from numbers
 
 
-def _spectrum(i: int, name: str, kernel: np.ndarray, folder: Path) -> tuple[Picture, str]:
-    src = layout.kernel_file(i, "spectrum.png")
+def _spectrum(i: int, name: str, kernel: np.ndarray, folder: layout.Folder) -> tuple[Picture, str]:
+    spectrum = folder.file(layout.kernel_file(i, "spectrum.png"), f"the spectrum of kernel {i}")
     magnitude = filters.frequency_response_2d(kernel).magnitude
-    mosaic.write_heatmap(folder / src, magnitude, zoom=1)  # enlarged by the page: a quarter of the bytes
+    mosaic.write_heatmap(spectrum.path, magnitude, zoom=1)  # enlarged by the page: a quarter of the bytes
     return (
         Picture(
-            src,
+            spectrum.src,
             f"2-D frequency response magnitude of {name}, zero frequency at the centre",
             width=SPECTRUM_ZOOM * magnitude.shape[1],
         ),
@@ -249,14 +268,14 @@ def _spectrum(i: int, name: str, kernel: np.ndarray, folder: Path) -> tuple[Pict
     )
 
 
-def _maps(i: int, name: str, maps: tuple[np.ndarray, list[str]], folder: Path) -> tuple[Picture, str]:
+def _maps(i: int, name: str, maps: tuple[np.ndarray, list[str]], folder: layout.Folder) -> tuple[Picture, str]:
     m, classes = maps
     vmax = float(np.abs(m[:, i]).max()) or 1.0
     tiles = mosaic.enlarge(mosaic.to_levels(m[:, i], vmax), 3)
-    src = layout.kernel_file(i, "maps.png")
-    mosaic.write_png(folder / src, mosaic.grid(tiles, len(classes)))
+    file = folder.file(layout.kernel_file(i, "maps.png"), f"the feature maps of kernel {i}")
+    mosaic.write_png(file.path, mosaic.grid(tiles, len(classes)))
     return (
-        Picture(src, f"Feature maps of {name} for one sample of each class: {', '.join(classes)}"),
+        Picture(file.src, f"Feature maps of {name} for one sample of each class: {', '.join(classes)}"),
         f"The kernel applied to one sample of each class ({', '.join(classes)}, left to right), before "
         "bias and ReLU: red positive, blue negative.",
     )

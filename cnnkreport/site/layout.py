@@ -1,6 +1,9 @@
 """The site's layout: the one place that knows where each page and file of a site goes, as cnnkreport/rundir.py is
 for a run folder. Paths are site-relative POSIX strings (a folder's ends with '/'); a page links to any of them
 with href(page, target), and a `Layout` hands each out once: a second claim of the same path is a bug, refused.
+A folder that phase 1 fills (a run's, a layer's: in a worker process) is handed out as a `Folder`, which hands out
+each file in it once, as a `File`: where to write it and the page's link to it, from one name; the layout claims
+them all (Layout.adopt) when the folder comes back, before any page is written.
 
   index.html, methods.html, summary.json, .nojekyll, static/style.css, .cnnkreport-site (the marker)
   recipe.html, recipe/<run>.png      the default recipe checked on more seeds and without its key choice
@@ -17,6 +20,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -39,7 +43,7 @@ STYLE = "static/style.css"
 CURVES, DATA, CONFIG_TOML, METRICS, WEIGHTS = "curves.png", "data.png", "config.toml", "metrics.csv", "weights.pt"
 RUN_PAGE, CONFIG_PAGE = "index.html", "config.html"
 RUN_FILES = {RUN_PAGE, CONFIG_PAGE, CURVES, DATA, CONFIG_TOML, METRICS, WEIGHTS}
-# A layer's folder: what its page and other code name (the figures carry their own file names, Figure.src).
+# A layer's folder: what its page and other code name (its figures' names are in the code that draws them).
 LAYER_JSON = "layer.json"
 LAYER_WEIGHTS = "weights.npy"  # a large layer's weights, instead of inside layer.json
 INPUT_SPACE = "input-space.png"  # a second layer drawn in input space: the index shows it beside the first layer
@@ -180,9 +184,57 @@ def _check_path(path: str) -> str:
     return key
 
 
+def _take(owners: dict[str, tuple[str, str]], path: str, by: str) -> str:
+    """Record `by` as the one writer of `path` in `owners` (by casefolded key), or raise PathClash naming both;
+    returns the path's key."""
+    key = _check_path(path)
+    seen = owners.get(key.casefold())
+    if seen is not None:
+        raise PathClash(f"two parts of the site would write {path!r}: {seen[1]} ({seen[0]!r}) and {by}")
+    owners[key.casefold()] = (path, by)
+    return key
+
+
+@dataclass(frozen=True)
+class File:
+    """A file handed out by a Folder: `path`, where to write it, and `src`, the link to it from a page in that
+    folder (its name there)."""
+
+    path: Path
+    src: str
+
+
+class Folder:
+    """A folder of the site claimed in a Layout, handed to the code that fills it (in a worker process, say: it
+    pickles). It hands out each file and subfolder in it once: a second claim of a name (ignoring case) raises
+    PathClash at once. It keeps what it handed out (`taken`, shared with its subfolders), for Layout.adopt to claim
+    in the site's layout when it comes back, so that a file in it and a page of the same path clash too."""
+
+    def __init__(self, root: Path, path: str, by: str, taken: dict[str, tuple[str, str]] | None = None) -> None:
+        self.root, self.path, self.by = root, path, by  # the site's root; this folder (site-relative, with its '/')
+        self.taken: dict[str, tuple[str, str]] = {} if taken is None else taken  # casefolded key -> (path, claimant)
+
+    @property
+    def dir(self) -> Path:
+        return self.root / _check_path(self.path)
+
+    def file(self, name: str, what: str) -> File:
+        """The file `name` in this folder, for `what` (what it holds, in words)."""
+        return File(self.root / _take(self.taken, self.path + name, f"{what} of {self.by}"), name)
+
+    def folder(self, name: str, what: str) -> Folder:
+        """The subfolder `name` (with its '/'), made, for `what`: its files' links are from a page in it, and they are
+        claimed for the same claimant as this folder's."""
+        sub = Folder(self.root, self.path + name, self.by, self.taken)
+        _take(self.taken, sub.path, f"{what} of {self.by}")
+        sub.dir.mkdir(parents=True, exist_ok=True)
+        return sub
+
+
 class Layout:
     """Hands out a site's output paths under `root`, each to one claimant: a second claim of a path (ignoring case, as
-    macOS and Windows do) raises PathClash naming both. A folder's claim covers what its claimant writes in it."""
+    macOS and Windows do) raises PathClash naming both. A folder that phase 1 fills is handed out as a Folder, and
+    what that hands out is claimed here too when it comes back (adopt)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -191,18 +243,17 @@ class Layout:
 
     def claim(self, path: str, by: str) -> Path:
         """The file or folder `path` (site-relative) under the root, for `by` (who writes it, in words)."""
-        key = _check_path(path)
-        seen = self._owners.get(key.casefold())
-        if seen is not None:
-            raise PathClash(f"two parts of the site would write {path!r}: {seen[1]} ({seen[0]!r}) and {by}")
-        self._owners[key.casefold()] = (path, by)
-        return self.root / key
+        return self.root / _take(self._owners, path, by)
 
-    def folder(self, path: str, by: str) -> Path:
-        """claim() a folder, and make it."""
-        folder = self.claim(path, by)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+    def folder(self, path: str, by: str) -> Folder:
+        """claim() a folder, make it, and hand it out: the Folder that hands out the files in it."""
+        self.claim(path, by).mkdir(parents=True, exist_ok=True)
+        return Folder(self.root, path, by)
+
+    def adopt(self, folder: Folder) -> None:
+        """claim() every file and subfolder that `folder` handed out (in another process, say), for its claimant."""
+        for path, by in folder.taken.values():
+            self.claim(path, by)
 
     @property
     def claimed(self) -> list[str]:

@@ -20,7 +20,7 @@ from ..analysis.bank import FAMILY_ORDER, Bank
 from ..analysis.fit import DENSE_MAX_TAPS
 from ..analysis.matching import NEAR
 from ..analysis.recipe import RecipeCheck
-from ..draw import mosaic
+from ..draw import compact, mosaic
 from ..files import atomic_write_text
 from ..names import unique_slugs
 from ..rundir import Run
@@ -71,7 +71,7 @@ def first_layer_png(run_path: Path, path: Path) -> None:
     a sweep's comparison page show of each run."""
     run = Run(run_path)
     _, w = run.read_kernels(run.layers()[0].name, keep=[-1])
-    mosaic.write_png(path, mosaic.layer_mosaic(w[-1]))
+    mosaic.write_png(path, compact.layer_mosaic(w[-1]))
 
 
 def write_pages(views: list[RunView], layout: Layout, checks: Sequence[RecipeCheck] = ()) -> None:
@@ -163,7 +163,7 @@ def _write_bank(b: Bank, bslug: str, layout: Layout) -> list[dict[str, Any]]:
     families = []
     for fam in sorted({t.family for t in b.templates}, key=FAMILY_ORDER.index):
         idx = [i for i, t in enumerate(b.templates) if t.family == fam]
-        img, shown = mosaic.bank_mosaic(b.weights[idx])
+        img, shown = compact.bank_mosaic(b.weights[idx])
         path = paths.bank_image(bslug, fam)
         target = layout.claim(path, f"the {fam} family of bank {bslug}")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,7 @@ and set beside the first layer's own numbers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 
@@ -15,37 +14,12 @@ from ..config import RunConfig
 from ..data import make_dataset
 from ..draw import compact, mosaic
 from ..rundir import LayerInfo
+from .layout import Folder
 from .sections import best_matches_png
-from .views import Figure, Section
+from .views import Figure, Reference, Section
 
 ANCHOR = "sparse-coding"
-PICTURE, MATCHES = "sparse-coding.png", "sparse-matches.png"
 MAX_ROWS = 16  # atoms beside their best matches at most
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The dictionary's numbers beside the layer's (shares of all kernels / atoms)."""
-
-    atoms: int
-    hit_rate: float
-    controlled_share: float
-    threshold: float
-    cnn_hit_rate: float
-    cnn_controlled_share: float
-    sparsity: float
-    error: float
-    figure: Figure  # the dictionary's picture, relative to the layer page
-
-    def summary(self) -> dict[str, float | int]:
-        """For summary.json."""
-        return {
-            "atoms": self.atoms,
-            "hit_rate": round(self.hit_rate, 4),
-            "controlled_share": round(self.controlled_share, 4),
-            "sparsity": round(self.sparsity, 4),
-            "reconstruction_error": round(self.error, 4),
-        }
 
 
 def applies(info: LayerInfo, first: bool, cfg: RunConfig, a: scores.LayerAnalysis) -> bool:
@@ -55,7 +29,7 @@ def applies(info: LayerInfo, first: bool, cfg: RunConfig, a: scores.LayerAnalysi
 
 
 def reference_section(
-    info: LayerInfo, a: scores.LayerAnalysis, cfg: RunConfig, folder: Path
+    info: LayerInfo, a: scores.LayerAnalysis, cfg: RunConfig, folder: Folder
 ) -> tuple[Section, Reference]:
     """Learn the dictionary (as many atoms as the layer has kernels, of the same shape) from the run's training
     data, draw it and its best matches into `folder`, and say how it compares."""
@@ -66,11 +40,13 @@ def reference_section(
         f"{info.name} (sparse coding)", info.kind, np.zeros(1, dtype=np.int64), learned.atoms[None]
     )
     assert d is not None  # the same shape as the layer, which could be analysed
-    mosaic.write_png(folder / PICTURE, compact.draw_layer(learned.atoms, "tile").image)
-    n = best_matches_png(d, folder / MATCHES, "atom", MAX_ROWS)
+    picture = folder.file("sparse-coding.png", "the sparse-coding dictionary")
+    mosaic.write_png(picture.path, compact.draw_layer(learned.atoms, "tile").image)
+    best = folder.file("sparse-matches.png", "the sparse-coding atoms' best matches")
+    n = best_matches_png(d, best.path, "atom", MAX_ROWS)
     atoms, hit_rate, controlled = len(d.final.score), d.hit_rate, d.controlled_share
     figure = Figure(
-        PICTURE,
+        picture.src,
         f"A sparse-coding dictionary of {atoms} atom{'s' if atoms != 1 else ''} learned from the run's own data, "
         "without labels",
         f"The {atoms} atoms, each on its own scale (unit norm; the sign of an atom is arbitrary). "
@@ -102,7 +78,7 @@ def reference_section(
         f"{info.name}'s trained kernels. {_reading(ref)}"
     )
     matches = Figure(
-        MATCHES,
+        best.src,
         "Each sparse-coding atom beside its three best-matching classical detectors, with scores",
         "Each atom beside its three best matches from the same detector bank, with |cos|"
         + (f"; the first {n} of {atoms} atoms." if n < atoms else "."),

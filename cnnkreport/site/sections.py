@@ -1,6 +1,7 @@
 """A layer's sections, drawn: its kernels (mosaics and their evolution), how detector-like they are, what they do as
 filters, and the extras some layers get (feature maps, input channels, input space), each picture with its caption.
-The pictures go into the layer's folder; the sections say what the layer page shows."""
+The pictures go into the layer's folder, each name claimed there (layout.Folder) and given as the figure's src; the
+sections say what the layer page shows."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import numpy as np
 
 from ..analysis import filters
 from ..analysis.scores import LayerAnalysis
-from ..draw import compact, figures, filter_figures, mosaic, sprites
+from ..draw import compact, figures, filter_figures, mosaic
 from ..rundir import LayerInfo
-from .layout import INPUT_SPACE
+from .kernels import animation
+from .layout import INPUT_SPACE, File, Folder
 from .player import chart_markers
 from .views import MAX_KERNEL_PAGES, Figure, Section, describe
 
@@ -46,29 +48,33 @@ SIGNS = {
 
 
 def _mosaics(
-    info: LayerInfo, step: int, last: np.ndarray, folder: Path, weights_file: str | None
+    info: LayerInfo, step: int, last: np.ndarray, folder: Folder, weights_file: str | None
 ) -> tuple[Figure, Figure]:
     """Draw the kernels after training (`last`) as mosaic.png (each tile on its own scale) and mosaic-global.png (one
     scale), the way that suits the layer and fits a page (compact.draw_layer): colour tiles for a first layer on RGB
     input, a weight matrix for 1x1 kernels, tiles, stem or line plots, heat-map rows for many long kernels, channel
     sums (and every channel in grid pictures, for download) where the channels do not fit. Returns both figures."""
+    files = {
+        "tile": folder.file("mosaic.png", "the kernels, each on its own scale"),
+        "global": folder.file("mosaic-global.png", "the kernels on one scale"),
+    }
     if _colour(info):
-        for name, scale in (("mosaic", "tile"), ("mosaic-global", "global")):
-            mosaic.write_rgb_png(folder / f"{name}.png", mosaic.rgb_mosaic(last, scale))
+        for scale, file in files.items():
+            mosaic.write_rgb_png(file.path, mosaic.rgb_mosaic(last, scale))
         what, note, bar, shown = "tile", "", False, ""
         sign = "each colour channel's weight, mid-grey zero (Krizhevsky et al. 2012, Fig. 3)."
         links: tuple[tuple[str, str], ...] = ()
     else:
         drawn = {scale: compact.draw_layer(last, scale) for scale in ("tile", "global")}
-        for name, scale in (("mosaic", "tile"), ("mosaic-global", "global")):
-            mosaic.write_png(folder / f"{name}.png", drawn[scale].image)
+        for scale, file in files.items():
+            mosaic.write_png(file.path, drawn[scale].image)
         d = drawn["tile"]
         what, sign, note, bar = d.what, SIGNS[d.what], d.note, d.colourbar
         shown = f", the first {d.shown:,} of {d.total:,} kernels" if d.shown < d.total else ""
         shown += f", each kernel summed over its {d.summed:,} input channels" if d.summed else ""
         links = _full_grid(last, folder, weights_file) if d.summed or d.shown < d.total else ()
     main = Figure(
-        "mosaic.png",
+        files["tile"].src,
         f"Layer {info.name}: {describe(info)}, after training{shown}, each {what} on its own scale",
         f"After training (step {step:,}). {note}Each {what} is scaled to its own largest weight; {sign}",
         pixels=True,
@@ -76,7 +82,7 @@ def _mosaics(
         links=links,
     )
     common = Figure(
-        "mosaic-global.png",
+        files["global"].src,
         f"Layer {info.name} after training{shown}, all kernels on one common scale",
         "The same kernels on one common scale: weak kernels fade towards zero.",
         pixels=True,
@@ -85,14 +91,15 @@ def _mosaics(
     return main, common
 
 
-def _full_grid(last: np.ndarray, folder: Path, weights_file: str | None) -> tuple[tuple[str, str], ...]:
+def _full_grid(last: np.ndarray, folder: Folder, weights_file: str | None) -> tuple[tuple[str, str], ...]:
     """Every input channel of every kernel, where the page shows channel sums (or the first kernels only): grid
     pictures for download (as many as compact.GRID_PIXELS allow) and the weights file. Returns (file, label) links."""
     links = []
     end = 0
     for i, (image, first, end) in enumerate(compact.grid_pages(last), start=1):
-        mosaic.write_png(folder / f"grid-{i}.png", image, optimize=False)
-        links.append((f"grid-{i}.png", f"every input channel of kernels {first:,} to {end - 1:,} (grid-{i}.png)"))
+        grid = folder.file(f"grid-{i}.png", f"grid picture {i} of every input channel")
+        mosaic.write_png(grid.path, image, optimize=False)
+        links.append((grid.src, f"every input channel of kernels {first:,} to {end - 1:,} ({grid.src})"))
     if weights_file is not None:
         rest = f"all {len(last):,} kernels" if end < len(last) else "every weight"
         links.append((weights_file, f"{rest}, as numbers ({weights_file})"))
@@ -104,7 +111,7 @@ def kernels_section(
     steps: np.ndarray,
     last: np.ndarray,
     frames: mosaic.Frames,
-    folder: Path,
+    folder: Folder,
     weights_file: str | None = None,
 ) -> tuple[Figure, Section]:
     """The layer's kernels after training (`last`, per-tile and global scale) and their evolution (from `frames`);
@@ -117,13 +124,13 @@ def kernels_section(
     return main, Section("Kernels", "kernels", figures=figs)
 
 
-def _evolution(info: LayerInfo, steps: np.ndarray, frames: mosaic.Frames, folder: Path) -> Figure:
+def _evolution(info: LayerInfo, steps: np.ndarray, frames: mosaic.Frames, folder: Folder) -> Figure:
     """The layer's kernels (the first EVOLUTION_KERNELS) over training: evolution.gif and its sprite sheet."""
     colour = _colour(info)
     shown = frames.subset(LAYER_GIF_FRAMES)
     weights = shown.weights[:, :EVOLUTION_KERNELS]
-    draw = mosaic.rgb_frames if colour else mosaic.evolution_frames
-    sprite = sprites.write_animation(folder, "evolution", draw(shown.steps, weights), shown.index, colour)
+    draw = mosaic.rgb_frames if colour else compact.evolution_frames
+    sprite = animation(folder, "evolution", "the kernels' evolution", draw(shown.steps, weights), shown.index, colour)
     n, out = weights.shape[1], info.shape[0]
     return Figure(
         sprite.src,
@@ -134,7 +141,7 @@ def _evolution(info: LayerInfo, steps: np.ndarray, frames: mosaic.Frames, folder
         + " The player above steps through them.",
         pixels=True,
         colourbar=not colour and compact.draw_layer(weights[-1]).colourbar,
-        links=((sprite.gif, "the animation as a GIF (evolution.gif)"),),
+        links=((sprite.gif, f"the animation as a GIF ({sprite.gif})"),),
         sprite=sprite,
         anchor=EVOLUTION_ID,
     )
@@ -145,23 +152,25 @@ def _summed(w: np.ndarray, kshape: tuple[int, ...]) -> np.ndarray:
     return w.reshape(*w.shape[:3], *kshape).sum(axis=2)
 
 
-def analysis_section(a: LayerAnalysis, frames: mosaic.Frames, folder: Path) -> Section:
+def analysis_section(a: LayerAnalysis, frames: mosaic.Frames, folder: Folder) -> Section:
     """Scores, baselines and the views that show them (the animation from `frames`)."""
     init_scores = None if a.init is None else a.init.score
-    figures.save(figures.score_histogram(a.final.score, init_scores, a.null, a.threshold), folder / "scores.png")
+    histogram = folder.file("scores.png", "the score histogram")
+    figures.save(figures.score_histogram(a.final.score, init_scores, a.null, a.threshold), histogram.path)
     over_training = figures.score_over_training(a.steps, a.scores, a.null, a.threshold, a.hits_over_training)
-    figures.save(over_training, folder / "over-training.png")
+    over = folder.file("over-training.png", "the scores over training")
+    figures.save(over_training, over.path)
     summed_note = " (each kernel summed over its input channels)" if a.shape[1] > 1 else ""
     figs = [
         Figure(
-            "scores.png",
+            histogram.src,
             f"Histogram of best-match scores for {a.name}: trained, at initialisation, and random kernels",
             "How well each kernel matches its closest classical detector (r*, 1 = a perfect match), after training, "
             "at initialisation, and for random kernels of the same shape. Right of the dashed line lies the top 1% "
             "of random kernels.",
         ),
         Figure(
-            "over-training.png",
+            over.src,
             f"Median best-match score and hit rate of {a.name} at each snapshot, against the null band",
             "Left: median r* of the kernels at each snapshot (band: middle half of the kernels) against random "
             "kernels (grey band up to the threshold). Right: share of kernels above the threshold.",
@@ -195,13 +204,14 @@ def best_matches_png(a: LayerAnalysis, path: Path, noun: str, most: int = MAX_MA
     return n
 
 
-def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note: str) -> list[Figure]:
+def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Folder, summed_note: str) -> list[Figure]:
     """Each kernel beside its best matches after training (matches.png), and over training (matches.gif and its
     sprite sheet), where there is more than one snapshot and a match can be evidence at this kernel size (where
     random kernels match as well, an animation of the best match would only show noise)."""
-    n = best_matches_png(a, folder / "matches.png", "kernel")
+    picture = folder.file("matches.png", "the kernels' best matches")
+    n = best_matches_png(a, picture.path, "kernel")
     still = Figure(
-        "matches.png",
+        picture.src,
         f"Each kernel of {a.name}{summed_note} beside its three best-matching classical detectors, with scores",
         f"Each kernel{summed_note} beside its three best matches from the detector bank, with |cos|; templates "
         "are shown with the sign that matches the kernel."
@@ -216,7 +226,7 @@ def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note:
     proj = mosaic.projection(summed.reshape(-1, *a.kshape), best.reshape(-1, *a.kshape)).reshape(summed.shape)
     keep = mosaic.frame_subset(len(sub.index), mosaic.MATCH_FRAMES)  # the frames match_frames draws
     drawn = compact.match_frames(sub.steps, summed, proj)
-    sprite = sprites.write_animation(folder, "matches", drawn, sub.index[keep])
+    sprite = animation(folder, "matches", "the kernels' best matches over training", drawn, sub.index[keep])
     return [
         still,
         Figure(
@@ -228,23 +238,24 @@ def _matches(a: LayerAnalysis, frames: mosaic.Frames, folder: Path, summed_note:
             + " The player above steps through them.",
             pixels=True,
             colourbar=len(a.kshape) == 2,  # 2-D kernels are coloured tiles; 1-D channel sums are stem plots
-            links=((sprite.gif, "the animation as a GIF (matches.gif)"),),
+            links=((sprite.gif, f"the animation as a GIF ({sprite.gif})"),),
             sprite=sprite,
             anchor=MATCHES_ID,
         ),
     ]
 
 
-def _added(a: LayerAnalysis, folder: Path) -> list[Figure]:
+def _added(a: LayerAnalysis, folder: Folder) -> list[Figure]:
     """What training added to each kernel (added.png), where the layer has an initialisation to subtract."""
     if a.added is None:
         return []
     drawn = compact.draw_layer((a.summed_last - a.summed_first)[:, None])
-    mosaic.write_png(folder / "added.png", drawn.image)
+    added = folder.file("added.png", "what training added")
+    mosaic.write_png(added.path, drawn.image)
     summed = " (each summed over its input channels)" if a.shape[1] > 1 else ""
     return [
         Figure(
-            "added.png",
+            added.src,
             f"What training added to each kernel of {a.name}: the kernel after training minus at initialisation",
             f"What training added: each kernel{summed} after training minus the same kernel at initialisation, each "
             f"on its own scale. {drawn.note}Scored like a kernel in the text above.",
@@ -259,65 +270,76 @@ def _first(kernels: np.ndarray, cap: int = filter_figures.MAX_PANELS) -> str:
     return f" The first {cap} of {len(kernels):,} kernels." if len(kernels) > cap else ""
 
 
-def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Path) -> tuple[Section, dict[str, Any] | None]:
-    """Frequency responses (and, for single-channel 1-D layers, responses to test signals)."""
-    last = a.summed_last  # (out, *k)
-    figs: list[Figure] = []
-    freq: dict[str, Any] | None = None
+def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Folder) -> tuple[Section, dict[str, Any] | None]:
+    """Frequency responses (and, for single-channel 1-D layers, responses to test signals); with 1-D kernels, the
+    responses as numbers too (for layer.json)."""
+    frequency = folder.file("frequency.png", "the kernels' frequency responses")
     if len(a.kshape) == 1:
-        responses = [filters.frequency_response_1d(k) for k in last]
-        freq = {
-            "freq": responses[0].freq,
-            "magnitude_db": np.stack([r.magnitude_db for r in responses]),
-            "phase": np.stack([r.phase for r in responses]),
-        }
-        figures.save(filter_figures.frequency_response_1d_figure(last), folder / "frequency.png", dpi=figures.PANEL_DPI)
+        figs, freq = _filters_1d(info, a, frequency, folder)
+        return Section("As filters", "filters", figures=figs), freq
+    last = a.summed_last  # (out, *k)
+    figures.save(filter_figures.frequency_response_2d_figure(last), frequency.path, dpi=figures.PANEL_DPI)
+    figure = Figure(
+        frequency.src,
+        f"2-D frequency response magnitude of each kernel of {info.name}",
+        "Magnitude of each kernel's 2-D Fourier transform (zero-padded, zero frequency at the centre): a "
+        "vertical-edge detector shows two lobes left and right of the centre." + _first(last),
+    )
+    return Section("As filters", "filters", figures=[figure]), None
+
+
+def _filters_1d(
+    info: LayerInfo, a: LayerAnalysis, frequency: File, folder: Folder
+) -> tuple[list[Figure], dict[str, Any]]:
+    """1-D kernels as filters: their frequency responses (into `frequency`), as a filterbank, and their responses to
+    test signals (one input channel); and the responses as numbers."""
+    last = a.summed_last  # (out, k)
+    responses = [filters.frequency_response_1d(k) for k in last]
+    freq = {
+        "freq": responses[0].freq,
+        "magnitude_db": np.stack([r.magnitude_db for r in responses]),
+        "phase": np.stack([r.phase for r in responses]),
+    }
+    figures.save(filter_figures.frequency_response_1d_figure(last), frequency.path, dpi=figures.PANEL_DPI)
+    figs = [
+        Figure(
+            frequency.src,
+            f"Frequency response of each kernel of {info.name}: magnitude in dB and phase, 0 to 0.5 cycles/sample",
+            "Magnitude (dB, each kernel normalised to its own peak) and phase over 0-0.5 cycles/sample, as the "
+            "layer applies the kernel; dashed: the first and second difference, for reference." + _first(last),
+        )
+    ]
+    if len(last) > 1 and a.filter_shapes is not None:
+        bank = folder.file("filterbank.png", "the kernels as a filterbank")
+        fig = filter_figures.filterbank_figure(a.filter_shapes, freq["magnitude_db"], freq["freq"])
+        figures.save(fig, bank.path, dpi=figures.PANEL_DPI)
         figs.append(
             Figure(
-                "frequency.png",
-                f"Frequency response of each kernel of {info.name}: magnitude in dB and phase, 0 to 0.5 cycles/sample",
-                "Magnitude (dB, each kernel normalised to its own peak) and phase over 0-0.5 cycles/sample, as the "
-                "layer applies the kernel; dashed: the first and second difference, for reference." + _first(last),
+                bank.src,
+                f"The kernels of {info.name} as a filterbank, sorted by peak frequency: peak frequency against "
+                "the sorted index, bandwidth against peak frequency, and every magnitude response as a heat map",
+                "The layer as a filterbank, as papers on learned audio front ends draw one: the kernels sorted by "
+                "peak frequency. Left: peak frequency (log scale) against that order; middle: -3 dB bandwidth "
+                "against peak frequency; right: each kernel's magnitude response in that order (dB re its own "
+                "peak, a row per kernel).",
             )
         )
-        if len(last) > 1 and a.filter_shapes is not None:
-            fig = filter_figures.filterbank_figure(a.filter_shapes, freq["magnitude_db"], freq["freq"])
-            figures.save(fig, folder / "filterbank.png", dpi=figures.PANEL_DPI)
-            figs.append(
-                Figure(
-                    "filterbank.png",
-                    f"The kernels of {info.name} as a filterbank, sorted by peak frequency: peak frequency against "
-                    "the sorted index, bandwidth against peak frequency, and every magnitude response as a heat map",
-                    "The layer as a filterbank, as papers on learned audio front ends draw one: the kernels sorted by "
-                    "peak frequency. Left: peak frequency (log scale) against that order; middle: -3 dB bandwidth "
-                    "against peak frequency; right: each kernel's magnitude response in that order (dB re its own "
-                    "peak, a row per kernel).",
-                )
-            )
-        if info.shape[1] == 1:
-            fig = filter_figures.signal_responses_figure(last, filters.test_signals())
-            figures.save(fig, folder / "signals.png", dpi=figures.PANEL_DPI)
-            shown = min(len(last), filter_figures.MAX_PANELS)
-            figs.append(
-                Figure(
-                    "signals.png",
-                    f"Each kernel of {info.name} applied to a sine, square, triangle, sawtooth and gaussian pulses",
-                    "Each kernel applied to synthetic test signals exactly as PyTorch applies it (cross-correlation, "
-                    "'same' padding): input and output overlaid, a row per kernel"
-                    + (f", the first {shown} of {len(last)}." if shown < len(last) else "."),
-                )
-            )
-    else:
-        figures.save(filter_figures.frequency_response_2d_figure(last), folder / "frequency.png", dpi=figures.PANEL_DPI)
+    if info.shape[1] == 1:
+        signals = folder.file("signals.png", "the kernels' responses to test signals")
+        figures.save(
+            filter_figures.signal_responses_figure(last, filters.test_signals()), signals.path, dpi=figures.PANEL_DPI
+        )
+        shown = min(len(last), filter_figures.MAX_PANELS)
         figs.append(
             Figure(
-                "frequency.png",
-                f"2-D frequency response magnitude of each kernel of {info.name}",
-                "Magnitude of each kernel's 2-D Fourier transform (zero-padded, zero frequency at the centre): a "
-                "vertical-edge detector shows two lobes left and right of the centre." + _first(last),
+                signals.src,
+                f"Each kernel of {info.name} applied to a sine, square, triangle, sawtooth and gaussian pulses",
+                "Each kernel applied to synthetic test signals exactly as PyTorch applies it (cross-correlation, "
+                "'same' padding): input and output overlaid, a row per kernel"
+                + (f", the first {shown} of {len(last)}." if shown < len(last) else "."),
             )
         )
-    return Section("As filters", "filters", figures=figs), freq
+    return figs, freq
 
 
 def extra_sections(
@@ -325,7 +347,7 @@ def extra_sections(
     w_last: np.ndarray,
     prev: np.ndarray | None,
     samples: tuple[np.ndarray, list[str]] | None,
-    folder: Path,
+    folder: Folder,
 ) -> list[Section]:
     """Feature maps (first 2-D layer), channel views (multi-channel 1-D), and layer 2 in input space (Lee 2009)."""
     sections = []
@@ -338,12 +360,13 @@ def extra_sections(
     return sections
 
 
-def _feature_maps(info: LayerInfo, w_last: np.ndarray, samples: tuple[np.ndarray, list[str]], folder: Path) -> Section:
+def _feature_maps(
+    info: LayerInfo, w_last: np.ndarray, samples: tuple[np.ndarray, list[str]], folder: Folder
+) -> Section:
     images, classes = samples
     maps = filters.feature_maps_2d(w_last, images)
-    figures.save(
-        filter_figures.feature_maps_figure(maps, images, classes), folder / "feature-maps.png", dpi=figures.PANEL_DPI
-    )
+    picture = folder.file("feature-maps.png", "the feature maps")
+    figures.save(filter_figures.feature_maps_figure(maps, images, classes), picture.path, dpi=figures.PANEL_DPI)
     return Section(
         "Feature maps",
         "feature-maps",
@@ -351,7 +374,7 @@ def _feature_maps(info: LayerInfo, w_last: np.ndarray, samples: tuple[np.ndarray
         "and ReLU): which parts of each waveform light up.",
         [
             Figure(
-                "feature-maps.png",
+                picture.src,
                 f"Feature maps of {info.name} for one sample of each waveform class",
                 "Rows: one sample per class (left: the input). Columns: kernels; red positive, blue negative.",
             )
@@ -359,16 +382,14 @@ def _feature_maps(info: LayerInfo, w_last: np.ndarray, samples: tuple[np.ndarray
     )
 
 
-def _channels(info: LayerInfo, w_last: np.ndarray, folder: Path) -> Section:
+def _channels(info: LayerInfo, w_last: np.ndarray, folder: Folder) -> Section:
     """1-D kernels with several input channels (out, in, k): the first MAX_GRID filters and channels one by one,
     and the filters summed and averaged over their channels."""
     out, in_c, _ = w_last.shape
-    mosaic.write_png(folder / "channels.png", mosaic.channel_grid(w_last[:MAX_GRID, :MAX_GRID]))
-    figures.save(
-        filter_figures.channel_combined_figure(w_last[:MAX_GRID]),
-        folder / "channels-combined.png",
-        dpi=figures.PANEL_DPI,
-    )
+    grid = folder.file("channels.png", "the input channels")
+    mosaic.write_png(grid.path, compact.channel_grid(w_last[:MAX_GRID, :MAX_GRID]))
+    combined = folder.file("channels-combined.png", "the input channels combined")
+    figures.save(filter_figures.channel_combined_figure(w_last[:MAX_GRID]), combined.path, dpi=figures.PANEL_DPI)
     rows = f"the first {MAX_GRID} of {in_c:,} input channels" if in_c > MAX_GRID else "input channels"
     cols = f"the first {MAX_GRID} of {out:,} filters" if out > MAX_GRID else "filters"
     some = f"The first {MAX_GRID} of {out:,} filters" if out > MAX_GRID else "Each filter"
@@ -378,13 +399,13 @@ def _channels(info: LayerInfo, w_last: np.ndarray, folder: Path) -> Section:
         "Multi-channel 1-D kernels: each filter's weights per input channel, and the channels combined.",
         [
             Figure(
-                "channels.png",
+                grid.src,
                 f"Weights of each filter of {info.name} per input channel, as stem or line plots",
                 f"Rows: {rows}; columns: {cols}; all on one scale.",
                 pixels=True,
             ),
             Figure(
-                "channels-combined.png",
+                combined.src,
                 f"Filters of {info.name} summed and averaged over input channels",
                 f"{some} summed (left) and averaged (right) over its {in_c:,} input channels.",
             ),
@@ -392,10 +413,11 @@ def _channels(info: LayerInfo, w_last: np.ndarray, folder: Path) -> Section:
     )
 
 
-def _input_space(info: LayerInfo, w_last: np.ndarray, prev: np.ndarray, folder: Path) -> Section:
+def _input_space(info: LayerInfo, w_last: np.ndarray, prev: np.ndarray, folder: Folder) -> Section:
     project = filters.input_space_2d if w_last.ndim == 4 else filters.input_space_1d
     v = project(w_last, prev, stride=2)
-    figures.save(filter_figures.input_space_figure(v), folder / INPUT_SPACE, dpi=figures.PANEL_DPI)
+    picture = folder.file(INPUT_SPACE, "the layer in input space")
+    figures.save(filter_figures.input_space_figure(v), picture.path, dpi=figures.PANEL_DPI)
     return Section(
         "In input space",
         "input-space",
@@ -404,7 +426,7 @@ def _input_space(info: LayerInfo, w_last: np.ndarray, prev: np.ndarray, folder: 
         "their second layer. A linear picture: the ReLU between the layers is ignored.",
         [
             Figure(
-                INPUT_SPACE,
+                picture.src,
                 f"Kernels of {info.name} drawn in input space as combinations of the previous layer's kernels",
                 "Second-layer kernels in input space: red positive, blue negative, white zero.",
                 pixels=True,

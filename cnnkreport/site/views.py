@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..analysis.results import LayerResult
 from ..analysis.scores import LayerAnalysis
@@ -13,9 +13,6 @@ from ..rundir import LayerInfo, RunMeta
 from .kernels import KernelView
 from .layout import INPUT_SPACE
 from .player import Marker, Player
-
-if TYPE_CHECKING:  # reference.py draws with these views
-    from .reference import Reference
 
 TABLE_PAGE = 64  # kernels per page of a layer's kernel table
 MAX_KERNEL_PAGES = 64  # kernels of a layer that get a page of their own (the table lists them all)
@@ -47,6 +44,32 @@ class Section:
     anchor: str
     text: str = ""
     figures: list[Figure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The layer page's "What the data offers" section (reference.py): a sparse-coding dictionary of the run's data,
+    its numbers beside the layer's (shares of all kernels / atoms)."""
+
+    atoms: int
+    hit_rate: float
+    controlled_share: float
+    threshold: float
+    cnn_hit_rate: float
+    cnn_controlled_share: float
+    sparsity: float
+    error: float
+    figure: Figure  # the dictionary's picture, relative to the layer page
+
+    def summary(self) -> dict[str, float | int]:
+        """For summary.json."""
+        return {
+            "atoms": self.atoms,
+            "hit_rate": round(self.hit_rate, 4),
+            "controlled_share": round(self.controlled_share, 4),
+            "sparsity": round(self.sparsity, 4),
+            "reconstruction_error": round(self.error, 4),
+        }
 
 
 @dataclass
