@@ -9,16 +9,18 @@
     report.save("site")                 # the site `cnnkreport inspect ... --out site` writes
 
 The numbers are the records summary.json is written from (analysis/results.py): one code path for both. `inspect`
-writes nothing to disk; `save` does what the command does.
+writes nothing to disk; `save` does what the command does, by the same function (pipeline.inspect). The arguments
+are checked, and the model read, by the command's functions (sources/inspect.py): the same bad input gives the same
+one-line UserError.
 """
 
 from __future__ import annotations
 
-import tempfile
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +30,9 @@ from .analysis.scores import LayerAnalysis, analyse_layer
 from .errors import UserError
 from .rundir import LayerInfo, Unshown
 from .sources.modelfile import Checkpoint
+
+if TYPE_CHECKING:  # the readers (torch) are imported by inspect(), once it is called
+    from .sources.inspect import Model
 
 VIEWS = ("mosaic", "frequency", "filterbank", "signals", "channels", "matches")
 
@@ -85,7 +90,11 @@ class Report:
     layers: Layers
     unshown: tuple[Unshown, ...]
     sample_rate: float | None = None
-    checkpoints: tuple[Checkpoint, ...] = field(default=(), repr=False, compare=False)
+    model: Model | None = field(default=None, repr=False, compare=False)  # as read: what `save` draws
+
+    @property
+    def checkpoints(self) -> tuple[Checkpoint, ...]:
+        return self.model.checkpoints if self.model is not None else ()
 
     def as_dict(self) -> dict[str, Any]:
         """The run's entry of summary.json."""
@@ -96,19 +105,13 @@ class Report:
             "layers": [layer_dict(layer) for layer in self.layers.values()],
         }
 
-    def save(self, out: str | Path) -> Path:
-        """Write the site, as `cnnkreport inspect ... --out OUT` would; returns the path of its index.html."""
-        from .site.build import build_site
-        from .site.layout import check_out_dir
-        from .sources.inspect import write_run
+    def save(self, out: str | os.PathLike[str]) -> Path:
+        """Write the site, as `cnnkreport inspect ... --out OUT` would (the same function, pipeline.inspect, on the
+        model as read); returns the path of its index.html."""
+        from .pipeline import inspect as write_site
 
-        out = Path(out)
-        check_out_dir(out)
-        infos = [layer.info for layer in self.layers.values() if layer.info is not None]
-        with tempfile.TemporaryDirectory(prefix="cnnkreport-api-") as tmp:
-            run = write_run(Path(tmp) / "run", self.name, self.checkpoints, infos, self.unshown, self.sample_rate)
-            build_site([run.path], out)
-        return out / "index.html"
+        write_site(self.model, out, sample_rate=self.sample_rate, name=self.name)
+        return Path(out) / "index.html"
 
     def _repr_html_(self) -> str:
         from .draw import plots
@@ -130,7 +133,7 @@ def inspect(
     model: Any,
     *,
     layers: str | None = None,
-    sample_rate: float | None = None,
+    sample_rate: float | str | None = None,
     trust_pickle: bool = False,
     name: str | None = None,
 ) -> Report:
@@ -138,22 +141,23 @@ def inspect(
     arrays), a path or a list of paths (every format `cnnkreport inspect` reads; several files are a training
     history), or one weight tensor/array of shape (out, in, k) or (out, in, kh, kw). `layers`: a regular expression
     that layer names must match; `sample_rate` (Hz) adds frequencies in Hz. Nothing is written to disk. Bad input
-    raises cnnkreport.errors.UserError with a one-line message."""
-    from .sources.inspect import weight_key
-    from .sources.memory import checkpoints_of
+    raises cnnkreport.errors.UserError with a one-line message: the same as `cnnkreport inspect` gives for it (the
+    arguments are checked, and the model read, by the same functions)."""
+    from .sources.inspect import inspect_options, read_model, weight_key
 
-    checkpoints, convs, unshown, model_name = checkpoints_of(model, layers, trust_pickle)
-    steps = np.array([c.step or 0 for c in checkpoints])
+    opts = inspect_options(layers, trust_pickle, sample_rate, name)  # what the command refuses, refused here too
+    read = read_model(model, opts)
+    steps = np.array([c.step or 0 for c in read.checkpoints])
     analysed: list[Layer] = []
-    skipped = list(unshown)
-    for info in convs:
-        w = np.stack([c.tensors[weight_key(info.name)] for c in checkpoints])
+    skipped = list(read.unshown)
+    for info in read.convs:
+        w = np.stack([c.tensors[weight_key(info.name)] for c in read.checkpoints])
         a = analyse_layer(info.name, info.kind, steps, w)
         if a is None:
             skipped.append(Unshown(info.name, info.shape, "kernels of fewer than 3 weights: nothing to compare"))
             continue
-        r = numbers.layer_summary(a, sample_rate)
+        r = numbers.layer_summary(a, opts.sample_rate)
         analysed.append(Layer(**_result_fields(r), info=info, analysis=a, weights=w[-1]))
     if not analysed:
         raise UserError("no conv layer with kernels of 3 or more weights to analyse")
-    return Report(name or model_name, Layers(analysed), tuple(skipped), sample_rate, tuple(checkpoints))
+    return Report(read.name, Layers(analysed), tuple(skipped), opts.sample_rate, read)

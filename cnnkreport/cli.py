@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import math
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -271,9 +270,10 @@ def inspect(
         ),
     ] = False,
     sample_rate: Annotated[
-        float | None,
+        str | None,  # text: the library checks it, with the same one-line error as cnnkreport.inspect's
         typer.Option(
             "--sample-rate",
+            metavar="HZ",
             help="Sample rate of the model's input in Hz: frequencies in Hz too.",
         ),
     ] = None,
@@ -283,10 +283,7 @@ def inspect(
     names)."""
     from .pipeline import inspect as inspect_model
 
-    if sample_rate is not None and not (math.isfinite(sample_rate) and sample_rate > 0):
-        raise UserError(f"--sample-rate must be a positive number of Hz, got {sample_rate}")
-
-    with bars() as progress:
+    with bars() as progress:  # every argument is checked by inspect_model, the function the API's save calls
         inspect_model(checkpoints, out, layers, trust_pickle, sample_rate, item_callback(progress, "render", total=1))
     say(f"site written to {out}/index.html")
 

@@ -4,30 +4,23 @@ folder, then rendered)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .analysis import recipe
-from .config import (
-    DEFAULT_PRESETS,
-    DEVICES,
-    RunConfig,
-    from_dict,
-    load_run_config,
-    preset,
-    quick,
-    read_toml,
-    training_work,
-)
+from .config import DEFAULT_PRESETS, DEVICES, RunConfig, load_run_config, preset, quick
+from .cost import training_work
 from .errors import JobsFailed, UserError
 from .executors import Events, ExecutorConfig, Failed, run_jobs
 from .executors import check as check_engine
 from .rundir import Run
 from .site.layout import check_out_dir
 from .swap import recover
+from .tomlio import from_dict, read_toml
 from .workers import default_workers, run_all, start
 
 if TYPE_CHECKING:  # torch, the site and the model readers (matplotlib, scipy, onnx) are imported once they are
@@ -208,23 +201,38 @@ def _train_here(
 
 
 def inspect(
-    args: Sequence[str | Path],
-    out: Path,
+    model: Any,
+    out: str | os.PathLike[str],
     layers: str | None = None,
     trust_pickle: bool = False,
-    sample_rate: float | None = None,
+    sample_rate: float | str | None = None,
     on_run: Callable[[str], None] | None = None,
+    name: str | None = None,
 ) -> list[RunView]:
-    """`cnnkreport inspect`: render the gallery of the model in `args` (files, folders or globs) into `out`; `layers`
-    is a regular expression that layer names must match (re.search); `sample_rate` (Hz) of the model's input, where
-    known, adds frequencies in Hz."""
+    """`cnnkreport inspect` and the API's `Report.save`: the gallery of `model` into `out`. `model` is what
+    sources.inspect.read_model reads: files, folders or globs (several: a history), an nn.Module, a state_dict, one
+    weight array, or a Model already read. `layers` is a regular expression that layer names must match
+    (re.search); `sample_rate` (Hz) of the model's input, where known, adds frequencies in Hz; `name` names the
+    model. Every argument is checked here, before anything is read, with the same one-line UserError whichever of
+    the two calls it."""
     from .site import build_site
-    from .sources.inspect import read_model
+    from .sources.inspect import inspect_options, read_model, write_run
 
-    check_out_dir(out)  # before reading gigabytes
+    opts = inspect_options(layers, trust_pickle, sample_rate, name)
+    site = site_folder(out)  # before reading gigabytes
+    read = read_model(model, opts)
     with tempfile.TemporaryDirectory(prefix="cnnkreport-inspect-") as tmp:
-        run = read_model(args, Path(tmp) / "run", layers, trust_pickle, sample_rate)
-        return build_site([run.path], out, on_run)
+        run = write_run(Path(tmp) / "run", read, opts.sample_rate)
+        return build_site([run.path], site, on_run)
+
+
+def site_folder(out: object) -> Path:
+    """The folder a site may be written to (site.layout.check_out_dir), checked."""
+    if not isinstance(out, str | os.PathLike):
+        raise UserError(f"--out must be a folder path, got {out!r}")
+    site = Path(out)
+    check_out_dir(site)
+    return site
 
 
 class _Steps(Events):

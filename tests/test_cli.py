@@ -256,6 +256,13 @@ def _unwritable(tmp_path: Path) -> Path:
         (["train", "--run", "{tmp}/r", "--config", "{bad_config}"], "train.epochs must be between 1"),
         (["render", "{tmp}"], "not a run folder"),
         (["data", "--out", "{file}"], "exists and is a file"),
+        # inspect's arguments are checked before its files are read (m.pt does not exist), by the library function
+        # that the API's Report.save calls too (test_inspect: the same messages through the API)
+        (["inspect", "{tmp}/m.pt", "--sample-rate", "-1"], "--sample-rate must be a positive number of Hz, got -1.0"),
+        (["inspect", "{tmp}/m.pt", "--sample-rate", "abc"], "--sample-rate must be a positive number of Hz, got 'abc'"),
+        (["inspect", "{tmp}/m.pt", "--layers", "("], "--layers is not a valid regular expression"),
+        (["inspect", "{tmp}/m.pt", "--out", "{file}"], "exists and is a file"),
+        (["inspect", "{tmp}/m.pt", "--out", "{foreign}"], "not made by cnnkreport"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(

@@ -1,5 +1,6 @@
 """`cnnkreport inspect` end to end: a user's own model in every accepted format, a training history, and bad
-input that gives exit code 2 with one line and leaves an existing site as it was."""
+input that gives exit code 2 with one line and leaves an existing site as it was; the command and the API
+(`cnnkreport.inspect(...).save(...)`) refuse the same arguments with the same message and write the same site."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PIL import Image
 from torch import nn
 from typer.testing import CliRunner
 
+import cnnkreport as ck
 from cnnkreport.cli import app
 
 from .test_checkpoint import net2d, st_bytes
@@ -229,3 +231,84 @@ def test_long_filters_of_a_real_front_end_are_fitted_named_and_described(tmp_pat
     assert "32 taps a row" in page and page.count("<tr><td>") == 512 // 32  # a long filter's weights, wrapped
     bank = (tmp_path / "site" / "banks" / "1d-512" / "index.html").read_text()
     assert "The detector families for 512 kernels" in bank and "each family is fitted to each kernel" in bank
+
+
+# (the command's arguments after FILE, the API's: (keyword arguments of ck.inspect, save's folder), the message)
+SAME_REFUSALS = [
+    (["--sample-rate", "-1"], ({"sample_rate": -1}, None), "--sample-rate must be a positive number of Hz, got -1.0"),
+    (["--sample-rate", "0"], ({"sample_rate": 0.0}, None), "--sample-rate must be a positive number of Hz, got 0.0"),
+    (["--sample-rate", "nan"], ({"sample_rate": float("nan")}, None), "must be a positive number of Hz, got nan"),
+    (["--sample-rate", "inf"], ({"sample_rate": float("inf")}, None), "must be a positive number of Hz, got inf"),
+    (["--sample-rate", "abc"], ({"sample_rate": "abc"}, None), "must be a positive number of Hz, got 'abc'"),
+    (["--layers", "("], ({"layers": "("}, None), "--layers is not a valid regular expression: missing ),"),
+    (["--layers", "^zz"], ({"layers": "^zz"}, None), "no conv layer name matches --layers '^zz'"),
+    (["--out", "{file}"], ({}, "{file}"), "output path {file} exists and is a file, not a folder"),
+    (["--out", "{foreign}"], ({}, "{foreign}"), "output folder {foreign} is not empty and was not made by cnnkreport"),
+    (["--out", "{tmp}/no/site"], ({}, "{tmp}/no/site"), "cannot write the site: folder {tmp}/no does not exist"),
+]
+
+
+@pytest.mark.parametrize(
+    ("cli_args", "api_args", "message"), SAME_REFUSALS, ids=[" ".join(c) for c, _, _ in SAME_REFUSALS]
+)
+def test_the_command_and_the_api_refuse_the_same_arguments_alike(
+    tmp_path: Path, runner: CliRunner, cli_args: list[str], api_args: tuple[dict[str, object], str | None], message: str
+) -> None:
+    """One check in the library for each argument: the command's one line (exit code 2) is the API's UserError."""
+    model = tmp_path / "m.pt"
+    torch.save({"conv.weight": torch.randn(4, 1, 9)}, model)
+    (tmp_path / "afile").write_text("keep me")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "thesis.tex").write_text("keep me")
+    subst = {"{file}": str(tmp_path / "afile"), "{foreign}": str(tmp_path / "foreign"), "{tmp}": str(tmp_path)}
+
+    def filled(text: str) -> str:
+        for k, v in subst.items():
+            text = text.replace(k, v)
+        return text
+
+    message = filled(message)
+    out = ["--out", str(tmp_path / "site")] if "--out" not in cli_args else []
+    result = runner.invoke(app, ["inspect", str(model), *map(filled, cli_args), *out])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert message in lines[0]
+    said = lines[0].removeprefix("error: ")
+    kwargs, folder = api_args
+    with pytest.raises(ck.UserError, match=re.escape(message)) as err:  # refused at ck.inspect, or at save
+        report = ck.inspect(str(model), **kwargs)
+        assert folder is not None, "ck.inspect accepted what the command refuses"
+        report.save(filled(folder))
+    assert str(err.value) == said
+    assert not (tmp_path / "site").exists()
+    assert (tmp_path / "afile").read_text() == "keep me" and (tmp_path / "foreign" / "thesis.tex").is_file()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"trust_pickle": "yes"}, "--trust-pickle must be True or False, got 'yes'"),
+        ({"layers": 3}, "--layers must be a regular expression, got 3"),
+        ({"sample_rate": True}, "--sample-rate must be a positive number of Hz, got True"),
+        ({"sample_rate": [16000]}, "--sample-rate must be a positive number of Hz, got [16000]"),
+        ({"name": ""}, "name must be a non-empty string, got ''"),
+    ],
+)
+def test_arguments_only_python_can_give_are_refused_before_reading(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ck.UserError, match=re.escape(message)):
+        ck.inspect("no/such/file.pt", **kwargs)  # the arguments first: no "no such file"
+
+
+def test_the_command_and_save_write_the_same_site(tmp_path: Path, runner: CliRunner) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(1, 4, 9), nn.Conv1d(4, 3, 1), nn.Conv2d(2, 3, 3))  # a 1x1 layer too
+    torch.save(model.state_dict(), tmp_path / "net_step3.pt")
+    path = str(tmp_path / "net_step3.pt")
+    result = runner.invoke(app, ["inspect", path, "--out", str(tmp_path / "a"), "--sample-rate", "8000"])
+    assert result.exit_code == 0, result.output
+    assert ck.inspect(path, sample_rate=8000).save(tmp_path / "b") == tmp_path / "b" / "index.html"
+    assert summary(tmp_path / "a") == summary(tmp_path / "b")
+    a, b = ({p.relative_to(site) for p in site.rglob("*") if p.is_file()} for site in (tmp_path / "a", tmp_path / "b"))
+    assert a == b and {p for p in a if p.suffix == ".html"} >= {Path("index.html"), Path("runs/net_step/index.html")}
+    for page in (p for p in a if p.suffix == ".html"):
+        assert (tmp_path / "a" / page).read_text() == (tmp_path / "b" / page).read_text(), page

@@ -1,3 +1,5 @@
-"""Stage 2 of the pipeline: where kernels come from besides `train`. A user's model files, read safely (checkpoint,
-with its readers pytorch and safetensors, and layers, which classifies their weights) and turned into a run folder
-(inspect), or kernels recorded from the user's own training loop (recorder)."""
+"""The sources stage: where kernels come from besides `train`. A user's model files, read as data (checkpoint finds
+and loads them, a training history too, through the readers pytorch, safetensors, onnxfile and kerasfile, each
+returning the modelfile record; layers tells which weights are conv layers), a model handed over in Python (memory),
+either one turned into a run folder (inspect, the one reading path of the command and the API), or kernels recorded
+from the user's own training loop (recorder)."""

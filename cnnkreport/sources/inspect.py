@@ -1,20 +1,96 @@
-"""`cnnkreport inspect`: the gallery for a user's own model, from one checkpoint or several (a training history).
+"""`cnnkreport inspect` and `cnnkreport.inspect`: a user's own model, from one checkpoint or several (a training
+history), or held in memory (the Python API).
 
-The checkpoints are read safely (checkpoint.py), and their Conv1d/Conv2d weights become a run folder in the run format
-(one snapshot per checkpoint, the first one the baseline), which pipeline.inspect renders like any other run.
+One path for all of them: the arguments are checked (`inspect_options`, the same one-line `UserError` for the
+command and the API), the model is read (`read_model`: files are read safely by checkpoint.py, a model in memory
+becomes the same `Checkpoint` records in memory.py) into a `Model`, and its Conv1d/Conv2d weights become a run folder
+in the run format (`write_run`: one snapshot per checkpoint, the first one the baseline), which pipeline.inspect
+renders like any other run.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import UserError
 from ..names import printable
 from ..rundir import CheckpointFile, LayerInfo, Run, RunMeta, Unshown
 from .checkpoint import find_checkpoints, history
+from .layers import conv_layers
+from .memory import in_memory
 from .modelfile import Checkpoint
+
+
+@dataclass(frozen=True)
+class InspectOptions:
+    """The arguments of an inspect, checked (inspect_options)."""
+
+    layers: str | None = None  # a regular expression that layer names must match (re.search)
+    pattern: re.Pattern[str] | None = None  # ...compiled
+    trust_pickle: bool = False
+    sample_rate: float | None = None  # Hz
+    name: str | None = None  # the model's name (None: from its first file, or its class)
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model read (read_model): its checkpoints in order (one snapshot each, the first the baseline), the conv
+    layers to draw, and the convolution-like layers not drawn, with why."""
+
+    name: str
+    checkpoints: tuple[Checkpoint, ...]
+    convs: tuple[LayerInfo, ...]
+    unshown: tuple[Unshown, ...]
+
+
+def inspect_options(
+    layers: object = None, trust_pickle: object = False, sample_rate: object = None, name: object = None
+) -> InspectOptions:
+    """The arguments that `cnnkreport inspect` and `cnnkreport.inspect` share, checked before anything is read: the
+    same input is refused with the same one-line UserError, named as the command's options."""
+    rate = checked_sample_rate(sample_rate)  # the first check, as it was on the command line
+    if not isinstance(trust_pickle, bool):
+        raise UserError(f"--trust-pickle must be True or False, got {trust_pickle!r}")
+    if name is not None and not (isinstance(name, str) and name):
+        raise UserError(f"name must be a non-empty string, got {name!r}")
+    if layers is not None and not isinstance(layers, str):
+        raise UserError(f"--layers must be a regular expression, got {layers!r}")
+    return InspectOptions(layers, layer_pattern(layers), trust_pickle, rate, name)
+
+
+def checked_sample_rate(value: object) -> float | None:
+    """A sample rate in Hz: a positive finite number, or its text (the command line's); None stays None."""
+    if value is None:
+        return None
+    wrong = "--sample-rate must be a positive number of Hz, got"
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise UserError(f"{wrong} {value!r}") from None
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise UserError(f"{wrong} {value!r}")
+    rate = float(value)
+    if not (math.isfinite(rate) and rate > 0):
+        raise UserError(f"{wrong} {rate}")
+    return rate
+
+
+def layer_pattern(layers: str | None) -> re.Pattern[str] | None:
+    """The regular expression that layer names must match (None: every layer)."""
+    if layers is None:
+        return None
+    try:
+        return re.compile(layers)
+    except re.error as e:
+        raise UserError(f"--layers is not a valid regular expression: {e}") from None
 
 
 def model_name(paths: list[Path]) -> str:
@@ -23,64 +99,65 @@ def model_name(paths: list[Path]) -> str:
     return printable(re.sub(r"[-_.]*\d+$", "", paths[0].stem) or paths[0].stem)
 
 
-def layer_pattern(layers: str | None, option: str) -> re.Pattern[str] | None:
-    """The regular expression that layer names must match (None: every layer); `option` names it in the error."""
-    try:
-        return re.compile(layers) if layers is not None else None
-    except re.error as e:
-        raise UserError(f"{option} is not a valid regular expression: {e}") from None
-
-
 def select_layers(
-    pattern: re.Pattern[str] | None, convs: list[LayerInfo], unshown: list[Unshown], described: str
+    opts: InspectOptions, convs: Sequence[LayerInfo], unshown: Sequence[Unshown]
 ) -> tuple[list[LayerInfo], list[Unshown]]:
-    """The layers (drawn and not) whose names match `pattern` (re.search); none drawn is a UserError."""
-    if pattern is None:
-        return convs, unshown
-    convs = [c for c in convs if pattern.search(c.name)]
+    """The layers (drawn and not) whose names match the options' pattern (re.search); none drawn is a UserError."""
+    if opts.pattern is None:
+        return list(convs), list(unshown)
+    convs = [c for c in convs if opts.pattern.search(c.name)]
     if not convs:
-        raise UserError(f"no conv layer name matches {described}")
-    return convs, [u for u in unshown if pattern.search(u.name)]
+        raise UserError(f"no conv layer name matches --layers {opts.layers!r}")
+    return convs, [u for u in unshown if opts.pattern.search(u.name)]
 
 
-def read_model(
-    args: Sequence[str | Path],
-    folder: Path,
-    layers: str | None = None,
-    trust_pickle: bool = False,
-    sample_rate: float | None = None,
-) -> Run:
-    """The Conv1d/Conv2d weights of the model in `args` (files, folders or globs; several make a history) as a run
-    folder at `folder` (which must not exist): one snapshot per checkpoint. `layers` is a regular expression that
-    layer names must match (re.search)."""
-    pattern = layer_pattern(layers, "--layers")  # before reading gigabytes
-    paths = find_checkpoints(args)
-    checkpoints, convs, unshown = history(paths, trust_pickle)
-    convs, unshown = select_layers(pattern, convs, unshown, f"--layers {layers!r}")
-    return write_run(folder, model_name(paths), checkpoints, convs, unshown, sample_rate)
+def _paths(model: Any) -> list[str | Path]:
+    """The files, folders or globs a model is given as: a path, or a list of them."""
+    given = [model] if isinstance(model, str | os.PathLike) else model
+    if isinstance(given, Sequence) and not isinstance(given, bytes | bytearray):
+        odd = [a for a in given if not isinstance(a, str | os.PathLike)]
+        if not odd:
+            return [a if isinstance(a, str) else Path(a) for a in given]
+        what = f"{type(given).__name__} of {type(odd[0]).__name__}"
+    else:
+        what = type(model).__name__
+    raise UserError(f"cannot inspect a {what}: give an nn.Module, a state_dict, paths or an array")
 
 
-def write_run(
-    folder: Path,
-    name: str,
-    checkpoints: Sequence[Checkpoint],
-    convs: Sequence[LayerInfo],
-    unshown: Sequence[Unshown],
-    sample_rate: float | None = None,
-) -> Run:
-    """Checkpoints of one model (read and checked) as a run folder at `folder` (which must not exist): one snapshot
-    of the conv layers `convs` per checkpoint."""
+def read_model(model: Any, opts: InspectOptions) -> Model:
+    """The one reader of inspect: `model` is files, folders or globs (several make a history), an nn.Module, a
+    state_dict, one weight array, or a Model already read (the API's Report.save). Every kind becomes the same
+    checked Checkpoints; then the layers are chosen (opts.layers) and the model named (opts.name, else its own)."""
+    convs: Sequence[LayerInfo]
+    unshown: Sequence[Unshown]
+    if isinstance(model, Model):
+        name, checkpoints, convs, unshown = model.name, list(model.checkpoints), model.convs, model.unshown
+    elif (held := in_memory(model)) is not None:
+        ckpt, name = held
+        checkpoints, (convs, unshown) = [ckpt], conv_layers(ckpt)
+    else:
+        paths = find_checkpoints(_paths(model))
+        checkpoints, convs, unshown = history(paths, opts.trust_pickle)
+        name = model_name(paths)
+    drawn, not_drawn = select_layers(opts, convs, unshown)
+    return Model(opts.name or name, tuple(checkpoints), tuple(drawn), tuple(not_drawn))
+
+
+def write_run(folder: Path, model: Model, sample_rate: float | None = None) -> Run:
+    """A model read as a run folder at `folder` (which must not exist): one snapshot of its conv layers per
+    checkpoint."""
     run = Run(folder)
     run.path.mkdir()
+    checkpoints, convs = model.checkpoints, model.convs
     files = tuple(CheckpointFile(printable(c.path.name), c.step, c.format) for c in checkpoints)
     run.write_meta(
         RunMeta(
-            name=name,
+            name=model.name,
             source="inspect",
             status="complete",
             steps=checkpoints[-1].step or 0,
-            layers=tuple(convs),
-            unshown=tuple(unshown),
+            layers=convs,
+            unshown=model.unshown,
             checkpoints=files,
             sample_rate=sample_rate,
         )

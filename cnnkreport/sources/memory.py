@@ -1,19 +1,16 @@
-"""A model handed over in Python (the API): an nn.Module, a state_dict, paths, or one weight array, as the same
-checked Checkpoints and conv layers that a file gives `cnnkreport inspect`."""
+"""A model handed over in Python (the API): an nn.Module, a state_dict or one weight array, as the same checked
+Checkpoint that a file gives `cnnkreport inspect` (inspect.read_model takes it from there, as it does a file's)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import UserError
-from ..rundir import LayerInfo, Unshown
-from .checkpoint import checked, find_checkpoints, history
-from .inspect import layer_pattern, model_name, select_layers
-from .layers import conv_layers
+from .checkpoint import checked
 from .modelfile import Checkpoint
 
 IN_MEMORY = Path("<in memory>")
@@ -35,7 +32,7 @@ def _from_module(module: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return tensors, kinds
 
 
-def _in_memory(model: Any) -> tuple[dict[str, np.ndarray], dict[str, str], str] | None:
+def _arrays_of(model: Any) -> tuple[dict[str, np.ndarray], dict[str, str], str] | None:
     """(tensors, module kinds, name) of a model held in memory; None for paths."""
     if hasattr(model, "state_dict") and hasattr(model, "named_modules"):  # an nn.Module
         return (*_from_module(model), type(model).__name__)
@@ -51,25 +48,11 @@ def _in_memory(model: Any) -> tuple[dict[str, np.ndarray], dict[str, str], str] 
     return None
 
 
-def checkpoints_of(
-    model: Any, layers: str | None = None, trust_pickle: bool = False
-) -> tuple[list[Checkpoint], list[LayerInfo], list[Unshown], str]:
-    """(checkpoints, conv layers to analyse, layers not drawn with why, a name for the model)."""
-    pattern = layer_pattern(layers, "layers")
-    held = _in_memory(model)
+def in_memory(model: Any) -> tuple[Checkpoint, str] | None:
+    """A model held in memory as the checked Checkpoint that a file of it would give, and a name for it (its class,
+    "state_dict" or "weight"); None for what is not held in memory (paths: inspect.read_model reads them)."""
+    held = _arrays_of(model)
     if held is None:
-        if not isinstance(model, str | Path | Sequence) or isinstance(model, bytes):
-            raise UserError(
-                f"cannot inspect a {type(model).__name__}: give an nn.Module, a state_dict, paths or an array"
-            )
-        args = [model] if isinstance(model, str | Path) else list(model)
-        paths = find_checkpoints(args)
-        checkpoints, convs, unshown = history(paths, trust_pickle)
-        name = model_name(paths)
-    else:
-        tensors, kinds, name = held
-        ckpt = checked(IN_MEMORY, None, "in-memory", tensors, kinds)
-        checkpoints = [ckpt]
-        convs, unshown = conv_layers(ckpt)
-    convs, unshown = select_layers(pattern, list(convs), list(unshown), repr(layers))
-    return checkpoints, convs, unshown, name
+        return None
+    tensors, kinds, name = held
+    return checked(IN_MEMORY, None, "in-memory", tensors, kinds), name
