@@ -99,9 +99,14 @@ def test_random_kernels_land_inside_the_null(in_channels: int, kshape: tuple[int
 
 
 def test_null_is_deterministic_and_cached() -> None:
-    a = null_scores(1, (6, 6))
     null_scores.cache_clear()
-    assert np.array_equal(a, null_scores(1, (6, 6)))
+    a = null_scores(1, (6, 6))
+    assert null_scores(1, (6, 6)) is a  # the second call is the cached array itself, not a recomputation
+    info = null_scores.cache_info()
+    assert (info.hits, info.misses) == (1, 1)
+    null_scores.cache_clear()
+    again = null_scores(1, (6, 6))
+    assert again is not a and np.array_equal(a, again)  # computed afresh, to the same numbers
 
 
 def test_smoothness_control_separates_smooth_from_edge() -> None:

@@ -49,9 +49,7 @@ from cnnkreport.config import (
     ModelConfig,
     RunConfig,
     TrainConfig,
-    dumps_toml,
     load_run_config,
-    to_dict,
 )
 from cnnkreport.errors import UserError
 from cnnkreport.names import printable
@@ -60,6 +58,7 @@ from cnnkreport.site.layout import MARKER
 from cnnkreport.sources.checkpoint import history, load
 from cnnkreport.sources.layers import MAX_TAPS, conv_layers
 from cnnkreport.sweep import SweepConfig, expand, load_sweep
+from cnnkreport.tomlio import dumps_toml, to_dict
 
 CORPUS = Path(__file__).parent / "hostile"
 
@@ -295,9 +294,16 @@ def test_names_that_collide_once_escaped_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_very_long_layer_name_renders(sandbox: Path) -> None:
-    torch.save({"x" * 300 + ".weight": torch.ones(1, 1, 2)}, sandbox / "long.pt")
+    name = "x" * 300
+    torch.save({name + ".weight": torch.ones(1, 1, 2)}, sandbox / "long.pt")
     code, _, stderr = invoke(["inspect", "long.pt", "--out", "site"])
     assert code == 0, stderr
+    run = sandbox / "site" / "runs" / "long"
+    folders = [p for p in run.iterdir() if p.is_dir()]
+    assert len(folders) == 1 and len(folders[0].name) <= 100  # a short, unique folder name for the layer...
+    page = (folders[0] / "index.html").read_text(encoding="utf-8")
+    assert f"<code>{name}</code>" in page  # ...and the whole name on its page
+    assert (folders[0] / "mosaic.png").is_file() and name in (run / "index.html").read_text(encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------------------------- config keys

@@ -7,9 +7,11 @@ import ast
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tokenize
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,9 +25,9 @@ LONG_MARK = "# long:"  # within the first 3 lines of a longer function's body, s
 
 # The pipeline's stages, earliest first. A module may import from its own stage or an earlier one, never a later one.
 STAGES: list[tuple[str, ...]] = [
-    ("errors", "files", "names", "workers", "executors", "progress", "swap"),
+    ("errors", "files", "names", "workers", "executors", "progress", "swap", "tomlio"),
     ("config",),
-    ("data", "model"),
+    ("data", "model", "cost"),
     ("rundir",),
     ("train",),
     ("sources",),
@@ -40,7 +42,11 @@ RANK = {name: rank for rank, names in enumerate(STAGES) for name in names}
 TOP = len(STAGES) - 1  # the package __init__ may import anything
 # Python runs cnnkreport/__init__.py before any submodule, so taking a name defined there (__version__) orders
 # nothing: the root package has no stage. A name it lends lazily is the module that defines it.
-LAZY = {"cnnkreport.KernelRecorder": "cnnkreport.sources.recorder"}
+LAZY = {
+    "cnnkreport.KernelRecorder": "cnnkreport.sources.recorder",
+    **{f"cnnkreport.{name}": "cnnkreport.api" for name in ("inspect", "Report", "Layer")},
+    "cnnkreport.UserError": "cnnkreport.errors",
+}
 
 
 def modules() -> dict[str, Path]:
@@ -62,12 +68,34 @@ def rank(module: str) -> int | None:
     return RANK[parts[1]]
 
 
-def imported_modules(name: str, path: Path, known: set[str]) -> list[tuple[int, str]]:
-    """(line, module of the package) for every import in the file, at the top or inside functions. A relative import
-    is resolved from the module's own package; `from X import y` names the submodule X.y where there is one."""
+def is_type_checking(test: ast.expr) -> bool:
+    """An if-test true only for type checkers: `TYPE_CHECKING` or `typing.TYPE_CHECKING`."""
+    if isinstance(test, ast.Attribute):
+        return test.attr == "TYPE_CHECKING" and isinstance(test.value, ast.Name) and test.value.id == "typing"
+    return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
+
+
+def import_nodes(tree: ast.AST, type_checking: bool = True) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement in the tree, at the top or inside functions; without those in the bodies of
+    `if TYPE_CHECKING:` blocks (which never run; their else branches do) unless `type_checking`."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        elif not type_checking and isinstance(node, ast.If) and is_type_checking(node.test):
+            todo += node.orelse
+        else:
+            todo += ast.iter_child_nodes(node)
+
+
+def imported_modules(name: str, path: Path, known: set[str], type_checking: bool = True) -> list[tuple[int, str]]:
+    """(line, module of the package) for every import in the file, at the top or inside functions (and under
+    `if TYPE_CHECKING:` unless `type_checking` is false), in line order. A relative import is resolved from the
+    module's own package; `from X import y` names the submodule X.y where there is one."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    for node in import_nodes(ast.parse(path.read_text(encoding="utf-8"), str(path)), type_checking):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names if alias.name.split(".")[0] == "cnnkreport"]
         elif isinstance(node, ast.ImportFrom):
@@ -84,7 +112,7 @@ def imported_modules(name: str, path: Path, known: set[str]) -> list[tuple[int, 
             for alias in node.names:
                 sub = LAZY.get(f"{target}.{alias.name}", f"{target}.{alias.name}")
                 found.append((node.lineno, sub if sub in known else target))
-    return found
+    return sorted(found)
 
 
 def test_no_module_is_too_long() -> None:
@@ -180,6 +208,132 @@ def test_the_stage_rules_read_imports_as_python_does(tmp_path: Path) -> None:
     ]
 
 
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm: the strongly connected components of a directed graph (node -> the nodes it points to),
+    each sorted; a component of more than one node, or a node pointing to itself, is a cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    components: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:  # on the stack: in the component being found
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:  # v is the first of its component found: the rest are above it on the stack
+            at = stack.index(v)
+            components.append(sorted(stack[at:]))
+            del stack[at:]
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return components
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The components of the graph that are cycles: more than one node, or one that points to itself."""
+    return [c for c in strongly_connected(graph) if len(c) > 1 or c[0] in graph.get(c[0], ())]
+
+
+def import_graph() -> dict[str, dict[str, list[str]]]:
+    """module -> {module of the package it imports: where ('path:line', each line once)}, for imports at the top or
+    inside functions, not those under `if TYPE_CHECKING:` (they never run)."""
+    found = modules()
+    graph: dict[str, dict[str, list[str]]] = {name: {} for name in found}
+    for name, path in found.items():
+        for line, target in imported_modules(name, path, set(found), type_checking=False):
+            # The root package is no node, as it has no stage: an import of it (`from .. import __version__`) is no
+            # edge. Python runs cnnkreport/__init__.py before any submodule; it defines its own names before it
+            # imports anything, and it imports the package only inside functions, lazily
+            # (test_the_root_imports_the_package_lazily), so a name taken from it waits on no other module. A name
+            # it lends lazily is an edge to the module that defines it (LAZY: imported_modules reads it so). A
+            # subpackage's __init__ is a node like any other module: if it imports a submodule that takes a name
+            # from it (one that is not a submodule), the two import each other.
+            where = f"{path.relative_to(PACKAGE.parent)}:{line}"
+            if target != "cnnkreport" and where not in graph[name].get(target, []):
+                graph[name].setdefault(target, []).append(where)
+    return graph
+
+
+def test_no_modules_import_each_other() -> None:
+    graph = import_graph()
+    found = cycles({name: set(targets) for name, targets in graph.items()})
+    report = []
+    for component in found:
+        inside = set(component)
+        edges = [(a, b) for a in component for b in sorted(graph[a]) if b in inside]
+        lines = [f"  {at}: {a} imports {b}" for a, b in edges for at in graph[a][b]]
+        report.append(" <-> ".join(component) + "\n" + "\n".join(lines))
+    if report:
+        pytest.fail(
+            "modules that import each other (at the top or inside functions; let one hold what both need):\n"
+            + "\n".join(report)
+        )
+
+
+def test_the_root_imports_the_package_lazily() -> None:
+    """What lets import_graph leave the root package out: it imports none of the package as it runs, only inside
+    functions (its __getattr__)."""
+    tree = ast.parse(PACKAGE.joinpath("__init__.py").read_text(encoding="utf-8"))
+
+    def of_the_package(node: ast.Import | ast.ImportFrom) -> bool:
+        if isinstance(node, ast.Import):
+            return any(alias.name.split(".")[0] == "cnnkreport" for alias in node.names)
+        return node.level > 0 or (node.module or "").split(".")[0] == "cnnkreport"
+
+    eager = [
+        node.lineno
+        for stmt in tree.body
+        if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in import_nodes(stmt, type_checking=False)
+        if of_the_package(node)
+    ]
+    assert not eager, f"cnnkreport/__init__.py imports the package at lines {eager}: import it inside __getattr__"
+
+
+def test_the_cycle_finder_on_a_made_up_graph() -> None:
+    """A cycle of three, a self-loop, and an acyclic part (a chain and a diamond) that leads out of both."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": {"e", "f"}, "e": {"g"}, "f": {"g"}, "s": {"s", "d"}}
+    components = strongly_connected(graph)
+    assert sorted(components) == [["a", "b", "c"], ["d"], ["e"], ["f"], ["g"], ["s"]]
+    assert sorted(cycles(graph)) == [["a", "b", "c"], ["s"]]
+    assert cycles({"x": {"y"}, "y": set()}) == []
+    assert sorted(cycles({"p": {"q"}, "q": {"p"}, "r": {"q"}})) == [["p", "q"]]
+
+
+def test_imports_for_type_checkers_only_are_no_edges(tmp_path: Path) -> None:
+    """A made-up module: imports under `if TYPE_CHECKING:` and `if typing.TYPE_CHECKING:` never run, so the cycle
+    test skips them (the stage test still reads them); their else branches and every other import count."""
+    source = (
+        "import typing\nfrom typing import TYPE_CHECKING\nfrom . import scores\n"
+        "if TYPE_CHECKING:\n    from ..rundir import Run\n    from . import bank\n"
+        "if typing.TYPE_CHECKING:\n    from ..draw import mosaic\nelse:\n    from ..draw import svg\n"
+        "def f():\n    if TYPE_CHECKING:\n        from ..site import pages\n    from ..files import atomic_write\n"
+    )
+    path = tmp_path / "report.py"
+    path.write_text(source, encoding="utf-8")
+    known = {"cnnkreport.analysis.scores", "cnnkreport.analysis.bank", "cnnkreport.rundir", "cnnkreport.files"}
+    known |= {"cnnkreport.draw.mosaic", "cnnkreport.draw.svg", "cnnkreport.site.pages"}
+    run = imported_modules("cnnkreport.analysis.report", path, known, type_checking=False)
+    assert run == [(3, "cnnkreport.analysis.scores"), (10, "cnnkreport.draw.svg"), (14, "cnnkreport.files")]
+    every = imported_modules("cnnkreport.analysis.report", path, known)
+    assert [m for _, m in every] == [
+        "cnnkreport.analysis.scores",
+        "cnnkreport.rundir",
+        "cnnkreport.analysis.bank",
+        "cnnkreport.draw.mosaic",
+        "cnnkreport.draw.svg",
+        "cnnkreport.site.pages",
+        "cnnkreport.files",
+    ]
+
+
 IMPORT_EVERYTHING = """
 import importlib, json, matplotlib, os, pkgutil, sys
 
@@ -231,3 +385,36 @@ def test_importing_a_module_changes_nothing_in_the_process() -> None:
     problems = [f"{module}: calls {call} at import" for call, module in report["calls"]] + report["changed"]
     if problems:
         pytest.fail("importing these modules changes the process:\n" + "\n".join(sorted(set(problems))))
+
+
+ARCHITECTURE = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+
+
+def test_each_stage_names_its_modules() -> None:
+    """A stage's __init__ docstring lists every module of the stage, and docs/architecture.md names every module."""
+    unnamed, undocumented = [], []
+    for name, path in modules().items():
+        parts = name.split(".")
+        if len(parts) != 3:
+            continue
+        stage = path.parent / "__init__.py"
+        doc = ast.get_docstring(ast.parse(stage.read_text(encoding="utf-8"))) or ""
+        if not re.search(rf"\b{parts[2]}\b", doc):
+            unnamed.append(f"{stage.relative_to(PACKAGE.parent)} does not name {parts[2]}")
+    for name in modules():
+        leaf = name.split(".")[-1]
+        if name != "cnnkreport" and leaf != "__main__" and f"`{leaf}" not in ARCHITECTURE and leaf not in ARCHITECTURE:
+            undocumented.append(name)
+    assert not unnamed, "\n".join(unnamed)
+    assert not undocumented, f"docs/architecture.md does not name: {undocumented}"
+
+
+def test_the_documented_import_order_is_the_tested_one() -> None:
+    """docs/architecture.md's import order is STAGES, stage by stage, and the README gives the same order."""
+    line = next(ln for ln in ARCHITECTURE.splitlines() if ln.startswith("errors,"))
+    block = ARCHITECTURE[ARCHITECTURE.index(line) :].split("```")[0]
+    documented = [tuple(re.findall(r"[a-z_]+", stage)) for stage in block.replace("\n", " ").split("→")]
+    tested = [tuple(n for n in stage if n != "__main__") for stage in STAGES]
+    assert [sorted(s) for s in documented] == [sorted(s) for s in tested]
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    assert " ".join(block.split()) in " ".join(readme.split()), "the README gives another import order"

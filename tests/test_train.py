@@ -1,3 +1,4 @@
+import math
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,10 @@ def test_resume_needs_a_run(tmp_path: Path) -> None:
 def test_regression_losses_train(tmp_path: Path, loss: str) -> None:
     result = train(tiny("signal", loss=loss, optimizer="sgd", lr=0.05), tmp_path / loss)
     assert result.test_accuracy is not None and result.steps == 16
+    losses = [r["loss"] for r in Run(tmp_path / loss).read_metrics() if r["loss"] is not None]
+    assert len(losses) == 16 and all(math.isfinite(v) for v in losses)
+    first, last = sum(losses[:4]) / 4, sum(losses[-4:]) / 4
+    assert last < 0.95 * first, f"the {loss} loss did not go down: {first:.3f} over the first 4 steps, {last:.3f} last"
 
 
 def test_crash_between_snapshot_and_state_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,6 @@
-"""Publish a site made by cnnkreport: one self-contained HTML file (pack_html), a zip (pack_zip), a local server
-(serve)."""
+"""The publish stage: a site made by cnnkreport as one self-contained HTML file (pack, with rewrite re-emitting each
+page with its links and pictures inlined), a zip (archive), or served on 127.0.0.1 (server); common checks that a
+folder is such a site and writes the result."""
 
 from .archive import pack_zip
 from .common import check_site
