@@ -66,6 +66,15 @@ class Unshown:
 
 
 @dataclass(frozen=True)
+class OtherTensor:
+    """A tensor of a user's model of a conv weight's rank (3 to 5 dimensions) that is not read as a conv weight (a
+    `*_basis` buffer, an attention table): listed, so that the report says what it left out."""
+
+    name: str  # its key in the model ("stft.forward_basis_buffer"), printable
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class CheckpointFile:
     """One checkpoint behind an inspected run."""
 
@@ -87,6 +96,7 @@ class RunMeta:
     kind: str | None = None  # "image" | "signal": the data of a run trained here
     classes: tuple[str, ...] = ()  # the data's classes, for a run trained here
     unshown: tuple[Unshown, ...] = ()  # layers of an inspected model that are not drawn
+    other_tensors: tuple[OtherTensor, ...] = ()  # of a conv weight's rank, not read as one
     checkpoints: tuple[CheckpointFile, ...] = ()  # the files behind an inspected run
     made_by: str | None = None  # "build" for a run that `cnnkreport build` trained (and so may replace)
     sample_rate: float | None = None  # of the model's input, in Hz, where the user gave it (inspect --sample-rate)
@@ -112,6 +122,7 @@ class RunMeta:
             kind=r.get("kind", str, None),
             classes=tuple(r.records("classes", lambda x: _typed(x, str), ())),
             unshown=tuple(r.records("unshown", _unshown, ())),
+            other_tensors=tuple(r.records("other_tensors", _other_tensor, ())),
             checkpoints=tuple(r.records("checkpoints", _checkpoint_file, ())),
             made_by=r.get("made_by", str, None),
             sample_rate=r.number("sample_rate", lambda v: v > 0, "a positive number"),
@@ -158,6 +169,10 @@ def _layer(d: object) -> LayerInfo:
 def _unshown(d: object) -> Unshown:
     shape = tuple(_typed(v, int) for v in _field(d, "shape", list))
     return Unshown(_field(d, "name", str), shape, _field(d, "reason", str))
+
+
+def _other_tensor(d: object) -> OtherTensor:
+    return OtherTensor(_field(d, "name", str), tuple(_typed(v, int) for v in _field(d, "shape", list)))
 
 
 def _checkpoint_file(d: object) -> CheckpointFile:
