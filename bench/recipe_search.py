@@ -558,6 +558,13 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "r7-2d-s28-centre0.2": ["pulses-2d", {"data": {"size": 28}, "train": {"l2_centre": 0.2}}],
     "r7-2d-s30-centre0.3": ["pulses-2d", {"data": {"size": 30}, "train": {"l2_centre": 0.3}}],
     "r7-2d-s28-centre0.3-ep13": ["pulses-2d", {"data": {"size": 28}, "train": {"l2_centre": 0.3, "epochs": 13}}],
+    # Round 8 (issue 28: every seed at >= 96% test accuracy as well as 75% controlled hits), on the preset of round 7
+    "r8-2d-ep13": ["pulses-2d", {"train": {"epochs": 13}}],
+    "r8-2d-ep13-c25": ["pulses-2d", {"train": {"epochs": 13, "l2_conv": 0.25}}],
+    "r8-2d-ep13-centre0.4": ["pulses-2d", {"train": {"epochs": 13, "l2_centre": 0.4}}],
+    "r8-2d-c25": ["pulses-2d", {"train": {"l2_conv": 0.25}}],
+    "r8-2d-lr2e-3": ["pulses-2d", {"train": {"lr": 2e-3}}],
+    "r8-2d-ep14-c25": ["pulses-2d", {"train": {"epochs": 14, "l2_conv": 0.25}}],
     "r7-1d-ep20": ["pulses-1d", {"train": {"epochs": 20}}],
     "r7-1d-k5": ["pulses-1d", {"model": {"kernel_size": [15, 5]}}],
     "r7-1d-c8": ["pulses-1d", {"model": {"channels": [16, 8]}}],

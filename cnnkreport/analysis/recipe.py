@@ -33,7 +33,7 @@ class Target:
 
 
 TARGETS: dict[str, Target] = {
-    "pulses-2d": Target(min_size=7, min_kernels=16, controlled=0.75, accuracy=0.95),
+    "pulses-2d": Target(min_size=7, min_kernels=16, controlled=0.75, accuracy=0.96),  # 96: a margin (round 8)
     "pulses-1d": Target(min_size=15, min_kernels=16, controlled=0.5, accuracy=0.95),
 }
 SEEDS_TO_HOLD = 4  # of 5: the recipe holds when its targets are met on at least this many of five seeds
