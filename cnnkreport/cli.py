@@ -277,6 +277,14 @@ def inspect(
             help="Sample rate of the model's input in Hz: frequencies in Hz too.",
         ),
     ] = None,
+    conv_tensors: Annotated[
+        str | None,
+        typer.Option(
+            "--conv-tensors",
+            metavar="REGEX",
+            help="Also read the tensors whose key matches this regex (3 to 5 dimensions) as conv weights.",
+        ),
+    ] = None,
 ) -> None:
     """The gallery for your own model: a state_dict, checkpoint dict or safetensors file (a whole pickled model or a
     TorchScript file with --trust-pickle), or several checkpoints of one training run (ordered by the step in their
@@ -284,7 +292,8 @@ def inspect(
     from .pipeline import inspect as inspect_model
 
     with bars() as progress:  # every argument is checked by inspect_model, the function the API's save calls
-        inspect_model(checkpoints, out, layers, trust_pickle, sample_rate, item_callback(progress, "render", total=1))
+        on_run = item_callback(progress, "render", total=1)
+        inspect_model(checkpoints, out, layers, trust_pickle, sample_rate, on_run, conv_tensors=conv_tensors)
     say(f"site written to {out}/index.html")
 
 

@@ -208,17 +208,19 @@ def inspect(
     sample_rate: float | str | None = None,
     on_run: Callable[[str], None] | None = None,
     name: str | None = None,
+    conv_tensors: str | None = None,
 ) -> list[RunView]:
     """`cnnkreport inspect` and the API's `Report.save`: the gallery of `model` into `out`. `model` is what
     sources.inspect.read_model reads: files, folders or globs (several: a history), an nn.Module, a state_dict, one
     weight array, or a Model already read. `layers` is a regular expression that layer names must match
     (re.search); `sample_rate` (Hz) of the model's input, where known, adds frequencies in Hz; `name` names the
-    model. Every argument is checked here, before anything is read, with the same one-line UserError whichever of
-    the two calls it."""
+    model; tensors whose keys match `conv_tensors` (a regular expression) are read as conv weights too. Every
+    argument is checked here, before anything is read, with the same one-line UserError whichever of the two calls
+    it."""
     from .site import build_site
     from .sources.inspect import inspect_options, read_model, write_run
 
-    opts = inspect_options(layers, trust_pickle, sample_rate, name)
+    opts = inspect_options(layers, trust_pickle, sample_rate, name, conv_tensors)
     site = site_folder(out)  # before reading gigabytes
     read = read_model(model, opts)
     with tempfile.TemporaryDirectory(prefix="cnnkreport-inspect-") as tmp:

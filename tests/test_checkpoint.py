@@ -4,8 +4,10 @@ one-line UserError (nothing else escapes, no code from a file runs unless truste
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
+import re
 import struct
 import tracemalloc
 import warnings
@@ -18,11 +20,13 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from cnnkreport.errors import UserError
-from cnnkreport.rundir import LayerInfo, Unshown
+from cnnkreport.rundir import LayerInfo, OtherTensor, Unshown
 from cnnkreport.sources.checkpoint import Checkpoint, find_checkpoints, history, load, step_of
-from cnnkreport.sources.layers import CONV3D, MAX_KERNEL_SIDE, MAX_TAPS, TRANSPOSED, conv_layers
+from cnnkreport.sources.layers import CONV3D, MAX_KERNEL_SIDE, MAX_TAPS, TRANSPOSED, conv_layers, other_tensors
+from cnnkreport.sources.memory import in_memory
 
 # ----------------------------------------------------------------------------------------------- fixtures
 
@@ -589,3 +593,139 @@ def test_nothing_printed(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> N
     load(save(net1d(), tmp_path / "m.pt"), trust_pickle=True)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+# ----------------------------------------------------------------------------------------------- what a graph uses
+
+
+def hann_basis(n: int) -> torch.Tensor:
+    """An STFT basis of n taps, as a voice activity detector's front end holds it: n/2 + 1 Hann-windowed cosines,
+    then as many sines, (n + 2, 1, n); cosine i has its peak at i/n cycles per sample."""
+    t = torch.arange(n, dtype=torch.float64)
+    k = torch.arange(n // 2 + 1, dtype=torch.float64)[:, None]
+    window = torch.hann_window(n, periodic=True, dtype=torch.float64)
+    phase = 2 * math.pi * k * t / n
+    return torch.cat([torch.cos(phase) * window, -torch.sin(phase) * window])[:, None].float()
+
+
+class Stft(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.register_buffer("forward_basis_buffer", hann_basis(n))
+        self.hop = n // 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv1d(x, self.forward_basis_buffer, stride=self.hop)
+
+
+class Vad(nn.Module):
+    """A 16 kHz and an 8 kHz STFT front end, one per branch of an `if` on an argument; a transposed conv; a conv
+    of a weight-normed weight computed in forward; a plain tensor attribute that an exported method convolves with;
+    a Bilinear (a 3-D "weight" that no convolution takes)."""
+
+    def __init__(self, n: int = 64) -> None:
+        super().__init__()
+        torch.manual_seed(4)
+        self.stft = Stft(n)
+        self.stft8 = Stft(n // 2)
+        self.up = nn.ConvTranspose1d(n + 2, 2, 3)
+        self.v = nn.Parameter(torch.randn(4, 2, 3))
+        self.g = nn.Parameter(torch.ones(4, 1, 1))
+        self.plain = torch.randn(3, 1, 5)
+        self.bil = nn.Bilinear(2, 2, 3)
+
+    def forward(self, x: torch.Tensor, sr: int) -> torch.Tensor:
+        if sr == 16000:
+            y = self.up(self.stft(x))
+        else:
+            y = self.stft8(x)[:, :2]
+        return F.conv1d(y, torch._weight_norm(self.v, self.g, 0))
+
+    @torch.jit.export
+    def smooth(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv1d(x, self.plain)
+
+
+class Wrapped(nn.Module):
+    """The model one level down, as silero's VAD holds its own ("_model.stft.forward_basis_buffer")."""
+
+    def __init__(self, n: int = 64) -> None:
+        super().__init__()
+        self._model = Vad(n)
+
+    def forward(self, x: torch.Tensor, sr: int) -> torch.Tensor:
+        return self._model(x, sr)
+
+
+def scripted(n: int = 64, freeze: bool = False) -> torch.jit.ScriptModule:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        program = torch.jit.script(Wrapped(n).eval())
+        return torch.jit.freeze(program) if freeze else program
+
+
+BASES = ["_model.stft.forward_basis_buffer", "_model.stft8.forward_basis_buffer"]
+
+
+def test_torchscript_convolutions_are_found_in_the_graph(tmp_path: Path) -> None:
+    """Every tensor the program's graphs pass to a convolution is a layer, a buffer or a plain attribute alike,
+    both branches of an if and the exported method too, named by its key; the transposed one is known to be; the
+    computed weight is listed with why; a 3-D tensor that no convolution takes is an other tensor, not a layer."""
+    path = tmp_path / "vad.pt"
+    scripted().save(str(path))
+    ckpt = load(path, trust_pickle=True)
+    assert ckpt.conv_keys is not None and ckpt.conv_keys["_model.up.weight"] == "ConvTranspose1d"
+    assert np.array_equal(ckpt.tensors[BASES[0]], hann_basis(64).numpy())
+    shown, unshown = conv_layers(ckpt)
+    assert [(layer.name, layer.shape) for layer in shown] == [
+        (BASES[0], (66, 1, 64)),
+        (BASES[1], (34, 1, 32)),
+        ("_model.plain", (3, 1, 5)),
+    ]
+    assert [(u.name, u.shape) for u in unshown] == [("_model.up", (66, 2, 3)), ("_model.v", (4, 2, 3))]
+    assert unshown[0].reason == TRANSPOSED  # from the graph: no guess from its name
+    assert "computed in the model's graph" in unshown[1].reason and "aten::_weight_norm" in unshown[1].reason
+    assert "_model.g" in unshown[1].reason
+    assert other_tensors(ckpt) == [OtherTensor("_model.g", (4, 1, 1)), OtherTensor("_model.bil.weight", (3, 2, 2))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        program = torch.jit.load(str(path))
+    held, _ = in_memory(program) or (None, None)  # a program handed over in Python: the same
+    assert held is not None and [layer.name for layer in conv_layers(held)[0]] == [c.name for c in shown]
+
+
+def test_a_frozen_program_holds_its_weights_as_constants(tmp_path: Path) -> None:
+    """torch.jit.freeze folds the weights into the graph: they are read from its constants ("constant.0", ...: a
+    saved program keeps no names for them); the weight norm is folded too."""
+    path = tmp_path / "frozen.pt"
+    scripted(freeze=True).save(str(path))
+    ckpt = load(path, trust_pickle=True)
+    assert ckpt.module_kinds == {"": "Wrapped"} and not ckpt.unread
+    shown, unshown = conv_layers(ckpt)
+    assert sorted(layer.shape for layer in shown) == [(4, 2, 3), (34, 1, 32), (66, 1, 64)]
+    assert [u.shape for u in unshown] == [(66, 2, 3)] and unshown[0].reason == TRANSPOSED
+    by_shape = {layer.shape: ckpt.tensors[layer.name] for layer in shown}
+    assert np.array_equal(by_shape[(34, 1, 32)], hann_basis(32).numpy())
+    assert all(layer.name.startswith("constant.") for layer in shown)
+
+
+def test_tensors_of_a_conv_rank_are_listed_and_read_when_named(tmp_path: Path) -> None:
+    """Without a graph a buffer of a conv weight's rank is not a conv weight, but listed; --conv-tensors reads it,
+    named by its key (less a trailing .weight); a pattern matching no such tensor is one line."""
+    sd = {"stft.forward_basis": hann_basis(16), "conv.weight": torch.randn(4, 18, 3), "fc.weight": torch.randn(3, 4)}
+    path = save(sd, tmp_path / "sd.pt")
+    ckpt = load(path)
+    assert [layer.name for layer in conv_layers(ckpt)[0]] == ["conv"]
+    assert other_tensors(ckpt) == [OtherTensor("stft.forward_basis", (18, 1, 16))]
+    named = load(path, conv_tensors=re.compile("basis"))
+    assert [layer.name for layer in conv_layers(named)[0]] == ["stft.forward_basis", "conv"]
+    assert other_tensors(named) == []
+    assert [layer.name for layer in conv_layers(load(path, conv_tensors=re.compile(r"^fc|conv")))[0]] == ["conv"]
+    user_error(lambda: load(path, conv_tensors=re.compile("^fc")), "--conv-tensors '^fc' matches no tensor of 3 to 5")
+    ckpts, shown, _ = history([path], conv_tensors=re.compile("basis"))
+    assert [layer.name for layer in shown] == ["stft.forward_basis", "conv"]
+    clash = save({"a": torch.randn(2, 1, 3), "a.weight": torch.randn(2, 1, 5)}, tmp_path / "clash.pt")
+    shown, unshown = conv_layers(load(clash, conv_tensors=re.compile("^a")))
+    assert [layer.shape for layer in shown] == [(2, 1, 5)] and [u.name for u in unshown] == ["a"]
+    only = save({"b": torch.randn(2, 1, 3)}, tmp_path / "b.pt")
+    user_error(lambda: conv_layers(load(only)), "no Conv1d or Conv2d layer", "--conv-tensors REGEX")

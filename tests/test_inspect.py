@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -17,7 +18,7 @@ from typer.testing import CliRunner
 import cnnkreport as ck
 from cnnkreport.cli import app
 
-from .test_checkpoint import net2d, st_bytes
+from .test_checkpoint import BASES, hann_basis, net2d, scripted, st_bytes
 
 
 def conv1d_model(seed: int = 0) -> nn.Module:
@@ -242,6 +243,8 @@ SAME_REFUSALS = [
     (["--sample-rate", "abc"], ({"sample_rate": "abc"}, None), "must be a positive number of Hz, got 'abc'"),
     (["--layers", "("], ({"layers": "("}, None), "--layers is not a valid regular expression: missing ),"),
     (["--layers", "^zz"], ({"layers": "^zz"}, None), "no conv layer name matches --layers '^zz'"),
+    (["--conv-tensors", "("], ({"conv_tensors": "("}, None), "--conv-tensors is not a valid regular expression:"),
+    (["--conv-tensors", "zz"], ({"conv_tensors": "zz"}, None), "--conv-tensors 'zz' matches no tensor of 3 to 5"),
     (["--out", "{file}"], ({}, "{file}"), "output path {file} exists and is a file, not a folder"),
     (["--out", "{foreign}"], ({}, "{foreign}"), "output folder {foreign} is not empty and was not made by cnnkreport"),
     (["--out", "{tmp}/no/site"], ({}, "{tmp}/no/site"), "cannot write the site: folder {tmp}/no does not exist"),
@@ -292,6 +295,7 @@ def test_the_command_and_the_api_refuse_the_same_arguments_alike(
         ({"sample_rate": True}, "--sample-rate must be a positive number of Hz, got True"),
         ({"sample_rate": [16000]}, "--sample-rate must be a positive number of Hz, got [16000]"),
         ({"name": ""}, "name must be a non-empty string, got ''"),
+        ({"conv_tensors": 3}, "--conv-tensors must be a regular expression, got 3"),
     ],
 )
 def test_arguments_only_python_can_give_are_refused_before_reading(kwargs: dict[str, object], message: str) -> None:
@@ -312,3 +316,51 @@ def test_the_command_and_save_write_the_same_site(tmp_path: Path, runner: CliRun
     assert a == b and {p for p in a if p.suffix == ".html"} >= {Path("index.html"), Path("runs/net_step/index.html")}
     for page in (p for p in a if p.suffix == ".html"):
         assert (tmp_path / "a" / page).read_text() == (tmp_path / "b" / page).read_text(), page
+
+
+# ----------------------------------------------------------------------------------------------- every conv weight
+
+
+def assert_peaks(layer: ck.Layer, n: int) -> None:
+    """Filter i of an STFT basis layer's cosine half (n taps) peaks at i/n cycles per sample; filters 1 and n/2 - 1
+    are pulled towards 0 and 1/2 by their mirror image's main lobe, which overlaps theirs."""
+    peaks = np.array([k.peak_frequency for k in layer.kernels[: n // 2 + 1]]) * n
+    bins = np.arange(n // 2 + 1)
+    assert peaks[0] == 0 and peaks[-1] == n // 2, peaks
+    assert np.allclose(peaks[2:-2], bins[2:-2], atol=0.05), peaks
+    assert 0.5 < peaks[1] < 1.2 and n // 2 - 1.2 < peaks[-2] < n // 2 - 0.5, peaks
+
+
+def test_a_scripted_front_end_shows_both_stft_bases_with_their_known_peaks(tmp_path: Path) -> None:
+    """A TorchScript program whose STFT bases are buffers passed to F.conv1d, one in each branch of an if: both
+    are layers, and filter i of each basis's cosine half peaks at i/N cycles per sample."""
+    path = tmp_path / "vad.pt"
+    scripted().save(str(path))
+    report = ck.inspect(path, trust_pickle=True)
+    assert list(report.layers) == [*BASES, "_model.plain"]
+    for name, n in zip(BASES, (64, 32), strict=True):
+        assert_peaks(report.layers[name], n)
+    assert [u.name for u in report.unshown] == ["_model.up", "_model.v"]
+    assert report.unshown[0].reason.startswith("a transposed convolution")
+    assert report.unshown[1].reason.startswith("a conv weight computed in the model's graph (by aten::_weight_norm")
+
+
+def test_a_state_dict_lists_the_basis_and_shows_it_when_named(tmp_path: Path, runner: CliRunner) -> None:
+    """The same basis in a state_dict is a buffer that nothing says is a conv weight: listed in summary.json's
+    other_tensors and on the run page, not drawn; with --conv-tensors 'basis' it is a layer with its known peaks."""
+    torch.manual_seed(0)
+    sd = {"stft.forward_basis_buffer": hann_basis(64), "encoder.weight": torch.randn(4, 66, 3)}
+    torch.save(sd, tmp_path / "vad.pt")
+    report = ck.inspect(tmp_path / "vad.pt")
+    assert list(report.layers) == ["encoder"]
+    named = ck.inspect(tmp_path / "vad.pt", conv_tensors="basis")
+    assert list(named.layers) == ["stft.forward_basis_buffer", "encoder"]
+    assert_peaks(named.layers["stft.forward_basis_buffer"], 64)
+    code, out = inspect(runner, str(tmp_path / "vad.pt"), "--out", str(tmp_path / "site"), "--layers", "encoder")
+    assert code == 0, out
+    run = summary(tmp_path / "site")["runs"][0]
+    assert [layer["name"] for layer in run["layers"]] == ["encoder"]
+    assert run["other_tensors"] == [{"name": "stft.forward_basis_buffer", "shape": [66, 1, 64]}]
+    page = (tmp_path / "site" / "runs" / "vad" / "index.html").read_text()
+    assert "not read as conv layers" in page and "<code>stft.forward_basis_buffer</code> (66 x 1 x 64)" in page
+    assert "--conv-tensors REGEX" in page

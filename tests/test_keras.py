@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from typer.testing import CliRunner
 
 from cnnkreport.cli import app
 from cnnkreport.errors import UserError
-from cnnkreport.sources.checkpoint import load
+from cnnkreport.sources.checkpoint import find_checkpoints, load
 from cnnkreport.sources.layers import CONV3D, TRANSPOSED, conv_layers
 
 SNAKE = {
@@ -331,7 +333,7 @@ def test_inspect_reports_the_same_numbers_as_for_the_torch_file(tmp_path: Path, 
         assert result.exit_code == 0, result.output
         (run,) = json.loads((tmp_path / f"site-{name}" / "summary.json").read_text())["runs"]
         runs[name] = run["layers"]
-    assert [x["name"] for x in runs["model.pt"]] == SHOWN[:-1]  # a 1x1 kernel has no shape to score
+    assert [x["name"] for x in runs["model.pt"]] == SHOWN  # the 1x1 one too, with null pattern fields
     assert runs["model.h5"] == runs["model.pt"] == runs["model.keras"]
 
 
@@ -459,3 +461,110 @@ def test_an_hdf5_file_with_a_user_block_is_still_told_by_its_signature(tmp_path:
         f.create_dataset("x", data=np.zeros(3))
     with pytest.raises(UserError, match="an HDF5 file, but not a Keras model"):
         load(tmp_path / "ub.h5")
+
+
+# ----------------------------------------------------------------------------------------------- Keras's own writer
+
+os.environ["KERAS_BACKEND"] = "torch"  # before keras is imported (by the fixture below): no TensorFlow here
+KERAS_FORMATS = ["keras", "h5", "weights.h5", "weights.json"]
+
+
+def torch_layout(kernel: np.ndarray) -> np.ndarray:
+    """A Keras ConvND kernel (k..., in, out) as PyTorch's (out, in, k...)."""
+    return np.moveaxis(np.moveaxis(kernel, -1, 0), -1, 1)
+
+
+def expected_kernels(model: Any) -> dict[str, np.ndarray]:
+    """Every conv kernel of the model below, from layer.get_weights(), in PyTorch's layout, by key."""
+    sep, short, dw, td, bi = (model.get_layer(n) for n in ("sep", "short", "dw", "td", "bi"))
+    sep_dw, sep_pw, _ = sep.get_weights()
+    dw_k = dw.get_weights()[0]  # (kh, kw, in, multiplier) -> (in * multiplier, 1, kh, kw)
+    fk, frk, _, bk, brk, _ = bi.get_weights()
+    return {
+        "sep.depthwise.weight": np.moveaxis(sep_dw.reshape(3, 3, -1), -1, 0)[:, None],
+        "sep.pointwise.weight": torch_layout(sep_pw),
+        "short.weight": torch_layout(short.get_weights()[0]),
+        "dw.weight": np.moveaxis(dw_k.reshape(3, 3, -1), -1, 0)[:, None],
+        "td.tconv.weight": torch_layout(td.get_weights()[0]),
+        "bi.forward_cl.weight": torch_layout(fk),
+        "bi.forward_cl.recurrent.weight": torch_layout(frk),
+        "bi.backward_cl.weight": torch_layout(bk),
+        "bi.backward_cl.recurrent.weight": torch_layout(brk),
+    }
+
+
+@pytest.fixture(scope="module")
+def keras_saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray]]:
+    """A Keras 3 model (a SeparableConv2D beside a 1x1 Conv2D shortcut, a DepthwiseConv2D, a TimeDistributed
+    Conv1D, a Bidirectional ConvLSTM2D, a Dense) saved by Keras itself as .keras, legacy .h5, .weights.h5 and
+    sharded weights; and its conv kernels in PyTorch's layout."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras's own deprecation warnings (numpy's copy keyword, legacy HDF5)
+        return _save_keras_model(tmp_path_factory.mktemp("keras"))
+
+
+def _save_keras_model(folder: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    image, clip, video = keras.Input((16, 16, 3)), keras.Input((5, 40, 2)), keras.Input((4, 8, 8, 2))
+    x = layers.Add()(
+        [layers.SeparableConv2D(6, 3, padding="same", name="sep")(image), layers.Conv2D(6, 1, name="short")(image)]
+    )
+    x = layers.DepthwiseConv2D(3, depth_multiplier=2, name="dw")(layers.Activation("relu")(x))
+    t = layers.TimeDistributed(layers.Conv1D(4, 5, name="tconv"), name="td")(clip)
+    v = layers.Bidirectional(layers.ConvLSTM2D(3, 3, name="cl"), name="bi")(video)
+    head = layers.Dense(2, name="head")(layers.GlobalAveragePooling2D()(x))
+    model = keras.Model([image, clip, video], [head, t, v])
+    model.save(folder / "m.keras")
+    model.save(folder / "m.h5")
+    model.save_weights(folder / "m.weights.h5")
+    (folder / "sharded").mkdir()
+    model.save_weights(folder / "sharded" / "m.weights.json", max_shard_size=2e-6)  # GB: a few kB a shard
+    return folder, expected_kernels(model)
+
+
+def keras_path(folder: Path, fmt: str) -> Path:
+    return folder / "sharded" / "m.weights.json" if fmt == "weights.json" else folder / f"m.{fmt}"
+
+
+@pytest.mark.parametrize("fmt", KERAS_FORMATS)
+def test_keras_own_files_give_every_conv_kernel(keras_saved: tuple[Path, dict[str, np.ndarray]], fmt: str) -> None:
+    """Every conv kernel of a model saved by Keras, in every format it writes, in PyTorch's layout: the separable
+    conv's two parts, the 1x1 shortcut, the depthwise conv, the conv inside TimeDistributed and both directions
+    (input and recurrent kernels) of the ConvLSTM inside Bidirectional; weights-only files name the layers as the
+    model does (Keras 3 writes each layer's name beside its variables)."""
+    folder, expected = keras_saved
+    ckpt = load(keras_path(folder, fmt))
+    assert sorted(ckpt.tensors) == sorted(expected)
+    for key, kernel in expected.items():
+        assert np.array_equal(ckpt.tensors[key], kernel), key
+    if fmt in ("keras", "h5"):
+        assert ckpt.module_kinds["td.tconv"] == "Conv1d" and ckpt.module_kinds["bi.forward_cl"] == "Conv2d"
+    shown, unshown = conv_layers(ckpt)
+    assert {layer.name for layer in shown} == {k.removesuffix(".weight") for k in expected} and not unshown
+    assert next(layer for layer in shown if layer.name == "short").shape == (6, 3, 1, 1)
+    assert next(layer for layer in shown if layer.name == "dw").shape == (12, 1, 3, 3)
+
+
+def test_a_sharded_save_is_one_checkpoint(keras_saved: tuple[Path, dict[str, np.ndarray]], tmp_path: Path) -> None:
+    """A folder holding a sharded save is one model, its index; a shard handed over alone says to use the index;
+    an index naming a file outside its folder, or a shard that is a symbolic link, is refused."""
+    folder, _ = keras_saved
+    shards = sorted(p.name for p in (folder / "sharded").glob("m_*.weights.h5"))
+    assert len(shards) > 2
+    assert find_checkpoints([folder / "sharded"]) == [folder / "sharded" / "m.weights.json"]
+    one_line_error(lambda: load(folder / "sharded" / shards[0]), "one shard of the Keras weights m.weights.json")
+    index = json.loads((folder / "sharded" / "m.weights.json").read_text())
+    assert any(len(shards) > 1 for shards in index["weight_map"].values())  # a layer's variables over two shards
+    for bad, needle in (("../m.weights.h5", "not a file beside it"), ("missing.weights.h5", "cannot be read")):
+        index["weight_map"] = {"/layers/conv2d/vars": bad}
+        (tmp_path / "bad.weights.json").write_text(json.dumps(index))
+        one_line_error(lambda: load(tmp_path / "bad.weights.json"), needle)
+    (tmp_path / "link.weights.h5").symlink_to(folder / "sharded" / shards[0])
+    index["weight_map"] = {"/layers/conv2d/vars": "link.weights.h5"}
+    (tmp_path / "bad.weights.json").write_text(json.dumps(index))
+    one_line_error(lambda: load(tmp_path / "bad.weights.json"), "a symbolic link")
+    (tmp_path / "text.weights.json").write_text('{"metadata": {}}')
+    one_line_error(lambda: load(tmp_path / "text.weights.json"), "without a weight_map")

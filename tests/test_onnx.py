@@ -260,6 +260,80 @@ def test_weights_that_are_not_stored(tmp_path: Path, source: str) -> None:
     user_error(lambda: load(save(tmp_path / "m.onnx", nodes, [], inputs=inputs)), "no conv weight", needle)
 
 
+def test_weights_that_cannot_be_read_are_listed(tmp_path: Path) -> None:
+    """Beside a weight that is read, an integer one and a computed one are layers not drawn, with why and shape."""
+    rng = np.random.default_rng(4)
+    good = numpy_helper.from_array(rng.standard_normal((2, 1, 5)).astype(np.float32), "good.weight")
+    ints = numpy_helper.from_array(np.ones((3, 1, 7), np.int8), "q")
+    nodes = [
+        helper.make_node("Conv", ["x", "good.weight"], ["y"], name="good"),
+        helper.make_node("Conv", ["x", "q"], ["z"], name="ints"),
+        helper.make_node("Mul", ["a", "a"], ["w"]),
+        helper.make_node("Conv", ["x", "w"], ["v"], name="made"),
+    ]
+    ckpt = load(save(tmp_path / "m.onnx", nodes, [good, ints], inputs=("x", "a"), outputs=("y", "z", "v")))
+    shown, unshown = conv_layers(ckpt)
+    assert [layer.name for layer in shown] == ["good"]
+    assert [(u.name, u.shape) for u in unshown] == [("ints", (3, 1, 7)), ("made", ())]
+    assert "INT8" in unshown[0].reason and "computed by a Mul node" in unshown[1].reason
+
+
+# ----------------------------------------------------------------------------------------------- local functions
+
+
+def conv_block() -> onnx.FunctionProto:
+    """A local function: a Conv of its input W (the caller's weight), then a Conv of a Constant inside it, through
+    an Identity, and one of a weight it computes."""
+    k = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3) / 10
+    nodes = [
+        helper.make_node("Conv", ["X", "W"], ["T"], name="outer"),
+        constant("k", k),
+        helper.make_node("Identity", ["k"], ["k2"]),
+        helper.make_node("Conv", ["T", "k2"], ["U"], name="inner"),
+        helper.make_node("Mul", ["k", "k"], ["kk"]),
+        helper.make_node("Conv", ["T", "kk"], ["Y"], name="squared"),
+    ]
+    opsets = [helper.make_opsetid("", 17)]
+    return helper.make_function("local", "ConvBlock", ["X", "W"], ["Y", "U"], nodes, opsets)
+
+
+def twice() -> onnx.FunctionProto:
+    """A local function that calls the other one."""
+    nodes = [helper.make_node("ConvBlock", ["X", "W"], ["Y", "U"], domain="local")]
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]
+    return helper.make_function("local", "Nested", ["X", "W"], ["Y"], nodes, opsets)
+
+
+def test_conv_nodes_inside_local_functions(tmp_path: Path) -> None:
+    """Two calls of one function with the caller's initializers as W, and a call through another function: a layer
+    per initializer, named after it; the function's own Constant is one layer however often it is called; the weight
+    it computes is listed as not drawn."""
+    rng = np.random.default_rng(5)
+    ws = {f"block{i}.weight": rng.standard_normal((4, 1, 5)).astype(np.float32) for i in (1, 2, 3)}
+    nodes = [
+        helper.make_node("ConvBlock", ["x", "block1.weight"], ["y1", "u1"], domain="local"),
+        helper.make_node("ConvBlock", ["x", "block2.weight"], ["y2", "u2"], domain="local"),
+        helper.make_node("Nested", ["x", "block3.weight"], ["y3"], domain="local"),
+    ]
+    inits = [numpy_helper.from_array(a, k) for k, a in ws.items()]
+    graph = helper.make_graph(nodes, "g", [value("x")], [value(o) for o in ("y1", "y2", "y3")], inits)
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]
+    model = helper.make_model(graph, opset_imports=opsets, functions=[conv_block(), twice()])
+    path = tmp_path / "f.onnx"
+    path.write_bytes(model.SerializeToString())
+    ckpt = load(path)
+    assert list(ckpt.tensors) == ["block1.weight", "ConvBlock.inner.weight", "block2.weight", "block3.weight"]
+    for key, a in ws.items():
+        assert np.array_equal(ckpt.tensors[key], a)
+    k = np.arange(24, dtype=np.float32).reshape(2, 4, 3) / 10
+    assert np.array_equal(ckpt.tensors["ConvBlock.inner.weight"], k)
+    assert set(ckpt.module_kinds.values()) == {"Conv1d"}
+    shown, unshown = conv_layers(ckpt)
+    assert [layer.name for layer in shown] == ["block1", "ConvBlock.inner", "block2", "block3"]
+    assert {u.name.split("_")[0] for u in unshown} == {"ConvBlock.squared"}
+    assert all("computed by a Mul node" in u.reason for u in unshown)
+
+
 def test_no_conv_node(tmp_path: Path) -> None:
     path = save(tmp_path / "m.onnx", [helper.make_node("Relu", ["x"], ["y"])], [])
     user_error(lambda: load(path), "no Conv or ConvTranspose node", "Relu")
@@ -498,4 +572,5 @@ def test_inspect_onnx_gives_the_pytorch_numbers(tmp_path: Path, runner: CliRunne
         run.pop("name")
         runs.append(run)
     assert [layer["name"] for layer in runs[0]["layers"]] == ["c1", "c2", "dw"]  # deconv: transposed, not drawn
-    assert runs[0] == runs[1]  # every layer's numbers
+    assert runs[0]["layers"] == runs[1]["layers"]  # every layer's numbers
+    assert [u["name"] for u in runs[0]["not_shown"]] == [u["name"] for u in runs[1]["not_shown"]] == ["deconv"]

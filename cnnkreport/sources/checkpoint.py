@@ -1,9 +1,11 @@
 """Reading a user's model files safely: finding them (files, folders, globs, ordered by the step in their names),
 reading one whatever its format (`load`) and several of one model as a training history (`history`).
 
-The format is told from the content: safetensors (safetensors.py), a Keras .h5 file (HDF5's signature) or .keras
-archive (a zip of config.json and model.weights.h5) (kerasfile.py), TorchScript or a torch.save file (pytorch.py);
-only ONNX, a protobuf with no signature, is told by its extension (onnxfile.py). Nothing runs code from a file
+The format is told from the content: safetensors (safetensors.py), a Keras .h5 file (HDF5's signature), .keras
+archive (a zip of config.json and model.weights.h5) or sharded weights (a `*.weights.json` index; a folder holding
+one is that one model, not its shards) (kerasfile.py), TorchScript or a torch.save file (pytorch.py); only ONNX, a
+protobuf with no signature, is told by its extension (onnxfile.py). `--conv-tensors` names more tensors to read as
+conv weights (layers.with_conv_tensors, applied here to every file read). Nothing runs code from a file
 unless `trust_pickle` is set: plain files go through `torch.load(..., weights_only=True)`, safetensors through a
 small reader of our own that checks every claimed size against the file before it reads anything; a TorchScript
 archive is a program (its methods and `__setstate__` run
@@ -30,12 +32,14 @@ from ..errors import UserError
 from ..names import printable
 from ..rundir import LayerInfo, Unshown
 from . import pytorch, safetensors
-from .layers import conv_layers, conv_weights, is_conv_weight, layer_label, layer_mismatch
-from .modelfile import Checkpoint, reason, shape_text, unreadable
+from .layers import conv_layers, conv_weights, is_conv_weight, layer_label, layer_mismatch, with_conv_tensors
+from .modelfile import Checkpoint, Parts, reason, shape_text, unreadable
 
 EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".tar", ".onnx", ".h5", ".hdf5", ".keras")
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 KERAS_ZIP_MEMBERS = ("config.json", "model.weights.h5")
+SHARDS_INDEX = ".weights.json"  # Keras 3 sharded weights: model.weights.json, then model_00000.weights.h5, ...
+_SHARD = re.compile(r"(.+)_\d{5}\.weights\.h5")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DistributedDataParallel, torch.compile
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -55,11 +59,18 @@ def _order(path: Path) -> tuple[int, int, str, str]:
 
 
 def _folder_files(folder: Path) -> list[Path]:
+    """The model files in a folder; a Keras 3 sharded save is its `.weights.json`, not its shards."""
     files = [
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in EXTENSIONS
+        p
+        for p in folder.iterdir()
+        if p.is_file()
+        and not p.name.startswith(".")
+        and (p.suffix.lower() in EXTENSIONS or p.name.lower().endswith(SHARDS_INDEX))
     ]
+    indexes = {p.name for p in files if p.name.lower().endswith(SHARDS_INDEX)}
+    files = [p for p in files if not ((m := _SHARD.fullmatch(p.name)) and f"{m[1]}{SHARDS_INDEX}" in indexes)]
     if not files:
-        raise UserError(f"no checkpoint files ({', '.join(EXTENSIONS)}) in {folder}")
+        raise UserError(f"no checkpoint files ({', '.join(EXTENSIONS)}, {SHARDS_INDEX}) in {folder}")
     return files
 
 
@@ -115,7 +126,7 @@ def _zip_holds(path: Path, members: tuple[str, ...]) -> bool:
     return all(m in names for m in members)
 
 
-def _read(path: Path, trust_pickle: bool) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
+def _read(path: Path, trust_pickle: bool) -> Parts:
     try:
         if path.is_dir():
             raise unreadable(path, "a folder")
@@ -132,22 +143,29 @@ def _read(path: Path, trust_pickle: bool) -> tuple[str, dict[str, np.ndarray], d
         raise unreadable(path, "an empty file")
     header_length = safetensors.header_length(head, size)
     if header_length is not None:
-        return "safetensors", safetensors.read(path, header_length, size), {}
+        return Parts("safetensors", safetensors.read(path, header_length, size))
     if _is_hdf5(path, head, size):  # a Keras .h5 file
         from . import kerasfile
 
-        return ("keras-h5", *kerasfile.read_h5(path))
+        if (m := _SHARD.fullmatch(path.name)) and (index := path.with_name(m[1] + SHARDS_INDEX)).is_file():
+            raise UserError(f"{path}: one shard of the Keras weights {index.name}: inspect {index} instead")
+
+        return Parts("keras-h5", *kerasfile.read_h5(path))
     if head.startswith(b"PK") and _zip_holds(path, KERAS_ZIP_MEMBERS):  # a Keras 3 .keras archive
         from . import kerasfile
 
-        return ("keras", *kerasfile.read_keras(path))
+        return Parts("keras", *kerasfile.read_keras(path))
+    if path.name.lower().endswith(SHARDS_INDEX) and head.lstrip().startswith(b"{"):  # Keras 3 sharded weights
+        from . import kerasfile
+
+        return Parts("keras-sharded", *kerasfile.read_sharded(path, size))
     if path.suffix.lower() == ".onnx":  # protobuf has no magic number: told by the name
         from . import onnxfile
 
-        return ("onnx", *onnxfile.read(path))
+        return onnxfile.read(path)
     if pytorch.is_torchscript(path):
-        return ("torchscript", *pytorch.read_torchscript(path, trust_pickle))
-    return pytorch.read(path, head, trust_pickle)
+        return pytorch.read_torchscript(path, trust_pickle)
+    return Parts(*pytorch.read(path, head, trust_pickle))
 
 
 def _check(path: Path, ckpt: Checkpoint) -> None:
@@ -175,53 +193,61 @@ def _printable_names(path: Path, tensors: dict[str, np.ndarray]) -> dict[str, np
 
 def _strip_wrapper(
     tensors: dict[str, np.ndarray], kinds: dict[str, str]
-) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+) -> tuple[dict[str, np.ndarray], dict[str, str], str]:
     """Drop a prefix that every key shares because the model was wrapped (DataParallel "module.", torch.compile
-    "_orig_mod."); module names lose it too."""
+    "_orig_mod."); module names lose it too. Returns the prefix dropped as well ("" for none)."""
+    dropped = ""
     while tensors:
         prefix = next((p for p in WRAPPER_PREFIXES if all(k.startswith(p) for k in tensors)), None)
         if prefix is None:
             break
+        dropped += prefix
         tensors = {k[len(prefix) :]: v for k, v in tensors.items()}
         kinds = {k[len(prefix) :]: v for k, v in kinds.items() if k.startswith(prefix)}
-    return tensors, kinds
+    return tensors, kinds, dropped
 
 
-def load(path: Path, trust_pickle: bool = False) -> Checkpoint:
-    """One model file, whatever its format (told by content). Raises UserError (one line) for anything else."""
+def load(path: Path, trust_pickle: bool = False, conv_tensors: re.Pattern[str] | None = None) -> Checkpoint:
+    """One model file, whatever its format (told by content); the tensors whose keys match `conv_tensors` are
+    read as conv weights too. Raises UserError (one line) for anything else."""
     path = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fmt, tensors, kinds = _read(path, trust_pickle)
+            parts = _read(path, trust_pickle)
     except UserError:
         raise
     except Exception as e:  # the last guard: MemoryError, an exception type we did not foresee
         raise unreadable(path, reason(e)) from e
-    return checked(path, step_of(path), fmt, tensors, kinds)
+    return checked(path, step_of(path), parts, conv_tensors)
 
 
-def checked(
-    path: Path, step: int | None, fmt: str, tensors: dict[str, np.ndarray], kinds: dict[str, str]
-) -> Checkpoint:
+def checked(path: Path, step: int | None, parts: Parts, conv_tensors: re.Pattern[str] | None = None) -> Checkpoint:
     """Weights read from a file (or held in memory: the Python API) as a Checkpoint, as every reader's result
-    becomes one: a wrapper's prefix dropped, names made printable, conv weights checked (empty, NaN, infinite)."""
-    tensors, kinds = _strip_wrapper(tensors, kinds)
-    tensors = {k: v for k, v in tensors.items() if v.size > 0 or is_conv_weight(k, v.ndim)}
+    becomes one: a wrapper's prefix dropped, names made printable, the tensors matching `conv_tensors` read as conv
+    weights (layers.with_conv_tensors), conv weights checked (empty, NaN, infinite)."""
+    tensors, kinds, prefix = _strip_wrapper(parts.tensors, parts.module_kinds)
+    keys = parts.conv_keys
+    if keys is not None:
+        keys = {printable(k[len(prefix) :]): v for k, v in keys.items() if k.startswith(prefix)}
+    tensors = {k: v for k, v in tensors.items() if v.size > 0 or is_conv_weight(k, v.ndim) or (keys and k in keys)}
     tensors, kinds = _printable_names(path, tensors), {printable(k): v for k, v in kinds.items()}
-    ckpt = Checkpoint(path=path, step=step, format=fmt, tensors=tensors, module_kinds=kinds)
+    ckpt = Checkpoint(path, step, parts.format, tensors, kinds, keys, parts.unread)
+    ckpt = with_conv_tensors(ckpt, conv_tensors)
     _check(path, ckpt)
     return ckpt
 
 
-def history(paths: list[Path], trust_pickle: bool = False) -> tuple[list[Checkpoint], list[LayerInfo], list[Unshown]]:
+def history(
+    paths: list[Path], trust_pickle: bool = False, conv_tensors: re.Pattern[str] | None = None
+) -> tuple[list[Checkpoint], list[LayerInfo], list[Unshown]]:
     """Several checkpoints of one model, in the given order, checked to have the same conv layers and shapes.
     Steps come from the file names when every file has a number and the numbers are distinct; otherwise the
     checkpoints are numbered 0, 1, 2, ... in the given order. Returns the checkpoints (with those steps) and the
     first one's conv layers."""
     if not paths:
         raise UserError("no checkpoint files given")
-    ckpts = [load(Path(p), trust_pickle) for p in paths]
+    ckpts = [load(Path(p), trust_pickle, conv_tensors) for p in paths]
     layers = [conv_layers(c) for c in ckpts]
     names = [c.path.name for c in ckpts]
     label = {c.path: (c.path.name if len(set(names)) == len(names) else str(c.path)) for c in ckpts}

@@ -4,8 +4,8 @@ history), or held in memory (the Python API).
 One path for all of them: the arguments are checked (`inspect_options`, the same one-line `UserError` for the
 command and the API), the model is read (`read_model`: files are read safely by checkpoint.py, a model in memory
 becomes the same `Checkpoint` records in memory.py) into a `Model`, and its Conv1d/Conv2d weights become a run folder
-in the run format (`write_run`: one snapshot per checkpoint, the first one the baseline), which pipeline.inspect
-renders like any other run.
+in the run format (`write_run`: one snapshot per checkpoint, the first one the baseline, with the layers not drawn
+and the other tensors of a conv weight's rank listed), which pipeline.inspect renders like any other run.
 """
 
 from __future__ import annotations
@@ -15,15 +15,17 @@ import numbers
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import UserError
 from ..names import printable
-from ..rundir import CheckpointFile, LayerInfo, Run, RunMeta, Unshown
+from ..rundir import CheckpointFile, LayerInfo, OtherTensor, Run, RunMeta, Unshown
 from .checkpoint import find_checkpoints, history
-from .layers import conv_layers
+from .layers import conv_layers, other_tensors
 from .memory import in_memory
 from .modelfile import Checkpoint
 
@@ -37,21 +39,29 @@ class InspectOptions:
     trust_pickle: bool = False
     sample_rate: float | None = None  # Hz
     name: str | None = None  # the model's name (None: from its first file, or its class)
+    conv_tensors: str | None = None  # a regular expression: tensors whose keys match are read as conv weights
+    conv_pattern: re.Pattern[str] | None = None  # ...compiled
 
 
 @dataclass(frozen=True)
 class Model:
     """A model read (read_model): its checkpoints in order (one snapshot each, the first the baseline), the conv
-    layers to draw, and the convolution-like layers not drawn, with why."""
+    layers to draw, the convolution-like layers not drawn, with why, and the tensors of a conv weight's rank not
+    read as conv weights. A layer's weight in a checkpoint is layer_weight(checkpoint, layer)."""
 
     name: str
     checkpoints: tuple[Checkpoint, ...]
     convs: tuple[LayerInfo, ...]
     unshown: tuple[Unshown, ...]
+    other_tensors: tuple[OtherTensor, ...] = ()
 
 
 def inspect_options(
-    layers: object = None, trust_pickle: object = False, sample_rate: object = None, name: object = None
+    layers: object = None,
+    trust_pickle: object = False,
+    sample_rate: object = None,
+    name: object = None,
+    conv_tensors: object = None,
 ) -> InspectOptions:
     """The arguments that `cnnkreport inspect` and `cnnkreport.inspect` share, checked before anything is read: the
     same input is refused with the same one-line UserError, named as the command's options."""
@@ -62,7 +72,11 @@ def inspect_options(
         raise UserError(f"name must be a non-empty string, got {name!r}")
     if layers is not None and not isinstance(layers, str):
         raise UserError(f"--layers must be a regular expression, got {layers!r}")
-    return InspectOptions(layers, layer_pattern(layers), trust_pickle, rate, name)
+    if conv_tensors is not None and not isinstance(conv_tensors, str):
+        raise UserError(f"--conv-tensors must be a regular expression, got {conv_tensors!r}")
+    pattern = layer_pattern(layers)
+    conv_pattern = regex(conv_tensors, "--conv-tensors")
+    return InspectOptions(layers, pattern, trust_pickle, rate, name, conv_tensors, conv_pattern)
 
 
 def checked_sample_rate(value: object) -> float | None:
@@ -85,12 +99,17 @@ def checked_sample_rate(value: object) -> float | None:
 
 def layer_pattern(layers: str | None) -> re.Pattern[str] | None:
     """The regular expression that layer names must match (None: every layer)."""
-    if layers is None:
+    return regex(layers, "--layers")
+
+
+def regex(text: str | None, option: str) -> re.Pattern[str] | None:
+    """An option's regular expression, compiled (None stays None); one that does not compile is a UserError."""
+    if text is None:
         return None
     try:
-        return re.compile(layers)
+        return re.compile(text)
     except re.error as e:
-        raise UserError(f"--layers is not a valid regular expression: {e}") from None
+        raise UserError(f"{option} is not a valid regular expression: {e}") from None
 
 
 def model_name(paths: list[Path]) -> str:
@@ -127,20 +146,23 @@ def _paths(model: Any) -> list[str | Path]:
 def read_model(model: Any, opts: InspectOptions) -> Model:
     """The one reader of inspect: `model` is files, folders or globs (several make a history), an nn.Module, a
     state_dict, one weight array, or a Model already read (the API's Report.save). Every kind becomes the same
-    checked Checkpoints; then the layers are chosen (opts.layers) and the model named (opts.name, else its own)."""
+    checked Checkpoints (the tensors matching opts.conv_tensors read as conv weights too); then the layers are
+    chosen (opts.layers) and the model named (opts.name, else its own)."""
     convs: Sequence[LayerInfo]
     unshown: Sequence[Unshown]
     if isinstance(model, Model):
-        name, checkpoints, convs, unshown = model.name, list(model.checkpoints), model.convs, model.unshown
-    elif (held := in_memory(model)) is not None:
+        drawn, not_drawn = select_layers(opts, model.convs, model.unshown)
+        return replace(model, name=opts.name or model.name, convs=tuple(drawn), unshown=tuple(not_drawn))
+    if (held := in_memory(model, opts.conv_pattern)) is not None:
         ckpt, name = held
         checkpoints, (convs, unshown) = [ckpt], conv_layers(ckpt)
     else:
         paths = find_checkpoints(_paths(model))
-        checkpoints, convs, unshown = history(paths, opts.trust_pickle)
+        checkpoints, convs, unshown = history(paths, opts.trust_pickle, opts.conv_pattern)
         name = model_name(paths)
     drawn, not_drawn = select_layers(opts, convs, unshown)
-    return Model(opts.name or name, tuple(checkpoints), tuple(drawn), tuple(not_drawn))
+    others = tuple(other_tensors(checkpoints[0]))
+    return Model(opts.name or name, tuple(checkpoints), tuple(drawn), tuple(not_drawn), others)
 
 
 def write_run(folder: Path, model: Model, sample_rate: float | None = None) -> Run:
@@ -158,15 +180,22 @@ def write_run(folder: Path, model: Model, sample_rate: float | None = None) -> R
             steps=checkpoints[-1].step or 0,
             layers=convs,
             unshown=model.unshown,
+            other_tensors=model.other_tensors,
             checkpoints=files,
             sample_rate=sample_rate,
         )
     )
-    run.write_snapshots(
-        [(c.step or 0, {conv.name: c.tensors[weight_key(conv.name)] for conv in convs}) for c in checkpoints]
-    )
+    run.write_snapshots([(c.step or 0, {conv.name: layer_weight(c, conv.name) for conv in convs}) for c in checkpoints])
     return run
 
 
 def weight_key(layer: str) -> str:
     return f"{layer}.weight" if layer else "weight"
+
+
+def layer_weight(ckpt: Checkpoint, layer: str) -> np.ndarray:
+    """A conv layer's weight in a checkpoint: under "<layer>.weight", or under the layer's own name for a tensor
+    read as a conv weight by another key ("stft.forward_basis_buffer"; the layers module never draws a layer whose
+    name is both)."""
+    key = weight_key(layer)
+    return ckpt.tensors[key] if key in ckpt.tensors else ckpt.tensors[layer]

@@ -1,13 +1,15 @@
 """The ONNX reader: the conv weights of an ONNX model, read as data (the `onnx` package parses the protobuf with
 `load_external_data=False`; nothing is run, no onnxruntime).
 
-A weight is the W input of a Conv, ConvTranspose or QLinearConv node, in the main graph or in the subgraphs of
-If/Loop/Scan nodes, found among the initializers and the `Constant` nodes of every graph, through Identity nodes and
-a DequantizeLinear (per-tensor or per-axis, as onnxruntime computes it). One layer per distinct weight, named by its
-first conv node (else by the weight, less ".weight"), made unique with "_2", "_3"; its kind ("Conv2d",
-"ConvTranspose1d", ...) comes from the node. Conv W is (out, in/groups, *k) like PyTorch's, so it is kept as it is.
-Float weights (FLOAT, FLOAT16, BFLOAT16, DOUBLE) become float32; other types, and weights that another node computes
-or the graph takes as an input, are skipped (a file with no readable conv weight at all is refused). Every claimed
+A weight is the W input of a Conv, ConvTranspose or QLinearConv node, in the main graph, in the subgraphs of
+If/Loop/Scan nodes or in the model's local functions (`model.functions`, inlined where they are called: a weight
+passed in is the caller's initializer, a Constant inside one is the function's), found among the initializers and
+the `Constant` nodes of every graph, through Identity nodes and a DequantizeLinear (per-tensor or per-axis, as
+onnxruntime computes it). One layer per distinct weight, named by its first conv node (else by the weight, less
+".weight"), made unique with "_2", "_3"; its kind ("Conv2d", "ConvTranspose1d", ...) comes from the node. Conv W is
+(out, in/groups, *k) like PyTorch's, so it is kept as it is. Float weights (FLOAT, FLOAT16, BFLOAT16, DOUBLE) become
+float32; other types, and weights that another node computes or the graph takes as an input, are listed as not
+drawn, with why (a file with no readable conv weight at all is refused). Every claimed
 shape is checked against MAX_ELEMENTS and the bytes present before anything is converted. External data is read only
 from a regular file inside the model's folder, reached through no symbolic link (each folder is opened without
 following links, the file too), its offset and length checked against the file. Every failure is one line.
@@ -16,10 +18,12 @@ following links, the file too), its offset and length checked against the file. 
 from __future__ import annotations
 
 import errno
+import itertools
 import math
 import os
 import stat
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -27,9 +31,11 @@ import numpy as np
 
 from ..errors import UserError
 from ..names import printable
-from .modelfile import MAX_ELEMENTS, one_line, reason, shape_text, unreadable
+from ..rundir import Unshown
+from .modelfile import MAX_ELEMENTS, Parts, one_line, open_inside, reason, shape_text, unreadable
 
 _DOMAINS = ("", "ai.onnx")
+MAX_CALLS = 16  # local functions that call local functions, this deep
 _QUANT_DOMAINS = ("", "ai.onnx", "com.microsoft")
 _EXTERNAL = 1  # TensorProto.EXTERNAL
 # TensorProto data type -> (name, numpy dtype of raw_data, the repeated field that holds the values otherwise)
@@ -46,8 +52,6 @@ _TYPES: dict[int, tuple[str, str, str]] = {
 }
 FLOATS = frozenset({1, 10, 16, 11})
 INTS = frozenset({2, 3, 4, 5, 6})  # quantized weights: read only to dequantize them
-# Opening each part of a path from the folder before it (openat), never following a link, is possible here
-_OPENAT = hasattr(os, "O_NOFOLLOW") and os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd
 
 
 class _Skip(Exception):
@@ -67,6 +71,7 @@ class _Model:
     path: Path
     constants: dict[str, Any]  # name -> TensorProto: initializers and Constant nodes' values, every graph
     producers: dict[str, Any]  # name -> the NodeProto whose output it is (Constant nodes with a value excepted)
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # name -> shape, where the graph declares it
 
 
 # ---------------------------------------------------------------------------------------------- tensors
@@ -158,38 +163,6 @@ def _number(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 20 else None
 
 
-def _check_part(mode: int, part: str, last: bool) -> None:
-    """A folder on the way, or the file at its end; OSError (errno ELOOP for a symbolic link) otherwise."""
-    if stat.S_ISLNK(mode):
-        raise OSError(errno.ELOOP, "a symbolic link", part)
-    if not (stat.S_ISREG(mode) if last else stat.S_ISDIR(mode)):
-        raise OSError(errno.EINVAL, "not a regular file" if last else "not a folder", part)
-
-
-def _open_inside(folder: Path, parts: tuple[str, ...]) -> int:
-    """A file descriptor of folder/parts, each part checked (_check_part) and opened from the one before without
-    following a symbolic link, so that nothing outside the folder is opened. A FIFO or a device is not opened."""
-    if not _OPENAT:  # no openat (Windows): check each part, then open the whole path
-        p = folder
-        for i, part in enumerate(parts):
-            p = p / part
-            _check_part(os.lstat(p).st_mode, part, i == len(parts) - 1)
-        return os.open(p, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0) | os.O_NOFOLLOW
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
-    try:
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            _check_part(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode, part, last)
-            inner = os.open(part, flags | (0 if last else getattr(os, "O_DIRECTORY", 0)), dir_fd=fd)
-            os.close(fd)
-            fd = inner
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 def _external(path: Path, t: Any, needed: int) -> bytes:
     """The `needed` bytes of a tensor stored in a file next to the model, or a one-line UserError."""
     info = {_str(e.key): _str(e.value) for e in t.external_data}
@@ -204,7 +177,7 @@ def _external(path: Path, t: Any, needed: int) -> bytes:
     if length != needed:
         raise UserError(f"{where}, {length} bytes long: its type and shape need {needed} bytes")
     try:
-        fd = _open_inside(path.parent, parts)
+        fd = open_inside(path.parent, parts)
     except OSError as e:
         why = "a symbolic link" if e.errno == errno.ELOOP else (e.strerror or reason(e))
         raise UserError(f"{where}, which cannot be read ({why})") from e
@@ -246,16 +219,70 @@ def _conv(node: Any) -> _Conv | None:
     return None
 
 
+def _call(node: Any) -> tuple[str, str, str]:
+    return _str(node.domain), _str(node.op_type), _str(getattr(node, "overload", ""))
+
+
+def _nodes(
+    nodes: Any, functions: dict[tuple[str, str, str], Any], calls: Iterator[int], depth: int = 0
+) -> Iterator[Any]:
+    """The nodes in order, each call of one of the model's local functions replaced by the function's nodes, renamed
+    for that call (_inlined); functions that call functions too, MAX_CALLS deep."""
+    for node in nodes:
+        fn = functions.get(_call(node)) if depth < MAX_CALLS and _conv(node) is None else None
+        if fn is None:
+            yield node
+        else:
+            yield from _nodes(_inlined(node, fn, next(calls)), functions, calls, depth + 1)
+
+
+def _inlined(node: Any, fn: Any, call: int) -> list[Any]:
+    """A local function's nodes for one call: its inputs and outputs named as the call site names them (so that a
+    weight passed in is the caller's initializer), its Constant nodes' outputs named once per function (one layer
+    however often it is called), its other values once per call, its nodes after it ("Block.conv")."""
+    import onnx
+
+    where, scope = f"{_str(fn.domain)}:{_str(fn.name)}", f"{_str(fn.name)}#{call}"
+    rename = dict(zip(_names(fn.input), _names(node.input) + ("",) * len(fn.input), strict=False))
+    outputs = dict(zip(_names(fn.output), _names(node.output), strict=False))
+    for inner in fn.node:
+        shared = inner.op_type == "Constant" and inner.domain in _DOMAINS
+        rename |= {o: outputs.get(o) or f"{where if shared else scope}/{o}" for o in _names(inner.output)}
+    body = []
+    for inner in fn.node:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(inner)
+        del copy.input[:], copy.output[:]
+        copy.input.extend(rename.get(n, n) for n in _names(inner.input))
+        copy.output.extend(rename.get(n, n) for n in _names(inner.output))
+        copy.name = f"{_str(fn.name)}.{_str(inner.name)}" if inner.name else ""
+        body.append(copy)
+    return body
+
+
+def _declared(graph: Any, shapes: dict[str, tuple[int, ...]]) -> None:
+    """The shapes a graph declares for its inputs, outputs and values (where every dimension is a number)."""
+    for info in [*graph.input, *graph.output, *graph.value_info]:
+        dims = info.type.tensor_type.shape.dim if info.type.HasField("tensor_type") else ()
+        shape = tuple(int(d.dim_value) if d.HasField("dim_value") else 0 for d in dims)
+        if shape and all(d > 0 for d in shape):
+            shapes.setdefault(_str(info.name), shape)
+
+
 def _scan(model: Any, path: Path) -> tuple[list[_Conv], _Model, list[str]]:
-    """The conv nodes (the first one of each weight), the constants and producers, the other op types."""
+    """The conv nodes (the first one of each weight), the constants and producers, the other op types; the model's
+    local functions inlined where they are called."""
     convs: dict[str, _Conv] = {}
     unnamed: list[_Conv] = []  # conv nodes without a W input
     m = _Model(path, {}, {})
     ops: list[str] = []
+    functions = {(_str(f.domain), _str(f.name), _str(getattr(f, "overload", ""))): f for f in model.functions}
+    calls = itertools.count()
     for graph in _graphs(model.graph):
+        _declared(graph, m.shapes)
         for t in graph.initializer:
             m.constants.setdefault(_str(t.name), t)
-        for node in graph.node:
+        for node in _nodes(graph.node, functions, calls):
             value = next((a.t for a in node.attribute if a.name == "value" and a.HasField("t")), None)
             if node.op_type == "Constant" and node.domain in _DOMAINS and value is not None and node.output:
                 m.constants.setdefault(_str(node.output[0]), value)
@@ -300,15 +327,16 @@ def _constant(model: _Model, name: str) -> Any:
     raise _Skip(f"it is computed by a {printable(_str(node.op_type))} node")
 
 
-def _weight(model: _Model, conv: _Conv) -> np.ndarray:
-    """The float32 weight of a conv node: a constant, through Identity nodes and a DequantizeLinear; or _Skip."""
+def _weight(model: _Model, conv: _Conv) -> tuple[str, np.ndarray]:
+    """The float32 weight of a conv node, and the constant it is read from: a constant, through Identity nodes and a
+    DequantizeLinear; or _Skip."""
     if conv.quant is not None:
         x, scale, zero = conv.quant
-        return _dequantize(model, x, scale, zero, axis=0)
+        return x, _dequantize(model, x, scale, zero, axis=0)
     name = conv.weight
     for _ in range(64):
         if name in model.constants:
-            return _tensor(model, model.constants[name], FLOATS)
+            return name, _tensor(model, model.constants[name], FLOATS)
         node = model.producers.get(name)
         if node is not None and node.op_type == "Identity" and node.domain in _DOMAINS and node.input:
             name = _str(node.input[0])
@@ -317,7 +345,7 @@ def _weight(model: _Model, conv: _Conv) -> np.ndarray:
             if attrs.get("block_size", 0):
                 raise _Skip("it is dequantized by blocks")
             x, scale, zero = (_names(node.input) + ("", "", ""))[:3]
-            return _dequantize(model, x, scale, zero, axis=attrs.get("axis", 1))
+            return x, _dequantize(model, x, scale, zero, axis=attrs.get("axis", 1))
         else:
             _constant(model, name)  # not a constant: raises _Skip, saying what it is
     raise _Skip("it comes through more than 64 Identity nodes")
@@ -368,25 +396,37 @@ def _load(path: Path) -> Any:
     return model
 
 
-def read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(tensors by "<layer>.weight" in PyTorch's layout, module kinds by layer name) of an ONNX file: the weights of
-    its conv nodes, in graph order."""
+def _shape(model: _Model, name: str) -> tuple[int, ...]:
+    """A value's shape where the file says it (a constant's dims, a declared shape), else ()."""
+    if name in model.constants:
+        return tuple(int(d) for d in model.constants[name].dims)
+    return model.shapes.get(name, ())
+
+
+def read(path: Path) -> Parts:
+    """The tensors by "<layer>.weight" in PyTorch's layout, and module kinds by layer name, of an ONNX file: the
+    weights of its conv nodes, in graph order, one layer per constant read; those that cannot be read (computed,
+    an input of the graph, an integer type, ...) listed with why."""
     convs, model, ops = _scan(_load(path), path)
     if not convs:
         others = ", ".join(printable(op) for op in dict.fromkeys(ops)) or "none"
         raise UserError(f"{path}: no Conv or ConvTranspose node in this ONNX model (its ops: {one_line(others)})")
-    tensors, kinds, skipped = {}, {}, []
+    tensors, kinds, skipped, unread, read_from = {}, {}, [], [], set()
     for conv, layer in zip(convs, _layer_names(convs), strict=True):
         try:
             if not conv.weight:
                 raise _Skip("it has no W input")
-            w = _weight(model, conv)
+            source, w = _weight(model, conv)
         except _Skip as e:
             skipped.append(f"the weight {printable(conv.weight)!r} of {conv.op} node {printable(layer)!r}: {e}")
+            why = f"its weight {printable(conv.weight)!r} cannot be read: {e}"
+            unread.append(Unshown(printable(layer), _shape(model, conv.weight), f"an ONNX {conv.op}; {why}"))
             continue
-        tensors[f"{layer}.weight"] = w
-        kinds[layer] = _kind(conv.op, w.ndim)
+        if source not in read_from:
+            read_from.add(source)
+            tensors[f"{layer}.weight"] = w
+            kinds[layer] = _kind(conv.op, w.ndim)
     if not tensors:
         more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
         raise UserError(f"{path}: no conv weight in this ONNX model can be read: {skipped[0]}{more}")
-    return tensors, kinds
+    return Parts("onnx", tensors, kinds, None, tuple(unread))

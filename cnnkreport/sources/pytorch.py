@@ -6,7 +6,8 @@ A torch.save file is a pickle, and unpickling can run any code the file names. S
 file is read through a file object that never hands the unpickler more bytes than the file holds. When that refuses
 the file because it names a class or function, the pickle opcodes are scanned (pickletools, never executed) to say
 which, and the file is loaded with `weights_only=False` only if the user passed `trust_pickle`. A TorchScript
-archive is a program (its methods and `__setstate__` run on load), so it needs `trust_pickle` too. Tensors become
+archive is a program (its methods and `__setstate__` run on load), so it needs `trust_pickle` too; what its graphs
+pass to a convolution is read by scriptgraph.py. Tensors become
 float32 arrays; one that claims more bytes than its storage holds (a broadcast view) is refused. Every failure is
 a one-line `UserError` naming the file.
 """
@@ -30,7 +31,8 @@ from torch import nn
 from ..errors import UserError
 from ..names import printable
 from .layers import is_conv_weight
-from .modelfile import MAX_ELEMENTS, one_line, reason, shape_text, unreadable
+from .modelfile import MAX_ELEMENTS, Parts, one_line, reason, shape_text, unreadable
+from .scriptgraph import script_convs
 
 WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net", "network", "weights")
 _GLOBAL_IN_MESSAGE = re.compile(r"GLOBAL ([\w.]+)")
@@ -283,8 +285,9 @@ def is_torchscript(path: Path) -> bool:
     return any(n.endswith("/constants.pkl") or "/code/" in n for n in members)
 
 
-def read_torchscript(path: Path, trust_pickle: bool) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(tensors, module kinds) of a TorchScript archive: refused unless `trust_pickle`, since loading runs it."""
+def read_torchscript(path: Path, trust_pickle: bool) -> Parts:
+    """The tensors, module kinds and conv weights (scriptgraph.py: what its graphs pass to a convolution) of a
+    TorchScript archive: refused unless `trust_pickle`, since loading runs it."""
     if not trust_pickle:
         raise UserError(
             f"{path} is a TorchScript program: loading it runs the code saved in it. Re-run with --trust-pickle if you "
@@ -294,4 +297,18 @@ def read_torchscript(path: Path, trust_pickle: bool) -> tuple[dict[str, np.ndarr
         model = torch.jit.load(str(path), map_location="cpu")
     except Exception as e:
         raise unreadable(path, f"a damaged TorchScript archive: {reason(e)}") from e
-    return _module_parts(path, model, script=True)
+    return script_parts(path, model)
+
+
+def script_parts(path: Path, model: Any) -> Parts:
+    """A loaded TorchScript module's tensors (its state_dict, and the plain attributes and constants its
+    convolutions take), module kinds, and the keys its graphs pass to a convolution. A graph that cannot be walked
+    leaves the keys unsaid (layers.py then goes by key and rank)."""
+    tensors, kinds = _module_parts(path, model, script=True)
+    try:
+        found = script_convs(model)
+    except Exception:  # a program this walk does not understand: its weights are still read by key and rank
+        return Parts("torchscript", tensors, kinds)
+    extra = _to_numpy(path, {k: t for k, t in found.tensors.items() if k not in tensors})
+    keys = {k: kind for k, kind in found.kinds.items() if k in tensors or k in extra}
+    return Parts("torchscript", {**tensors, **extra}, kinds, keys, tuple(found.unread.values()))

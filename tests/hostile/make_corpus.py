@@ -686,6 +686,31 @@ def _keras_zip_bomb() -> bytes:
     return bytes(data)
 
 
+def shards_index(shard: str) -> bytes:
+    """A Keras 3 sharded weights index (model.weights.json) naming one shard file."""
+    return json.dumps({"metadata": {"total_size": 24.0}, "weight_map": {"/layers/conv1d/vars": [shard]}}).encode()
+
+
+@case(
+    "keras_shard_outside.weights.json",
+    "inspect",
+    "Keras sharded weights whose index names a shard outside its folder (../../etc/passwd)",
+    "not a file beside it",
+)
+def _keras_shard_outside() -> bytes:
+    return shards_index("../../etc/passwd")
+
+
+@case(
+    "keras_shard_missing.weights.json",
+    "inspect",
+    "Keras sharded weights whose index names a shard file that is not there",
+    "its shard model_00000.weights.h5 cannot be read",
+)
+def _keras_shard_missing() -> bytes:
+    return shards_index("model_00000.weights.h5")
+
+
 # ----------------------------------------------------------------------------------------------- config files
 
 text_case("not_toml.toml", "train", "text that is not TOML", "invalid TOML", "this is [not toml\n")
