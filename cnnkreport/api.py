@@ -27,8 +27,7 @@ import numpy as np
 from .analysis import report as numbers
 from .analysis.results import LayerResult
 from .analysis.scores import LayerAnalysis, analyse_layer
-from .errors import UserError
-from .rundir import LayerInfo, Unshown
+from .rundir import LayerInfo, OtherTensor, Unshown
 from .sources.modelfile import Checkpoint
 
 if TYPE_CHECKING:  # the readers (torch) are imported by inspect(), once it is called
@@ -39,11 +38,14 @@ VIEWS = ("mosaic", "frequency", "filterbank", "signals", "channels", "matches")
 
 @dataclass(frozen=True)
 class Layer(LayerResult):
-    """One conv layer: every number of its summary.json entry (the fields of LayerResult), and `plot`."""
+    """One conv layer: every number of its summary.json entry (the fields of LayerResult), and `plot`. A layer whose
+    kernels are too small for a pattern score (a 1x1 or pointwise convolution) is here too, with `not_scored` saying
+    what it is, None for every pattern number, and only the "mosaic" view; its `analysis` is None."""
 
     info: LayerInfo | None = field(default=None, repr=False, compare=False)
     analysis: LayerAnalysis | None = field(default=None, repr=False, compare=False)
     weights: np.ndarray | None = field(default=None, repr=False, compare=False)  # (out, in, *k), last snapshot
+    sample_rate: float | None = field(default=None, repr=False, compare=False)  # Hz: frequency figures in Hz
 
     def plot(self, view: str = "mosaic") -> Any:
         """A matplotlib Figure of the layer: "mosaic" (the kernels), "frequency" (each kernel's frequency response),
@@ -54,12 +56,17 @@ class Layer(LayerResult):
 
         if view not in VIEWS:
             raise ValueError(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
-        assert self.analysis is not None and self.weights is not None
-        return plots.layer_figure(view, self.analysis, self.weights)
+        assert self.weights is not None
+        if view == "mosaic":
+            return plots.mosaic_figure(self.name, self.weights)
+        if self.analysis is None:
+            raise ValueError(f"layer {self.name or 'weight'} has only the 'mosaic' view: it is {self.not_scored}")
+        return plots.layer_figure(view, self.analysis, self.weights, self.sample_rate)
 
 
 class Layers(Mapping[str, Layer]):
-    """The analysed layers in model order, by name (`layers["conv1"]`) or position (`layers[0]`)."""
+    """The layers in model order (every conv layer the site draws), by name (`layers["conv1"]`) or position
+    (`layers[0]`)."""
 
     def __init__(self, layers: Sequence[Layer]) -> None:
         self._list = tuple(layers)
@@ -69,7 +76,7 @@ class Layers(Mapping[str, Layer]):
         if isinstance(key, int):
             return self._list[key]
         if key not in self._by_name:
-            raise KeyError(f"no analysed layer {key!r}; the layers are {', '.join(self._by_name) or 'none'}")
+            raise KeyError(f"no layer {key!r}; the layers are {', '.join(self._by_name) or 'none'}")
         return self._by_name[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -84,11 +91,14 @@ class Layers(Mapping[str, Layer]):
 
 @dataclass(frozen=True)
 class Report:
-    """A model's conv layers, analysed. `layers` holds the numbers; `unshown` the layers not drawn, with why."""
+    """A model's conv layers, analysed. `layers` holds the numbers of every layer the site draws; `unshown` the
+    layers not drawn, with why (summary.json's `not_shown`); `other_tensors` the tensors of a conv weight's rank not
+    read as one (summary.json's `other_tensors`)."""
 
     name: str
     layers: Layers
     unshown: tuple[Unshown, ...]
+    other_tensors: tuple[OtherTensor, ...] = ()
     sample_rate: float | None = None
     model: Model | None = field(default=None, repr=False, compare=False)  # as read: what `save` draws
 
@@ -103,6 +113,8 @@ class Report:
             "source": "inspect",
             "test_accuracy": None,
             "layers": [layer_dict(layer) for layer in self.layers.values()],
+            "not_shown": numbers.listed(self.unshown),
+            "other_tensors": numbers.listed(self.other_tensors),
         }
 
     def save(self, out: str | os.PathLike[str]) -> Path:
@@ -136,28 +148,27 @@ def inspect(
     sample_rate: float | str | None = None,
     trust_pickle: bool = False,
     name: str | None = None,
+    conv_tensors: str | None = None,
 ) -> Report:
     """Analyse the Conv1d/Conv2d layers of `model`: an nn.Module, a state_dict (a mapping of names to tensors or
     arrays), a path or a list of paths (every format `cnnkreport inspect` reads; several files are a training
     history), or one weight tensor/array of shape (out, in, k) or (out, in, kh, kw). `layers`: a regular expression
-    that layer names must match; `sample_rate` (Hz) adds frequencies in Hz. Nothing is written to disk. Bad input
+    that layer names must match; `sample_rate` (Hz) adds frequencies in Hz; `conv_tensors`: a regular expression
+    naming tensors (of 3 to 5 dimensions) to read as conv weights too. Nothing is written to disk. Bad input
     raises cnnkreport.errors.UserError with a one-line message: the same as `cnnkreport inspect` gives for it (the
     arguments are checked, and the model read, by the same functions)."""
-    from .sources.inspect import inspect_options, read_model, weight_key
+    from .sources.inspect import inspect_options, layer_weight, read_model
 
-    opts = inspect_options(layers, trust_pickle, sample_rate, name)  # what the command refuses, refused here too
+    opts = inspect_options(layers, trust_pickle, sample_rate, name, conv_tensors)  # as the command refuses them
     read = read_model(model, opts)
     steps = np.array([c.step or 0 for c in read.checkpoints])
-    analysed: list[Layer] = []
-    skipped = list(read.unshown)
-    for info in read.convs:
-        w = np.stack([c.tensors[weight_key(info.name)] for c in read.checkpoints])
+    drawn: list[Layer] = []
+    for info in read.convs:  # the layers the site draws, each in the record: those too small to score too
+        w = np.stack([layer_weight(c, info.name) for c in read.checkpoints])
         a = analyse_layer(info.name, info.kind, steps, w)
         if a is None:
-            skipped.append(Unshown(info.name, info.shape, "kernels of fewer than 3 weights: nothing to compare"))
-            continue
-        r = numbers.layer_summary(a, opts.sample_rate)
-        analysed.append(Layer(**_result_fields(r), info=info, analysis=a, weights=w[-1]))
-    if not analysed:
-        raise UserError("no conv layer with kernels of 3 or more weights to analyse")
-    return Report(read.name, Layers(analysed), tuple(skipped), opts.sample_rate, read)
+            r = numbers.unscored_summary(info.name, info.kind, info.shape)
+        else:
+            r = numbers.layer_summary(a, opts.sample_rate)
+        drawn.append(Layer(**_result_fields(r), info=info, analysis=a, weights=w[-1], sample_rate=opts.sample_rate))
+    return Report(read.name, Layers(drawn), read.unshown, read.other_tensors, opts.sample_rate, read)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 import cnnkreport as ck
 from cnnkreport.cli import app
+from cnnkreport.rundir import OtherTensor
 
 
 def model() -> nn.Module:
@@ -50,7 +52,7 @@ def test_a_module_in_memory_yields_exactly_its_conv_layers(tmp_path: Path) -> No
     assert layer.kernels[3].best_match.family == "edge" and layer.kernels[3].score > 0.95
     assert 0 <= layer.kernels[3].peak_frequency < 0.2  # a derivative of a Gaussian passes a low band
     assert set(tmp_path.iterdir()) == before  # nothing written
-    with pytest.raises(KeyError, match="no analysed layer 'nope'"):
+    with pytest.raises(KeyError, match="no layer 'nope'"):
         report.layers["nope"]
 
 
@@ -154,3 +156,66 @@ def test_the_notebook_example_runs(tmp_path: Path) -> None:
     assert "6 figures in" in out.stdout and "filter 7: r*" in out.stdout
     names = {"one-filter", "filters-by-channels", "channels-combined", "test-signals", "frequency", "filterbank"}
     assert {p.stem for p in (tmp_path / "f").glob("*.png")} == names
+
+
+def test_a_1x1_layer_is_in_the_report_with_null_pattern_numbers(tmp_path: Path) -> None:
+    """A pointwise conv is drawn on the site, so it is a layer of the report: kind, shape, `not_scored`, None for
+    every pattern number, the mosaic its only view; a transposed conv is not drawn: it is in `unshown`."""
+    torch.manual_seed(0)
+    m = nn.ModuleDict({"conv": nn.Conv2d(1, 4, 5), "mix": nn.Conv2d(4, 6, 1), "up": nn.ConvTranspose2d(6, 2, 3)})
+    report = ck.inspect(m)
+    assert list(report.layers) == ["conv", "mix"] and [u.name for u in report.unshown] == ["up"]
+    mix = report.layers["mix"]
+    assert (mix.kind, mix.shape, mix.analysis) == ("conv2d", (6, 4, 1, 1), None)
+    assert mix.not_scored is not None and mix.not_scored.startswith("a 1x1 (pointwise) convolution: a weight matrix")
+    assert report.layers["conv"].not_scored is None
+    assert mix.hit_rate is None and mix.median_score is None and mix.kappa is None and not mix.match_claims_possible
+    assert [k.index for k in mix.kernels] == list(range(6))
+    assert all(k.score is None and k.best_match is None and k.peak_frequency is None for k in mix.kernels)
+    assert isinstance(mix.plot("mosaic"), Figure)
+    with pytest.raises(ValueError, match="only the 'mosaic' view: it is a 1x1"):
+        mix.plot("frequency")
+    record = report.as_dict()
+    assert record["not_shown"] == [{"name": "up", "shape": [6, 2, 3, 3], "reason": report.unshown[0].reason}]
+    assert record["other_tensors"] == [] and report.other_tensors == ()
+    page = report._repr_html_()
+    assert "a 1x1 (pointwise) convolution" in page and "Not drawn" in page and "up (6 x 2 x 3 x 3)" in page
+
+
+def test_the_report_lists_other_tensors_as_summary_json_does() -> None:
+    report = ck.inspect(model())
+    report = replace(report, other_tensors=(OtherTensor("stft.forward_basis_buffer", (16, 1, 8)),))
+    assert report.as_dict()["other_tensors"] == [{"name": "stft.forward_basis_buffer", "shape": [16, 1, 8]}]
+    page = report._repr_html_()
+    assert "stft.forward_basis_buffer (16 x 1 x 8)" in page and "not read as conv weights" in page
+
+
+def test_a_model_of_only_1x1_convs_is_reported_by_the_api_and_the_command_alike(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Conv1d(4, 2, 2))
+    torch.save(m.state_dict(), tmp_path / "m.pt")
+    result = CliRunner().invoke(app, ["inspect", str(tmp_path / "m.pt"), "--out", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.output
+    (command,) = json.loads((tmp_path / "site" / "summary.json").read_text())["runs"]
+    api = ck.inspect(tmp_path / "m.pt").as_dict()
+    assert api == command and [x["name"] for x in command["layers"]] == ["0", "1"]
+    assert [x["not_scored"] for x in command["layers"]] == [
+        "a 1x1 (pointwise) convolution: a weight matrix mixing channels, with no spatial pattern to score",
+        "kernels of 2 taps: too few weights for a pattern score",
+    ]
+    layer_page = (tmp_path / "site" / "runs" / "m" / "0" / "index.html").read_text()
+    assert "No pattern score for 0: a 1x1 (pointwise)" in layer_page
+
+
+def test_a_sample_rate_puts_the_apis_filter_figures_in_hz() -> None:
+    """As on the site: with sample_rate, layer.plot("filterbank") is in Hz on a log axis where the peaks span more
+    than a decade; without one, in cycles per sample."""
+    t = np.arange(128)
+    freqs = np.geomspace(0.004, 0.4, 24)
+    w = (np.hanning(128) * np.cos(2 * np.pi * freqs[:, None] * t))[:, None, :].astype(np.float32)
+    with_rate = ck.inspect(w, sample_rate=16000).layers[0].plot("filterbank")
+    labels = [ax.get_xlabel() for ax in with_rate.axes]
+    assert any("Hz" in s for s in labels) and "log" in [ax.get_xscale() for ax in with_rate.axes]
+    without = ck.inspect(w).layers[0].plot("filterbank")
+    assert not any("Hz" in ax.get_xlabel() for ax in without.axes)
+    assert any("cycles/sample" in ax.get_xlabel() for ax in without.axes)

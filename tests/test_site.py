@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html.parser
+import json
 import os
 import re
 import time
@@ -13,7 +14,7 @@ import pytest
 from PIL import Image
 
 from cnnkreport.draw import compact, mosaic
-from cnnkreport.rundir import LayerInfo, Run, RunMeta
+from cnnkreport.rundir import LayerInfo, OtherTensor, Run, RunMeta, Unshown
 from cnnkreport.site import build_site, templates_dir
 from cnnkreport.site.build import Training
 from cnnkreport.site.views import MAX_KERNEL_PAGES, TABLE_PAGE
@@ -167,3 +168,40 @@ def test_gif_levels_are_coarser_but_keep_zero_and_the_ends() -> None:
     assert len(np.unique(c[: mosaic.LEVELS])) == (mosaic.LEVELS - 1) // mosaic.GIF_LEVEL_STEP + 1
     assert (np.abs(c[: mosaic.LEVELS].astype(int) - levels[: mosaic.LEVELS]) <= mosaic.GIF_LEVEL_STEP // 2).all()
     np.testing.assert_array_equal(c[mosaic.LEVELS :], levels[mosaic.LEVELS :])  # grey gaps, paper, text untouched
+
+
+def test_summary_json_holds_every_layer_drawn_and_lists_what_was_not(tmp_path: Path) -> None:
+    """An inspected run with a 3x3 and a 1x1 layer, a layer not drawn and a tensor not read as a conv weight: both
+    layers are in summary.json (the 1x1 one with `not_scored` and null pattern fields), and the run lists the rest;
+    a recorded run's lists are empty."""
+    rng = np.random.default_rng(0)
+    run = Run(tmp_path / "model")
+    layers = (LayerInfo("conv", "conv2d", (4, 1, 3, 3)), LayerInfo("mix", "conv2d", (6, 4, 1, 1)))
+    meta = RunMeta(
+        "model",
+        "inspect",
+        "complete",
+        0,
+        layers,
+        unshown=(Unshown("up", (6, 2, 3, 3), "a transposed convolution"),),
+        other_tensors=(OtherTensor("stft.forward_basis_buffer", (16, 1, 8)),),
+    )
+    run.write_meta(meta)
+    run.write_snapshots([(0, {x.name: rng.normal(size=x.shape).astype(np.float32) for x in layers})])
+    fake_run(tmp_path / "rec", 4)
+    build_site([tmp_path / "model", tmp_path / "rec"], tmp_path / "site")
+    model, rec = json.loads((tmp_path / "site" / "summary.json").read_text())["runs"]
+    assert [x["name"] for x in model["layers"]] == ["conv", "mix"]
+    conv, mix = model["layers"]
+    assert set(conv) == set(mix) and conv["not_scored"] is None and conv["median_score"] is not None
+    assert mix["not_scored"].startswith("a 1x1 (pointwise) convolution") and mix["kind"] == "conv2d"
+    assert mix["shape"] == [6, 4, 1, 1] and mix["match_claims_possible"] is False
+    nulls = ["null_threshold", "hit_rate", "hit_rate_at_init", "median_score", "median_score_at_init", "kappa"]
+    assert all(mix[k] is None for k in nulls)
+    assert [k["index"] for k in mix["kernels"]] == list(range(6)) and set(mix["kernels"][0]) == set(conv["kernels"][0])
+    assert all(v is None for k in mix["kernels"] for f, v in k.items() if f != "index")
+    assert model["not_shown"] == [{"name": "up", "shape": [6, 2, 3, 3], "reason": "a transposed convolution"}]
+    assert model["other_tensors"] == [{"name": "stft.forward_basis_buffer", "shape": [16, 1, 8]}]
+    assert rec["not_shown"] == [] and rec["other_tensors"] == []
+    page = (tmp_path / "site" / "runs" / "model" / "mix" / "index.html").read_text()
+    assert "No pattern score for mix: a 1x1 (pointwise) convolution" in page

@@ -25,7 +25,7 @@ class KernelResult:
     index: int
     score: float | None  # r*, its best |cos| with a classical detector
     score_at_init: float | None  # the same at the first snapshot (None for a single checkpoint)
-    best_match: Match  # named by the simplest of the near-equal families
+    best_match: Match | None  # named by the simplest of the near-equal families (None: the layer is not scored)
     peak_frequency: float | None  # 1-D kernels as filters, in cycles per sample (None for 2-D kernels)
     bandwidth: float | None  # -3 dB, cycles per sample
     filter_type: str | None  # low-pass, high-pass, band-pass, band-stop, all-pass, zero
@@ -48,13 +48,14 @@ class TrainingAdded:
 
 @dataclass(frozen=True)
 class LayerResult:
-    """One conv layer's entry of summary.json (see the README's schema)."""
+    """One conv layer's entry of summary.json (see the README's schema): every conv layer the site draws, those with
+    kernels too small to score (1x1, pointwise) too, with `not_scored` saying what they are and null pattern fields."""
 
     name: str
     kind: str  # conv1d | conv2d
     shape: tuple[int, ...]
-    analysed_as: str
-    matched_by: str  # "template bank" | "fitted families"
+    analysed_as: str | None  # None where the layer is not scored
+    matched_by: str | None  # "template bank" | "fitted families"
     bank_size: int | None
     null_threshold: float | None
     null_median: float | None
@@ -65,12 +66,15 @@ class LayerResult:
     median_score: float | None
     median_score_at_init: float | None
     kappa: float | None
-    paired_change: PairedChange
+    paired_change: PairedChange | None
     dc_fraction_median: float | None
     dc_fraction_null_median: float | None
     training_added: TrainingAdded | None
     match_claims_possible: bool
     match_claims_note: str | None
+    # None for a layer whose kernels are scored; for one whose kernels have too few weights for a pattern score
+    # (a 1x1 or pointwise convolution, a kernel of 2 taps), what it is instead: every pattern field is then None
+    not_scored: str | None
     kernels: tuple[KernelResult, ...]
 
     def as_dict(self) -> dict[str, Any]:

@@ -43,19 +43,26 @@ def _one_d(a: LayerAnalysis, view: str) -> None:
         raise ValueError(f"the {view!r} view is for 1-D kernels; layer {a.name} has {a.kshape} kernels")
 
 
-def layer_figure(view: str, a: LayerAnalysis, w: np.ndarray) -> Figure:
-    """One view of a layer (see api.Layer.plot) from its analysis and its weights (out, in, *k)."""
+def mosaic_figure(name: str, w: np.ndarray) -> Figure:
+    """A layer's kernels (out, in, *k) as a Figure: the only view of a layer too small for a pattern score."""
+    return _picture(mosaic_image(w), f"{name or 'weight'}: {w.shape[0]} kernels, {w.shape[1]} input channels")
+
+
+def layer_figure(view: str, a: LayerAnalysis, w: np.ndarray, sample_rate: float | None = None) -> Figure:
+    """One view of a layer (see api.Layer.plot) from its analysis and its weights (out, in, *k); with `sample_rate`
+    (Hz) the frequency and filterbank views are in Hz, as on the site."""
     if view == "mosaic":
-        return _picture(mosaic_image(w), f"{a.name}: {w.shape[0]} kernels, {w.shape[1]} input channels")
+        return mosaic_figure(a.name, w)
     if view == "frequency":
         if len(a.kshape) == 1:
-            return filter_figures.frequency_response_1d_figure(a.summed_last)
+            peaks = np.array([f.peak_frequency for f in a.filter_shapes or []])
+            return filter_figures.frequency_response_1d_figure(a.summed_last, sample_rate=sample_rate, peaks=peaks)
         return filter_figures.frequency_response_2d_figure(a.summed_last)
     if view == "filterbank":
         _one_d(a, view)
         responses = [filters.frequency_response_1d(k) for k in a.summed_last]
         db = np.stack([r.magnitude_db for r in responses])
-        return filter_figures.filterbank_figure(a.filter_shapes or [], db, responses[0].freq)
+        return filter_figures.filterbank_figure(a.filter_shapes or [], db, responses[0].freq, sample_rate)
     if view == "signals":
         _one_d(a, view)
         return filter_figures.signal_responses_figure(a.summed_last, filters.test_signals())
@@ -85,14 +92,23 @@ def _num(x: float | None, pct: bool = False) -> str:
     return f"{100 * x:.0f}%" if pct else f"{x:.2f}"
 
 
+def _shape(shape: Any) -> str:
+    return " x ".join(map(str, shape))
+
+
 def report_html(report: Any) -> str:
-    """A report (api.Report) as HTML for a notebook: a table of its layers' headline numbers and the first layer's
-    mosaic, inline (a data: URI); no request to any address."""
+    """A report (api.Report) as HTML for a notebook: a table of its layers' headline numbers (a layer too small for
+    a pattern score says what it is instead), the first layer's mosaic, inline (a data: URI), the layers not drawn
+    and the tensors not read as conv weights; no request to any address."""
     e = html.escape
     rows = "".join(
-        f"<tr><td>{e(layer.name or 'weight')}</td><td>{e(layer.kind)}</td><td>{e(str(tuple(layer.shape)))}</td>"
-        f"<td>{_num(layer.hit_rate, True)}</td><td>{_num(layer.median_score)}</td><td>{_num(layer.null_threshold)}</td>"
-        f"<td>{_num(layer.kappa)}</td></tr>"
+        f"<tr><td>{e(layer.name or 'weight')}</td><td>{e(layer.kind)}</td><td>{e(_shape(layer.shape))}</td>"
+        + (
+            f'<td colspan="4">{e(layer.not_scored)}</td></tr>'
+            if layer.not_scored
+            else f"<td>{_num(layer.hit_rate, True)}</td><td>{_num(layer.median_score)}</td>"
+            f"<td>{_num(layer.null_threshold)}</td><td>{_num(layer.kappa)}</td></tr>"
+        )
         for layer in report.layers.values()
     )
     first: Any = report.layers[0]
@@ -101,11 +117,13 @@ def report_html(report: Any) -> str:
         alt = e(f"The kernels of layer {first.name or 'weight'}")
         src = _data_uri(mosaic_image(first.weights))
         picture = f'<p><img src="{src}" alt="{alt}" style="image-rendering: pixelated; max-width: 100%"></p>'
-    unshown = "".join(f"<li>{e(u.name or 'weight')}: {e(u.reason)}</li>" for u in report.unshown)
+    unshown = "".join(f"<li>{e(u.name or 'weight')} ({e(_shape(u.shape))}): {e(u.reason)}</li>" for u in report.unshown)
+    other = "".join(f"<li>{e(t.name)} ({e(_shape(t.shape))})</li>" for t in report.other_tensors)
     return (
-        f'<div class="cnnkreport"><p><strong>{e(report.name)}</strong>: {len(report.layers)} conv layers analysed</p>'
+        f'<div class="cnnkreport"><p><strong>{e(report.name)}</strong>: {len(report.layers)} conv layers</p>'
         "<table><thead><tr><th>layer</th><th>kind</th><th>shape</th><th>hit rate</th><th>median r*</th>"
         f"<th>null threshold</th><th>kappa</th></tr></thead><tbody>{rows}</tbody></table>{picture}"
         + (f"<p>Not drawn:</p><ul>{unshown}</ul>" if unshown else "")
+        + (f"<p>Tensors of a conv weight's rank not read as conv weights:</p><ul>{other}</ul>" if other else "")
         + "</div>"
     )

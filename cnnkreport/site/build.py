@@ -366,7 +366,7 @@ def _layer_view(folder: Folder, job: _Layer) -> LayerView:
     mosaic_fig, tiles = kernels_section(info, steps, last, frames, folder, every_weight)
     drawn = _Drawn(last, frames, timeline, _class_samples(info, job.first, job.config))
     if a is None:
-        found = _Analysed(f"The kernels of {info.name} are too small to compare with detectors.")
+        found = _Analysed(f"No pattern score for {info.name}: {report.not_scored(info.shape)}.")
     else:
         found = _analysed(folder, job, a, drawn)
     prev = None if job.prev_name is None else job.run.read_snapshot(int(steps[-1]))[job.prev_name]
@@ -385,7 +385,7 @@ def _analysed(folder: Folder, job: _Layer, a: LayerAnalysis, drawn: _Drawn) -> _
     """An analysed layer's sections (how detector-like, as filters, what the data offers), its numbers (in
     layer.json, and its weights in weights.npy where they are too many for the JSON) and its kernels' pages."""
     info, cfg, rate = job.info, job.config, job.sample_rate
-    filters_, freq = filter_section(info, a, folder)
+    filters_, freq = filter_section(info, a, folder, rate)
     matches = analysis_section(a, drawn.frames, folder)
     # where no match claim is possible, what the kernels do as filters comes first
     found = _Analysed(report.headline(a, rate), [matches, filters_] if a.claims_possible else [filters_, matches])

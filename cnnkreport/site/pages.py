@@ -106,26 +106,32 @@ def write_pages(views: list[RunView], layout: Layout, checks: Sequence[RecipeChe
         )
     summary = {
         "version": report.SUMMARY_VERSION,
-        "runs": [
-            {
-                "name": v.name,
-                "source": v.meta.source,
-                "test_accuracy": v.test_accuracy,
-                "layers": [
-                    {
-                        **lv.summary.as_dict(),
-                        **({"sparse_coding": lv.reference.summary()} if lv.reference is not None else {}),
-                    }
-                    for lv in v.layers
-                    if lv.summary is not None
-                ],
-            }
-            for v in views
-        ],
+        "runs": [run_summary(v) for v in views],
         "recipe_checks": [c.summary() for c in checks],
     }
     atomic_write_text(layout.claim(paths.SUMMARY, "summary.json"), report.dumps(summary))
     write_static(layout)
+
+
+def run_summary(v: RunView) -> dict[str, Any]:
+    """A run's entry of summary.json: every layer the site draws (one whose kernels are too small for a pattern
+    score with null pattern fields and `not_scored` saying what it is), the layers not drawn and the tensors not read
+    as conv weights."""
+    return {
+        "name": v.name,
+        "source": v.meta.source,
+        "test_accuracy": v.test_accuracy,
+        "layers": [layer_record(lv) for lv in v.layers],
+        "not_shown": report.listed(v.meta.unshown),
+        "other_tensors": report.listed(v.meta.other_tensors),
+    }
+
+
+def layer_record(lv: LayerView) -> dict[str, Any]:
+    """A drawn layer's entry of summary.json."""
+    info = lv.info
+    record = lv.summary or report.unscored_summary(info.name, info.kind, info.shape)
+    return {**record.as_dict(), **({"sparse_coding": lv.reference.summary()} if lv.reference is not None else {})}
 
 
 def _layer_pages(layout: Layout, env: jinja2.Environment, v: RunView, lv: LayerView, common: dict[str, Any]) -> None:
