@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cnnkreport.analysis import report, scores, sparse
 
@@ -44,7 +45,83 @@ def test_the_same_seed_gives_the_same_dictionary() -> None:
     x = np.random.default_rng(2).normal(size=(200, 1, 16, 16))
     a, b = sparse.learn(x, 6, (5, 5), seed=3), sparse.learn(x, 6, (5, 5), seed=3)
     assert a.atoms.shape == (6, 1, 5, 5) and a.atoms.tobytes() == b.atoms.tobytes()
+    assert (a.objective, a.change, a.iterations, a.sparsity) == (b.objective, b.change, b.iterations, b.sparsity)
     assert not np.array_equal(a.atoms, sparse.learn(x, 6, (5, 5), seed=4).atoms)
+
+
+def planted_atoms(k: int = 7) -> np.ndarray:
+    """Eight zero-mean unit-norm k x k atoms, (8, k*k): an edge (first derivative) and a line (second derivative)
+    of a Gaussian-windowed profile at each of 0, 45, 90 and 135 degrees."""
+    c = np.arange(k) - (k - 1) / 2
+    yy, xx = np.meshgrid(c, c, indexing="ij")
+    atoms = []
+    for deg in (0, 45, 90, 135):
+        u = xx * np.cos(np.deg2rad(deg)) + yy * np.sin(np.deg2rad(deg))
+        window = np.exp(-(u**2) / 2 - (xx**2 + yy**2) / 18)
+        atoms += [(u * window).ravel(), ((u**2 - 1) * window).ravel()]
+    a = np.stack(atoms)
+    a -= a.mean(axis=1, keepdims=True)
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def planted_patches(truth: np.ndarray, n: int, noise: float, seed: int) -> np.ndarray:
+    """n patches, each one or two of the planted atoms with random signs and weights plus white noise, centred and
+    scaled to unit norm as sparse.patches leaves them."""
+    rng = np.random.default_rng(seed)
+    codes = np.zeros((n, len(truth)))
+    for row in codes:
+        idx = rng.choice(len(truth), size=rng.integers(1, 3), replace=False)
+        row[idx] = rng.choice((-1.0, 1.0), size=len(idx)) * rng.uniform(0.5, 1.5, size=len(idx))
+    x = codes @ truth + noise * rng.normal(size=(n, truth.shape[1]))
+    x -= x.mean(axis=1, keepdims=True)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_planted_dictionary_of_edges_and_lines_is_recovered_to_convergence(seed: int) -> None:
+    """Patches made of eight known oriented edges and lines plus noise: every planted atom has a learned atom
+    beside it (|cos| > 0.9, matched one to one), and the objective stopped falling (converged)."""
+    truth = planted_atoms()
+    x = planted_patches(truth, 4000, 0.1, seed)
+    f = sparse.fit(x, len(truth), sparse.ALPHA, seed)
+    rows, cols, cos = sparse.matching(truth, f.atoms.T)
+    assert sorted(rows) == list(range(8)) and sorted(cols) == list(range(8))
+    assert cos.min() > 0.9, np.round(cos, 3)
+    assert abs(f.change) < sparse.TOLERANCE and sparse.MIN_ITERATIONS <= len(f.history) <= sparse.MAX_ITERATIONS
+    assert np.all(np.diff(f.history) <= 1e-6)  # the objective falls at every iteration
+    assert f.history[-1] == pytest.approx(sparse.objective(x, f.atoms, f.codes, sparse.ALPHA))
+    assert 0 < (f.codes != 0).mean() < 0.5  # sparse: a few atoms per patch
+    again = sparse.fit(x, len(truth), sparse.ALPHA, seed)
+    assert again.atoms.tobytes() == f.atoms.tobytes() and np.array_equal(again.history, f.history)
+
+
+def test_the_objective_and_its_last_tenth() -> None:
+    x = planted_patches(planted_atoms(), 50, 0.1, 0)
+    d, a = planted_atoms().T, np.zeros((50, 8))
+    assert sparse.objective(x, d, a, 0.5) == pytest.approx(0.5)  # unit-norm patches, no codes: |x|^2 / 2
+    assert sparse.last_tenth_change(np.array([4.0] * 10 + [2.0] * 10)) == 0
+    assert sparse.last_tenth_change(np.linspace(2.0, 1.0, 21)) == pytest.approx(0.1)  # from 1.1 at [-3] to 1.0
+    assert sparse.last_tenth_change(np.array([1.0])) == np.inf  # one iteration says nothing
+
+
+def test_matching_a_permuted_sign_flipped_copy_gives_one() -> None:
+    truth = planted_atoms().reshape(8, 1, 7, 7)
+    order = np.array([3, 0, 7, 1, 6, 2, 5, 4])
+    signs = np.array([1, -1, -1, 1, -1, 1, 1, -1])[:, None, None, None]
+    copy = 2.5 * signs * truth[order] + 0.3  # scaled, with an offset: zero-mean unit-norm before matching
+    rows, cols, cos = sparse.matching(copy, truth)
+    assert np.allclose(cos, 1) and np.array_equal(cols[np.argsort(rows)], order)
+    assert sparse.matched_cos(copy, truth) == pytest.approx(1.0)
+    assert sparse.matched_cos(np.zeros_like(truth), truth) == 0  # all-zero kernels match nothing, no NaN
+    chance = sparse.matched_cos_random(truth)
+    assert 0.1 < chance < 0.6 and chance == sparse.matched_cos_random(truth)  # fixed seeds: the same every time
+    assert sparse.matched_cos(truth[:3], truth) == pytest.approx(1.0)  # fewer kernels than atoms: min(N, M) pairs
+
+
+def test_the_methods_page_states_the_rule_the_code_uses() -> None:
+    text = (Path(__file__).resolve().parents[1] / "templates" / "methods.html").read_text()
+    assert f"&alpha; = {sparse.ALPHA:g} against unit-norm patches" in text
+    assert f"less than {100 * sparse.TOLERANCE:g}% over" in text
 
 
 def smooth_band_pass_layer() -> scores.LayerAnalysis:
@@ -68,7 +145,7 @@ def test_a_1d_layer_of_spread_band_pass_filters_is_said_so_in_plain_words() -> N
     assert "cycles per sample" in text and "Hz" not in text
     shapes = a.filter_shapes or []
     spread = [s.peak_frequency for s, w in zip(shapes, weak, strict=True) if w and s.duration >= 0.1 * 31]
-    assert spread and all(f"{p:.3f}" in text for p in spread) and f"{len(spread)} of the {weak.sum()} hits" in text
+    assert spread and report.peaks_sentence(spread, None) in text and f"{len(spread)} of the {weak.sum()} hits" in text
     assert "Hz)" in report.headline(a, sample_rate=16_000)
 
 
@@ -89,10 +166,15 @@ def test_the_site_sets_sparse_coding_beside_the_first_layer(quick_site: Path) ->
         first, rest = run["layers"][0], run["layers"][1:]
         ref = first["sparse_coding"]
         assert ref["atoms"] == len(first["kernels"]) and 0 <= ref["controlled_share"] <= ref["hit_rate"] <= 1
+        assert ref["alpha"] == sparse.ALPHA and ref["objective"] > 0 and ref["patches"] > 0
+        assert abs(ref["objective_change_last_tenth"]) < sparse.TOLERANCE  # learned to convergence
+        assert sparse.MIN_ITERATIONS <= ref["iterations"] <= sparse.MAX_ITERATIONS
+        assert 0 <= ref["matched_cos_random"] <= 1 and 0 <= ref["matched_cos"] <= 1
         assert all("sparse_coding" not in layer for layer in rest)  # the first layer only
     page = (quick_site / "site" / "runs" / "pulses-2d" / "features.0" / "index.html").read_text()
     assert 'id="sparse-coding"' in page and "sparse-coding.png" in page and "sparse-matches.png" in page
     assert "Olshausen and Field" in page and "phase-randomised surrogates" in page
+    assert "Learned to convergence" in page and "|a|_1" in page and "mean |cos| of" in page
     index = (quick_site / "site" / "index.html").read_text()
     assert "runs/pulses-1d/features.0/sparse-coding.png" in index and "What the data offers" in index
 

@@ -49,7 +49,8 @@ class Section:
 @dataclass(frozen=True)
 class Reference:
     """The layer page's "What the data offers" section (reference.py): a sparse-coding dictionary of the run's data,
-    its numbers beside the layer's (shares of all kernels / atoms)."""
+    its numbers beside the layer's (shares of all kernels / atoms), how it converged, and how close the layer's
+    kernels came to its atoms, one to one, against random kernels of the same shape."""
 
     atoms: int
     hit_rate: float
@@ -57,18 +58,32 @@ class Reference:
     threshold: float
     cnn_hit_rate: float
     cnn_controlled_share: float
-    sparsity: float
-    error: float
+    sparsity: float  # mean share of non-zero codes
+    error: float  # mean relative reconstruction error
+    alpha: float  # the L1 weight, against unit-norm patches
+    objective: float  # mean |x - D a|^2 / 2 + alpha |a|_1 over the patches, at the end
+    objective_change: float  # its relative fall over the last tenth of the iterations
+    iterations: int
+    patches: int
+    matched_cos: float  # mean |cos| of the layer's kernels matched one to one with the atoms
+    matched_cos_random: float  # ... of random kernels of that shape (PyTorch's default init), averaged over draws
     figure: Figure  # the dictionary's picture, relative to the layer page
 
     def summary(self) -> dict[str, float | int]:
-        """For summary.json."""
+        """For summary.json (the layer's `sparse_coding` object)."""
         return {
             "atoms": self.atoms,
             "hit_rate": round(self.hit_rate, 4),
             "controlled_share": round(self.controlled_share, 4),
             "sparsity": round(self.sparsity, 4),
             "reconstruction_error": round(self.error, 4),
+            "alpha": self.alpha,
+            "objective": round(self.objective, 6),
+            "objective_change_last_tenth": float(f"{self.objective_change:.3g}"),
+            "iterations": self.iterations,
+            "patches": self.patches,
+            "matched_cos": round(self.matched_cos, 4),
+            "matched_cos_random": round(self.matched_cos_random, 4),
         }
 
 
