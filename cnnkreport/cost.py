@@ -7,9 +7,9 @@ import math
 
 from .config import EVAL_POINTS, RunConfig, conv_sides
 
-STEP_COST = 100e6  # what an optimiser step costs beyond its convolutions (Python, the optimiser, small tensors),
-# in multiply-adds of this machine's convolutions: fitted to a step of pulses-2d and of pulses-1d (8.1 and 4.5 ms on
-# one thread: 205 and 68 million multiply-adds; 2.7 ms a step besides)
+STEP_COST = 130e6  # what an optimiser step costs beyond its convolutions (Python, the optimiser, small tensors),
+# in multiply-adds of this machine's convolutions: fitted to whole runs of pulses-1d and pulses-2d (5.6-6.5 and
+# 5.3-5.8 s on one thread, with 1,575 and 819 steps; issue 16 fitted 100e6 to single steps, 8.1 and 4.5 ms)
 
 
 def training_work(cfg: RunConfig) -> float:

@@ -45,8 +45,34 @@ class ChannelViews:
     mean: np.ndarray  # (out, k) averaged over input channels
 
 
-def frequency_response_1d(w: np.ndarray, n: int = 256, centred: bool = True) -> FreqResponse1D:
-    """Frequency response of one 1-D kernel w (k,) on n frequencies from 0 to 0.5 cycles/sample.
+def unit_peak(rows: np.ndarray, shrink_only: bool = False) -> np.ndarray:
+    """Rows (..., D), each scaled by the power of two that brings its largest |value| into [0.5, 1) (a row of zeros
+    stays zeros; `shrink_only`: only the rows larger than that), in its own float type (integers: float64). Before
+    squaring: the energy of a weight of 3e38 (a float32's largest) overflows, that of the scaled row does not. A
+    power of two scales exactly, so every ratio computed from the row has the same bits as from the row itself."""
+    x = np.asarray(rows)
+    x = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+    peak = np.abs(x).max(axis=-1, keepdims=True, initial=0.0)
+    exponent = np.frexp(peak)[1]  # peak = m 2^e with m in [0.5, 1)
+    keep = ~np.isfinite(peak) | (peak == 0) | ((exponent <= 0) if shrink_only else False)
+    return np.ldexp(x, np.where(keep, 0, -exponent).astype(np.int32))
+
+
+def roomy(w: np.ndarray, terms: int) -> np.ndarray:
+    """w as it is, or in float64 where a sum of `terms` of its values could overflow its own float type (float32
+    weights near 3.4e38, its largest): channel sums and differences of snapshots stay finite, and no other number
+    changes by a bit."""
+    w = np.asarray(w)
+    if not np.issubdtype(w.dtype, np.floating) or w.dtype == np.float64 or not w.size:
+        return w
+    return w.astype(np.float64) if float(np.abs(w).max()) * max(terms, 1) > float(np.finfo(w.dtype).max) else w
+
+
+def frequency_response_1d(
+    w: np.ndarray, n: int = 256, centred: bool = True, freq: np.ndarray | None = None
+) -> FreqResponse1D:
+    """Frequency response of one 1-D kernel w (k,) on n frequencies from 0 to 0.5 cycles/sample (or at `freq`, in
+    cycles/sample: log-spaced ones, for a log frequency axis).
 
     Feeding x[n] = exp(i 2 pi f n) to the layer gives y[n] = H(f) x[n] with, for cross-correlation,
         H(f) = sum_j w[j] exp(+i 2 pi f (j - c)),
@@ -59,7 +85,7 @@ def frequency_response_1d(w: np.ndarray, n: int = 256, centred: bool = True) -> 
     w = np.asarray(w, dtype=np.float64).ravel()
     k = len(w)
     c = (k - 1) // 2 if centred else 0
-    freq = np.linspace(0.0, 0.5, n)
+    freq = np.linspace(0.0, 0.5, n) if freq is None else np.asarray(freq, dtype=np.float64)
     omega = 2.0 * np.pi * freq
     # freqz gives sum_m b[m] e^{-i omega m}; for b = w reversed: e^{-i omega (k-1)} sum_j w[j] e^{+i omega j}
     _, h = signal.freqz(w[::-1], worN=omega)
@@ -86,14 +112,15 @@ def _phase(h: np.ndarray, tol: float) -> np.ndarray:
     return phase + 2.0 * np.pi if phase[0] <= -np.pi + 1e-9 else phase  # start in (-pi, pi]: -1 is +pi, not -pi
 
 
-def reference_responses_1d(n: int = 256) -> dict[str, np.ndarray]:
+def reference_responses_1d(n: int = 256, freq: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Magnitude responses (n,) of the first difference [-1, 1] and second difference [1, -2, 1], on the same
-    frequency grid as `frequency_response_1d(w, n)`, each normalised so its peak (at f = 0.5) is 1: sin(pi f) and
-    sin^2(pi f). They are overlays: the figures plot each kernel's magnitude normalised to its own peak, so the
-    shapes compare (a kernel that tracks "1st difference" is a high-pass edge detector of that order)."""
+    frequency grid as `frequency_response_1d(w, n, freq=freq)`, each normalised so its peak (at f = 0.5, the end
+    of the grid) is 1: sin(pi f) and sin^2(pi f). They are overlays: the figures plot each kernel's magnitude
+    normalised to its own peak, so the shapes compare (a kernel that tracks "1st difference" is a high-pass edge
+    detector of that order)."""
     out = {}
     for name, ref in (("1st difference", [-1.0, 1.0]), ("2nd difference", [1.0, -2.0, 1.0])):
-        mag = frequency_response_1d(np.array(ref), n).magnitude
+        mag = frequency_response_1d(np.array(ref), n, freq=freq).magnitude
         out[name] = mag / mag.max()
     return out
 
@@ -240,7 +267,7 @@ def describe_1d(w: np.ndarray) -> FilterShape:
     """Peak frequency, -3 dB bandwidth, filter type, and where in time a 1-D kernel w (k,) lives. A kernel of all
     zeros is all zeros (type "zero"), never NaN. The magnitude is the same for the kernel as stored and as applied
     (cross-correlation only conjugates the response)."""
-    w = np.asarray(w, dtype=np.float64).ravel()
+    w = unit_peak(np.asarray(w, dtype=np.float64).ravel())  # every number below is scale-free: no overflow
     energy = w * w
     total = float(energy.sum())
     if total == 0.0 or not np.isfinite(total):

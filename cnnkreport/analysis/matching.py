@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .bank import FAMILY_ORDER, Bank, Template, normalise
+from .filters import unit_peak
 
 TOP = 3  # matches listed per kernel: the named one, then the best of other families
 NEAR = 0.01  # |cos| within this of r*: near-equal matches, of which the simplest family names the kernel
@@ -99,8 +100,9 @@ def empty_matches() -> Matches:
 
 
 def rows_of(kernels: np.ndarray) -> np.ndarray:
-    """Kernels (n, *shape) as zero-mean, unit-norm rows (n, D)."""
-    return normalise(np.asarray(kernels, dtype=np.float64).reshape(len(kernels), -1))
+    """Kernels (n, *shape) as zero-mean, unit-norm rows (n, D); huge rows scaled down by a power of two first (exact),
+    so that their norm does not overflow."""
+    return normalise(unit_peak(np.asarray(kernels, dtype=np.float64).reshape(len(kernels), -1), shrink_only=True))
 
 
 class Matcher:

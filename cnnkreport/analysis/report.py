@@ -5,15 +5,17 @@ Nothing here computes a score; it only reports what `analysis` measured, rounded
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .bank import Template
 from .results import KernelResult, LayerResult, Match, PairedChange, TrainingAdded
-from .scores import NEGLIGIBLE, SURROGATE_ALPHA, THRESHOLD_QUANTILE, LayerAnalysis
+from .scores import NEGLIGIBLE, SURROGATE_ALPHA, THRESHOLD_QUANTILE, LayerAnalysis, kernel_shape
 
 SUMMARY_VERSION = 1
 DIGITS = 4  # floats in JSON are rounded, so that the same numbers give the same bytes
@@ -94,6 +96,7 @@ def layer_summary(a: LayerAnalysis, sample_rate: float | None = None) -> LayerRe
         ),
         match_claims_possible=a.claims_possible,
         match_claims_note=a.claims_note or None,
+        not_scored=None,
         kernels=tuple(
             KernelResult(
                 index=i,
@@ -105,6 +108,55 @@ def layer_summary(a: LayerAnalysis, sample_rate: float | None = None) -> LayerRe
             for i in range(len(a.final.score))
         ),
     )
+
+
+def not_scored(shape: tuple[int, ...]) -> str:
+    """What a layer whose kernels are too small for a pattern score (scores: fewer than 3 weights) is, in words."""
+    kshape = kernel_shape(tuple(shape))
+    if math.prod(kshape) == 1:
+        size, where = ("1x1", "spatial") if len(kshape) == 2 else ("1-tap", "temporal")
+        return f"a {size} (pointwise) convolution: a weight matrix mixing channels, with no {where} pattern to score"
+    size = "x".join(map(str, kshape)) + (" taps" if len(kshape) == 1 else "")
+    return f"kernels of {size}: too few weights for a pattern score"
+
+
+_KERNEL_PATTERN_FIELDS = [f.name for f in dataclasses.fields(KernelResult) if f.name != "index"]
+
+
+def unscored_summary(name: str, kind: str, shape: tuple[int, ...]) -> LayerResult:
+    """The summary.json entry of a layer that the site draws but no pattern score describes (not_scored): its kind
+    and shape, null for every pattern field, `match_claims_possible` false, a kernel entry (all null) per output."""
+    what = not_scored(shape)
+    return LayerResult(
+        name=name,
+        kind=kind,
+        shape=tuple(shape),
+        analysed_as=None,
+        matched_by=None,
+        bank_size=None,
+        null_threshold=None,
+        null_median=None,
+        hit_rate=None,
+        hit_rate_at_init=None,
+        hit_rate_phase_controlled=None,
+        hit_rate_controlled=None,
+        median_score=None,
+        median_score_at_init=None,
+        kappa=None,
+        paired_change=None,
+        dc_fraction_median=None,
+        dc_fraction_null_median=None,
+        training_added=None,
+        match_claims_possible=False,
+        match_claims_note=f"no pattern score: {what}",
+        not_scored=what,
+        kernels=tuple(KernelResult(i, **dict.fromkeys(_KERNEL_PATTERN_FIELDS)) for i in range(shape[0])),
+    )
+
+
+def listed(records: Sequence[Any]) -> list[dict[str, Any]]:
+    """A run's `not_shown` (rundir.Unshown: name, shape, reason) or `other_tensors` (name, shape) for summary.json."""
+    return [{k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(r).items()} for r in records]
 
 
 def layer_detail(
@@ -174,16 +226,68 @@ def pct(x: float | None) -> str:
 LOCALISED = 0.1  # a 1-D kernel whose energy spreads (RMS) over less than this share of its taps is localised
 
 
-def _peaks(peaks: list[float], sample_rate: float | None, most: int = 8) -> str:
-    """'0.024, 0.033 cycles per sample (384, 528 Hz)': at most `most` of them."""
-    more = ", ..." if len(peaks) > most else ""
-    text = ", ".join(f"{f:.3f}" for f in peaks[:most]) + more + " cycles per sample"
-    return text + (f" ({', '.join(f'{f * sample_rate:,.0f}' for f in peaks[:most])}{more} Hz)" if sample_rate else "")
+def significant(x: float, digits: int = 2) -> str:
+    """x to `digits` significant figures, without an exponent or trailing zeros: 0.0012, 0.23, 0.5, 590, 3,700."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else str(x)
+    decimals = digits - 1 - math.floor(math.log10(abs(x)))
+    text = f"{round(x, decimals):,.{max(decimals, 0)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def in_hz(hz: float, digits: int = 2) -> str:
+    """A frequency in Hz or, from 1,000 Hz, in kHz, to `digits` significant figures: '19 Hz', '3.7 kHz'."""
+    text = significant(hz, digits)
+    if abs(float(text.replace(",", ""))) >= 1000:
+        return significant(hz / 1000, digits) + " kHz"
+    return text + " Hz"
+
+
+def _digits(values: Sequence[float]) -> int:
+    """The fewest significant figures (2 to 4) at which values that differ (by more than a part in 10,000) read
+    differently too: a range and its quartiles never print as one number where they are not."""
+    distinct = len({significant(v, 4) for v in values})
+    return next((d for d in (2, 3) if len({significant(v, d) for v in values}) == distinct), 4)
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def peaks_sentence(peaks: Sequence[float], sample_rate: float | None) -> str:
+    """Where a group's peak frequencies lie, as a sentence: each peak of one to three filters, else their range,
+    median and quartiles ('Their peaks run from 0.0012 to 0.23 cycles per sample (median 0.037; quartiles 0.018 and
+    0.071), that is 19 Hz to 3.7 kHz at 16 kHz (median 590 Hz).'), to the significant figures that keep them
+    apart; in Hz too where the sample rate is known."""
+    peaks = sorted(float(p) for p in peaks)
+    rate = f" at {in_hz(sample_rate, 4)}" if sample_rate else ""
+    if len(peaks) <= 3:
+        d = _digits(peaks)
+        same = len(set(peaks)) == 1
+        shown = peaks[:1] if same else peaks
+        where = "Its peak is" if len(peaks) == 1 else "Their peaks are all" if same else "Their peaks are"
+        text = f"{where} at {_listed([significant(p, d) for p in shown])} cycles per sample"
+        if sample_rate:
+            hz = [in_hz(p * sample_rate, d) for p in shown]
+            text += f" ({_listed(hz)}{rate})"
+        return text + "."
+    q1, median, q3 = (float(q) for q in np.quantile(peaks, [0.25, 0.5, 0.75]))
+    lo, hi = peaks[0], peaks[-1]
+    d = _digits([lo, q1, median, q3, hi])
+    text = (
+        f"Their peaks run from {significant(lo, d)} to {significant(hi, d)} cycles per sample (median "
+        f"{significant(median, d)}; quartiles {significant(q1, d)} and {significant(q3, d)})"
+    )
+    if sample_rate:
+        r = sample_rate
+        text += f", that is {in_hz(lo * r, d)} to {in_hz(hi * r, d)}{rate} (median {in_hz(median * r, d)})"
+    return text + "."
 
 
 def spread_filters(a: LayerAnalysis, sample_rate: float | None = None) -> str:
     """For a 1-D layer: the hits the smoothness control does not support that are filters spread over the whole
-    kernel (not a feature at one place), in plain words with their peak frequencies; "" if there are none."""
+    kernel (not a feature at one place), in plain words with where their peak frequencies lie; "" if there are
+    none."""
     shapes = a.filter_shapes
     if shapes is None:
         return ""
@@ -195,17 +299,21 @@ def spread_filters(a: LayerAnalysis, sample_rate: float | None = None) -> str:
     kinds: dict[str, int] = {}
     for i in spread:
         kinds[shapes[i].filter_type] = kinds.get(shapes[i].filter_type, 0) + 1
-    if len(kinds) == 1:
+    one = len(spread) == 1
+    if one:
+        kind = next(iter(kinds))
+        what = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} filter"
+    elif len(kinds) == 1:
         what = f"{next(iter(kinds))} filters"
     else:
         what = "filters (" + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])) + ")"
-    peaks = sorted(shapes[i].peak_frequency for i in spread)
     return (
-        f" In plain words: {len(spread)} of the {len(weak)} hits the control does not support are {what} whose "
-        f"energy spreads over the whole kernel (RMS duration at least {100 * LOCALISED:.0f}% of its {taps} taps), "
-        f"not features at one place. They pass a band of frequencies (peaks at {_peaks(peaks, sample_rate)}) "
-        "wherever it occurs in the window, and it is that smooth shape that matches a step or ramp template, not "
-        "an edge or line at one moment."
+        f" In plain words: {len(spread)} of the {len(weak)} hits the control does not support "
+        f"{'is' if one else 'are'} {what} whose energy spreads over the whole kernel (RMS duration at least "
+        f"{100 * LOCALISED:.0f}% of its {taps} taps), not {'a feature' if one else 'features'} at one place. "
+        f"{'It passes' if one else 'They pass'} a band of frequencies wherever it occurs in the window, and it is "
+        "that smooth shape that matches a step or ramp template, not an edge or line at one moment. "
+        + peaks_sentence([shapes[i].peak_frequency for i in spread], sample_rate)
     )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import stats
 
 from .bank import bank
-from .filters import FilterShape, describe_1d
+from .filters import FilterShape, describe_1d, roomy, unit_peak
 from .fit import DENSE_MAX_TAPS, FittedBank
 from .matching import Matcher, Matches, Scorer, best_scores, match
 
@@ -89,8 +89,8 @@ def null_threshold(null: np.ndarray) -> float:
 
 def dc_fraction(kernels: np.ndarray) -> np.ndarray:
     """Share of each kernel's energy at zero frequency (its mean), (N,): 1 for a constant, ~1/D for white noise."""
-    flat = kernels.reshape(len(kernels), -1)
-    energy = (flat**2).sum(axis=1)
+    flat = unit_peak(kernels.reshape(len(kernels), -1), shrink_only=True)  # a ratio of squares: the scale drops
+    energy = (flat**2).sum(axis=1)  # out, and so does the overflow of a weight of 3e38
     dc = flat.shape[1] * flat.mean(axis=1) ** 2
     return np.divide(dc, energy, out=np.zeros_like(energy), where=energy > 0)
 
@@ -346,7 +346,7 @@ class LayerScorer:
         if self._matcher is not None:
             s, out, in_c = len(weights), shape[0], shape[1]
             kshape = kernel_shape(shape)
-            summed = weights.reshape(s, out, in_c, *kshape).sum(axis=2)  # multi-channel kernels: their channel sum
+            summed = roomy(weights, in_c).reshape(s, out, in_c, *kshape).sum(axis=2)  # multi-channel: the channel sum
             self._matcher.add(summed.reshape(s * out, *kshape))
             self._summed = [self._summed[0] if self._summed else summed[0].copy(), summed[-1].copy()]
 
@@ -375,7 +375,7 @@ class LayerScorer:
         if 1 < in_c and out * in_c <= MAX_PER_CHANNEL:
             per_channel = best_scores(self.last.reshape(out * in_c, *kshape), b).reshape(out, in_c)
         null_kernels = random_kernels(in_c, kshape, 500, seed=1).sum(axis=1)
-        added = match(last - first, b) if init is not None else None
+        added = match(roomy(last, 2) - roomy(first, 2), b) if init is not None else None
         possible, note = claims_possible(kshape)
         null = null_scores(in_c, kshape)
         return LayerAnalysis(

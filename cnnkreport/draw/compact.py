@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..analysis.filters import roomy
 from .mosaic import (
     AXIS,
     GAP,
@@ -133,7 +134,7 @@ def draw_layer(
         drawn = _channels_2d(w, scale, zoom, box) if w.ndim == 4 else _channels_1d(w, scale, zoom, box)
         if drawn is not None:
             return drawn
-        sums = draw_layer(w.sum(axis=1, keepdims=True), scale, None, zoom, box)
+        sums = draw_layer(roomy(w, in_c).sum(axis=1, keepdims=True), scale, None, zoom, box)
         note = f"Each kernel summed over its {in_c:,} input channels (every channel would not fit a page). "
         return replace(sums, summed=in_c, note=note + sums.note)
     v = (np.abs(w).max() if scale == "global" else tile_vmax(w)) if vmax is None else vmax

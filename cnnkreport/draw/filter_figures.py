@@ -16,8 +16,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..analysis.filters import (
-    FilterShape,
     channel_views_1d,
+    describe_1d,
     frequency_response_1d,
     frequency_response_2d,
     reference_responses_1d,
@@ -25,18 +25,18 @@ from ..analysis.filters import (
 )
 from .canvas import Canvas
 from .figures import PANEL_DPI, PANEL_FONT, PANEL_MAX_WIDTH
+from .filterbank import ACCENT, DB_RANGE, INK, FreqAxis
+from .filterbank import filterbank_figure as filterbank_figure  # the filterbank view, drawn there
 
 MAX_PANELS = 16  # kernels per small-multiples figure (frequency responses, feature-map columns)
 MAX_TILES = 64  # tiles per input-space figure
 INPUT_SPACE_WIDTH = 512 / PANEL_DPI  # inches an input-space figure is at least: the index shows it at natural size
-DB_RANGE = 40.0  # dB shown below each kernel's peak in the 1-D frequency responses
-INK = "#1f4e79"  # the kernel / output colour (as in figures.py)
-ACCENT = "#d55e00"  # a second colour, distinct from INK for colour-blind readers
 REF = "#888888"  # reference curves and inputs
 FONT = PANEL_FONT  # the smallest text of these figures: 10 px at PANEL_DPI
 TITLE = PANEL_FONT + 1  # a figure's suptitle
 TICK = 0.05  # inches: the length of a tick drawn on a Canvas panel (frequency responses)
 TICK_LABEL = 0.08  # inches: from a Canvas panel's edge to its tick labels
+LOG_POINTS = 512  # frequencies a response is drawn at on a log frequency axis (log-spaced)
 
 
 def _stack(kernels: np.ndarray, ndim: int) -> np.ndarray:
@@ -60,21 +60,28 @@ def _grid(n: int, max_cols: int) -> tuple[int, int]:
 
 
 def _frequency_panel(
-    c: Canvas, box: tuple[float, float, float, float], span: tuple[float, float], yticks: list[float], fmt: str
+    c: Canvas,
+    box: tuple[float, float, float, float],
+    span: tuple[float, float],
+    yticks: list[float],
+    fmt: str,
+    axis: FreqAxis,
 ) -> Any:
-    """Frame a panel of the frequency axis (0 to 0.5 cycles/sample) against the values `span` in `box` (x0, y0,
-    width, height, inches), grid and label its y ticks; returns the mapping from (frequency, value) to inches."""
+    """Frame a panel of the frequency axis (0 to 0.5 cycles/sample, or as `axis` says) against the values `span` in
+    `box` (x0, y0, width, height, inches), grid and label its y ticks; returns the mapping from (frequency, value)
+    to inches."""
     x0, y0, w, h = box
     lo, hi = span
     c.frame(x0, y0, w, h)
-    for f in (0.1, 0.2, 0.3, 0.4):
-        c.grid_line([(x0 + 2 * f * w, y0), (x0 + 2 * f * w, y0 + h)])
+    for f in axis.grid():
+        x = x0 + float(axis.fraction(f)) * w
+        c.grid_line([(x, y0), (x, y0 + h)])
     for v in yticks:
         y = y0 + (v - lo) / (hi - lo) * h
         c.grid_line([(x0, y), (x0 + w, y)])
         c.tick([(x0 - TICK, y), (x0, y)])
         c.text(x0 - TICK_LABEL, y, fmt.format(v).replace("-", "\u2212"), ha="right", va="center", fontsize=FONT)
-    return lambda f, v: (x0 + 2 * np.asarray(f) * w, y0 + (np.asarray(v) - lo) / (hi - lo) * h)
+    return lambda f, v: (x0 + axis.fraction(f) * w, y0 + (np.asarray(v) - lo) / (hi - lo) * h)
 
 
 def _phase_range(phase: np.ndarray) -> tuple[tuple[float, float], list[float]]:
@@ -114,6 +121,7 @@ class ResponseInches:
 
 
 RESPONSE = ResponseInches()
+CYCLES = FreqAxis()  # frequencies in cycles per sample, 0 to 0.5, linear: without a sample rate
 REF_STYLES = {"1st difference": (0, (4, 2)), "2nd difference": (0, (1, 1.5))}  # dashes of the reference responses
 
 
@@ -135,9 +143,10 @@ class ResponseGrid:
     pw: float
     mh: float
     ph: float
+    axis: FreqAxis = CYCLES  # where the panels put each frequency
 
     @staticmethod
-    def of(n: int, s: ResponseInches = RESPONSE) -> ResponseGrid:
+    def of(n: int, s: ResponseInches = RESPONSE, axis: FreqAxis = CYCLES) -> ResponseGrid:
         rows, cols = _grid(n, 4)
         width = max(s.column * cols, s.min_width)
         legend_cols = 3 if width >= s.legend_inline else 1  # the legend's three entries: on the title's line for
@@ -147,7 +156,7 @@ class ResponseGrid:
         cell_w, cell_h = (width - s.left - s.right) / cols, (height - top - s.bottom) / rows
         mh = (cell_h - s.head - s.gap - s.below) * 2 / 3  # the panels' height: two thirds magnitude, a third phase
         return ResponseGrid(
-            n, rows, cols, width, height, legend_cols, top, cell_w, cell_h, cell_w - s.gutter, mh, mh / 2
+            n, rows, cols, width, height, legend_cols, top, cell_w, cell_h, cell_w - s.gutter, mh, mh / 2, axis
         )
 
     def cell(self, i: int, s: ResponseInches = RESPONSE) -> tuple[float, float, float, float]:
@@ -159,16 +168,25 @@ class ResponseGrid:
         return x0, y_top, ym, ym - s.gap - self.ph
 
 
-def frequency_response_1d_figure(kernels: np.ndarray, labels: list[str] | None = None) -> Figure:
+def frequency_response_1d_figure(
+    kernels: np.ndarray,
+    labels: list[str] | None = None,
+    sample_rate: float | None = None,
+    peaks: np.ndarray | None = None,
+) -> Figure:
     """Magnitude (dB, each kernel normalised to its own peak, over the 1st/2nd-difference references dashed grey)
     and phase (below, where the magnitude is within 60 dB of the peak) of 1-D kernels (N, k), a panel pair each,
-    drawn on a Canvas (one axes for all the panels)."""
+    drawn on a Canvas (one axes for all the panels). With `sample_rate`, in Hz, on a log axis where the peaks (the
+    layer's `peaks`, cycles/sample; by default those of `kernels`) span more than a decade (FreqAxis)."""
     w = _stack(kernels, 1)
     n, note = _capped(len(w), MAX_PANELS, "kernels")
     labels = labels if labels is not None else [f"kernel {i}" for i in range(len(w))]
-    g = ResponseGrid.of(n)
+    axis = CYCLES
+    if sample_rate is not None:
+        axis = FreqAxis.of([describe_1d(k).peak_frequency for k in w] if peaks is None else peaks, sample_rate)
+    g = ResponseGrid.of(n, axis=axis)
     c = Canvas(g.width, g.height)
-    refs = reference_responses_1d()
+    refs = reference_responses_1d(freq=axis.frequencies(LOG_POINTS))
     handles: list[Any] = []
     for i in range(n):
         lines = _response_pair(c, g, i, w[i], labels[i], refs)
@@ -192,28 +210,33 @@ def _response_pair(
     left of the first column, the frequency axis below a column's lowest panel. Returns the magnitude panel's lines
     (the references', then the kernel's: the legend's handles)."""
     x0, y_top, ym, yp = g.cell(i)
-    r = frequency_response_1d(kernel)
+    r = frequency_response_1d(kernel, freq=g.axis.frequencies(LOG_POINTS))
     peak = float(r.magnitude.max())
     rel = r.magnitude / peak if peak > 0 else r.magnitude
     title = f"{label}  (peak gain {peak:.3g})"
     c.text(x0 + g.pw / 2, y_top - RESPONSE.head_drop, title, ha="center", va="top", fontsize=FONT)
-    lines = _magnitude_panel(c, (x0, ym, g.pw, g.mh), r.freq, rel, refs)
-    _phase_panel(c, (x0, yp, g.pw, g.ph), r.freq, np.where(rel > 1e-3, r.phase / np.pi, np.nan))
+    lines = _magnitude_panel(c, (x0, ym, g.pw, g.mh), r.freq, rel, refs, g.axis)
+    _phase_panel(c, (x0, yp, g.pw, g.ph), r.freq, np.where(rel > 1e-3, r.phase / np.pi, np.nan), g.axis)
     if i % g.cols == 0:  # the first column: its rows labelled
         x = RESPONSE.row_label
         c.text(x, ym + g.mh / 2, "gain (dB re peak)", rotation=90, ha="left", va="center", fontsize=FONT)
         c.text(x, yp + g.ph / 2, "phase (\u03c0 rad)", rotation=90, ha="left", va="center", fontsize=FONT)
     if i + g.cols >= g.n:  # the lowest panel of its column: the frequency axis labelled
-        _frequency_axis(c, x0, yp, g.pw)
+        _frequency_axis(c, x0, yp, g.pw, g.axis)
     return lines
 
 
 def _magnitude_panel(
-    c: Canvas, box: tuple[float, float, float, float], freq: np.ndarray, rel: np.ndarray, refs: dict[str, np.ndarray]
+    c: Canvas,
+    box: tuple[float, float, float, float],
+    freq: np.ndarray,
+    rel: np.ndarray,
+    refs: dict[str, np.ndarray],
+    axis: FreqAxis,
 ) -> list[Any]:
     """A kernel's gain re its peak (`rel`, on `freq`) in dB, over the references' (grey, dashed), in `box` (x0, y0,
     width, height, inches); returns the lines, the references' first."""
-    mag = _frequency_panel(c, box, (-DB_RANGE, 3.0), [0.0, -10.0, -20.0, -30.0, -40.0], "{:.0f}")
+    mag = _frequency_panel(c, box, (-DB_RANGE, 3.0), [0.0, -10.0, -20.0, -30.0, -40.0], "{:.0f}", axis)
     lines = [
         c.ax.plot(*mag(freq, 20 * np.log10(np.maximum(m, 1e-6))), color=REF, lw=0.8, ls=REF_STYLES[name])[0]
         for name, m in refs.items()
@@ -224,19 +247,23 @@ def _magnitude_panel(
     return lines
 
 
-def _phase_panel(c: Canvas, box: tuple[float, float, float, float], freq: np.ndarray, phase: np.ndarray) -> None:
+def _phase_panel(
+    c: Canvas, box: tuple[float, float, float, float], freq: np.ndarray, phase: np.ndarray, axis: FreqAxis
+) -> None:
     """A kernel's phase (in units of pi, NaN where not drawn), on `freq`, in `box` (x0, y0, width, height, inches)."""
     span, yticks = _phase_range(phase)
-    ph_map = _frequency_panel(c, box, span, yticks, "{:g}")
+    ph_map = _frequency_panel(c, box, span, yticks, "{:g}", axis)
     c.clip(c.ax.plot(*ph_map(freq, phase), color=ACCENT, lw=1.2)[0], *box)
 
 
-def _frequency_axis(c: Canvas, x0: float, y0: float, w: float) -> None:
-    """The frequency axis labelled below a panel (x0, y0, w inches): ticks at 0, 0.25 and 0.5, and its name."""
-    for f in (0.0, 0.25, 0.5):
-        c.tick([(x0 + 2 * f * w, y0), (x0 + 2 * f * w, y0 - TICK)])
-        c.text(x0 + 2 * f * w, y0 - TICK_LABEL, f"{f:g}", ha="center", va="top", fontsize=FONT)
-    c.text(x0 + w / 2, y0 - RESPONSE.axis_label, "frequency (cycles/sample)", ha="center", va="top", fontsize=FONT)
+def _frequency_axis(c: Canvas, x0: float, y0: float, w: float, axis: FreqAxis) -> None:
+    """The frequency axis labelled below a panel (x0, y0, w inches): ticks at 0, 0.25 and 0.5 cycles/sample (or as
+    `axis` says: the powers of ten of a log one), and its name."""
+    for f, label in axis.ticks(w):
+        x = x0 + float(axis.fraction(f)) * w
+        c.tick([(x, y0), (x, y0 - TICK)])
+        c.text(x, y0 - TICK_LABEL, label, ha="center", va="top", fontsize=FONT)
+    c.text(x0 + w / 2, y0 - RESPONSE.axis_label, axis.label(), ha="center", va="top", fontsize=FONT)
 
 
 def frequency_response_2d_figure(kernels: np.ndarray) -> Figure:
@@ -383,47 +410,4 @@ def input_space_figure(v: np.ndarray) -> Figure:
         y=1 - 0.04 / height,
         va="top",
     )
-    return fig
-
-
-def filterbank_figure(shapes: list[FilterShape], magnitude_db: np.ndarray, freq: np.ndarray) -> Figure:
-    """A layer of 1-D kernels as a filterbank, as papers on learned audio front ends draw one (SincNet, LEAF): the
-    kernels sorted by peak frequency; peak frequency against that order (log axis), -3 dB bandwidth against peak
-    frequency, and every magnitude response (dB re its own peak, rows in that order) as a heat map.
-    `magnitude_db` (N, F) on the frequencies `freq` (F,) in cycles/sample."""
-    order = np.argsort([s.peak_frequency for s in shapes], kind="stable")
-    peaks = np.array([shapes[i].peak_frequency for i in order])
-    widths = np.array([shapes[i].bandwidth for i in order])
-    fig = Figure(figsize=(10.5, 3.4))
-    ax_p, ax_b, ax_h = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.0, 1.0, 1.3]})
-    positive = peaks > 0
-    floor = float(peaks[positive].min()) / 2 if positive.any() else 1e-3
-    ax_p.plot(np.arange(len(peaks)), np.maximum(peaks, floor), "o", ms=3, color=INK)
-    ax_p.set_yscale("log")
-    ax_p.set_xlabel("kernel, sorted by peak frequency", fontsize=FONT)
-    ax_p.set_ylabel("peak frequency (cycles/sample)", fontsize=FONT)
-    if not positive.all():
-        ax_p.set_title(f"{int((~positive).sum())} peak at 0 (drawn at {floor:.2g})", fontsize=FONT)
-    ax_b.plot(peaks, widths, "o", ms=3, color=ACCENT)
-    ax_b.set_xlim(0, 0.5)
-    ax_b.set_ylim(0, max(float(widths.max()) * 1.1, 1e-3))  # from zero: a tight range would magnify noise
-    ax_b.set_xlabel("peak frequency (cycles/sample)", fontsize=FONT)
-    ax_b.set_ylabel("-3 dB bandwidth (cycles/sample)", fontsize=FONT)
-    rel = magnitude_db[order] - magnitude_db[order].max(axis=1, keepdims=True)
-    image = ax_h.imshow(
-        np.clip(rel, -DB_RANGE, 0),
-        aspect="auto",
-        origin="lower",
-        extent=(float(freq[0]), float(freq[-1]), -0.5, len(order) - 0.5),
-        cmap="viridis",
-        interpolation="nearest",
-    )
-    ax_h.set_xlabel("frequency (cycles/sample)", fontsize=FONT)
-    ax_h.set_ylabel("kernel, sorted by peak frequency", fontsize=FONT)
-    fig.colorbar(image, ax=ax_h, label="gain (dB re its peak)")
-    for ax in (ax_p, ax_b, ax_h):
-        ax.tick_params(labelsize=FONT)
-        if ax is not ax_h:
-            ax.grid(alpha=0.3)
-    fig.tight_layout()
     return fig

@@ -129,7 +129,8 @@ def kernel_views(
     evolving = None
     if len(a.steps) > 1:
         shown = frames.subset(GIF_FRAMES)
-        evolving = (shown.index, shown.steps, shown.weights.reshape(*shown.weights.shape[:3], *a.kshape).sum(axis=2))
+        summed = filters.roomy(shown.weights, shown.weights.shape[2]).reshape(*shown.weights.shape[:3], *a.kshape)
+        evolving = (shown.index, shown.steps, summed.sum(axis=2))
     views = []
     for i in range(out if limit is None else min(out, limit)):
         name = f"kernel {i} of {info.name}"

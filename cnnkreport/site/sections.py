@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -15,8 +14,10 @@ from ..analysis import filters
 from ..analysis.scores import LayerAnalysis
 from ..draw import compact, figures, filter_figures, mosaic
 from ..rundir import LayerInfo
+from .as_filters import filter_section as filter_section  # the "As filters" section, drawn there
+from .as_filters import sorted_order
 from .kernels import animation
-from .layout import INPUT_SPACE, File, Folder
+from .layout import INPUT_SPACE, Folder
 from .player import chart_markers
 from .views import MAX_KERNEL_PAGES, Figure, Section, describe
 
@@ -39,6 +40,12 @@ def animated(info: LayerInfo, count: int) -> bool:
     return count > 1 and (info.shape[1] == 1 or _colour(info)) and math.prod(info.shape[2:]) > 1
 
 
+FILE_ORDER = "mosaic-file-order.png"  # a layer drawn sorted by peak frequency: its kernels in file order
+SORTED = (
+    "Sorted by peak frequency (of each kernel's sum over its input channels), the lowest first, as a filterbank is "
+    "read: the n-th drawn is not kernel n (the table and the kernel pages keep the file order; the kernels in file "
+    "order are linked below). "
+)
 SIGNS = {
     "stem plot": "bars go up for positive weights.",
     "line plot": "up is positive.",
@@ -53,7 +60,8 @@ def _mosaics(
     """Draw the kernels after training (`last`) as mosaic.png (each tile on its own scale) and mosaic-global.png (one
     scale), the way that suits the layer and fits a page (compact.draw_layer): colour tiles for a first layer on RGB
     input, a weight matrix for 1x1 kernels, tiles, stem or line plots, heat-map rows for many long kernels, channel
-    sums (and every channel in grid pictures, for download) where the channels do not fit. Returns both figures."""
+    sums (and every channel in grid pictures, for download) where the channels do not fit; a long 1-D layer sorted by
+    peak frequency (as_filters.sorted_order), with its file order a picture linked. Returns both figures."""
     files = {
         "tile": folder.file("mosaic.png", "the kernels, each on its own scale"),
         "global": folder.file("mosaic-global.png", "the kernels on one scale"),
@@ -65,7 +73,8 @@ def _mosaics(
         sign = "each colour channel's weight, mid-grey zero (Krizhevsky et al. 2012, Fig. 3)."
         links: tuple[tuple[str, str], ...] = ()
     else:
-        drawn = {scale: compact.draw_layer(last, scale) for scale in ("tile", "global")}
+        order = sorted_order(info, last)
+        drawn = {scale: compact.draw_layer(last if order is None else last[order], scale) for scale in files}
         for scale, file in files.items():
             mosaic.write_png(file.path, drawn[scale].image)
         d = drawn["tile"]
@@ -73,6 +82,12 @@ def _mosaics(
         shown = f", the first {d.shown:,} of {d.total:,} kernels" if d.shown < d.total else ""
         shown += f", each kernel summed over its {d.summed:,} input channels" if d.summed else ""
         links = _full_grid(last, folder, weights_file) if d.summed or d.shown < d.total else ()
+        if order is not None:
+            file_order = folder.file(FILE_ORDER, "the kernels in file order")
+            mosaic.write_png(file_order.path, compact.draw_layer(last).image)
+            shown = ", sorted by peak frequency" + shown.replace("kernels", "kernels in that order", 1)
+            note = SORTED + note
+            links = ((file_order.src, f"the kernels in file order ({file_order.src})"), *links)
     main = Figure(
         files["tile"].src,
         f"Layer {info.name}: {describe(info)}, after training{shown}, each {what} on its own scale",
@@ -149,7 +164,7 @@ def _evolution(info: LayerInfo, steps: np.ndarray, frames: mosaic.Frames, folder
 
 def _summed(w: np.ndarray, kshape: tuple[int, ...]) -> np.ndarray:
     """Snapshots of kernels (F, n, in, *k) summed over their input channels, at the analysed shape: (F, n, *kshape)."""
-    return w.reshape(*w.shape[:3], *kshape).sum(axis=2)
+    return filters.roomy(w, w.shape[2]).reshape(*w.shape[:3], *kshape).sum(axis=2)
 
 
 def analysis_section(a: LayerAnalysis, frames: mosaic.Frames, folder: Folder) -> Section:
@@ -249,7 +264,7 @@ def _added(a: LayerAnalysis, folder: Folder) -> list[Figure]:
     """What training added to each kernel (added.png), where the layer has an initialisation to subtract."""
     if a.added is None:
         return []
-    drawn = compact.draw_layer((a.summed_last - a.summed_first)[:, None])
+    drawn = compact.draw_layer((filters.roomy(a.summed_last, 2) - filters.roomy(a.summed_first, 2))[:, None])
     added = folder.file("added.png", "what training added")
     mosaic.write_png(added.path, drawn.image)
     summed = " (each summed over its input channels)" if a.shape[1] > 1 else ""
@@ -263,83 +278,6 @@ def _added(a: LayerAnalysis, folder: Folder) -> list[Figure]:
             colourbar=drawn.colourbar,
         )
     ]
-
-
-def _first(kernels: np.ndarray, cap: int = filter_figures.MAX_PANELS) -> str:
-    """What a figure of at most `cap` kernels leaves out, for its caption."""
-    return f" The first {cap} of {len(kernels):,} kernels." if len(kernels) > cap else ""
-
-
-def filter_section(info: LayerInfo, a: LayerAnalysis, folder: Folder) -> tuple[Section, dict[str, Any] | None]:
-    """Frequency responses (and, for single-channel 1-D layers, responses to test signals); with 1-D kernels, the
-    responses as numbers too (for layer.json)."""
-    frequency = folder.file("frequency.png", "the kernels' frequency responses")
-    if len(a.kshape) == 1:
-        figs, freq = _filters_1d(info, a, frequency, folder)
-        return Section("As filters", "filters", figures=figs), freq
-    last = a.summed_last  # (out, *k)
-    figures.save(filter_figures.frequency_response_2d_figure(last), frequency.path, dpi=figures.PANEL_DPI)
-    figure = Figure(
-        frequency.src,
-        f"2-D frequency response magnitude of each kernel of {info.name}",
-        "Magnitude of each kernel's 2-D Fourier transform (zero-padded, zero frequency at the centre): a "
-        "vertical-edge detector shows two lobes left and right of the centre." + _first(last),
-    )
-    return Section("As filters", "filters", figures=[figure]), None
-
-
-def _filters_1d(
-    info: LayerInfo, a: LayerAnalysis, frequency: File, folder: Folder
-) -> tuple[list[Figure], dict[str, Any]]:
-    """1-D kernels as filters: their frequency responses (into `frequency`), as a filterbank, and their responses to
-    test signals (one input channel); and the responses as numbers."""
-    last = a.summed_last  # (out, k)
-    responses = [filters.frequency_response_1d(k) for k in last]
-    freq = {
-        "freq": responses[0].freq,
-        "magnitude_db": np.stack([r.magnitude_db for r in responses]),
-        "phase": np.stack([r.phase for r in responses]),
-    }
-    figures.save(filter_figures.frequency_response_1d_figure(last), frequency.path, dpi=figures.PANEL_DPI)
-    figs = [
-        Figure(
-            frequency.src,
-            f"Frequency response of each kernel of {info.name}: magnitude in dB and phase, 0 to 0.5 cycles/sample",
-            "Magnitude (dB, each kernel normalised to its own peak) and phase over 0-0.5 cycles/sample, as the "
-            "layer applies the kernel; dashed: the first and second difference, for reference." + _first(last),
-        )
-    ]
-    if len(last) > 1 and a.filter_shapes is not None:
-        bank = folder.file("filterbank.png", "the kernels as a filterbank")
-        fig = filter_figures.filterbank_figure(a.filter_shapes, freq["magnitude_db"], freq["freq"])
-        figures.save(fig, bank.path, dpi=figures.PANEL_DPI)
-        figs.append(
-            Figure(
-                bank.src,
-                f"The kernels of {info.name} as a filterbank, sorted by peak frequency: peak frequency against "
-                "the sorted index, bandwidth against peak frequency, and every magnitude response as a heat map",
-                "The layer as a filterbank, as papers on learned audio front ends draw one: the kernels sorted by "
-                "peak frequency. Left: peak frequency (log scale) against that order; middle: -3 dB bandwidth "
-                "against peak frequency; right: each kernel's magnitude response in that order (dB re its own "
-                "peak, a row per kernel).",
-            )
-        )
-    if info.shape[1] == 1:
-        signals = folder.file("signals.png", "the kernels' responses to test signals")
-        figures.save(
-            filter_figures.signal_responses_figure(last, filters.test_signals()), signals.path, dpi=figures.PANEL_DPI
-        )
-        shown = min(len(last), filter_figures.MAX_PANELS)
-        figs.append(
-            Figure(
-                signals.src,
-                f"Each kernel of {info.name} applied to a sine, square, triangle, sawtooth and gaussian pulses",
-                "Each kernel applied to synthetic test signals exactly as PyTorch applies it (cross-correlation, "
-                "'same' padding): input and output overlaid, a row per kernel"
-                + (f", the first {shown} of {len(last)}." if shown < len(last) else "."),
-            )
-        )
-    return figs, freq
 
 
 def extra_sections(
