@@ -247,7 +247,7 @@ SAME_REFUSALS = [
     (["--conv-tensors", "zz"], ({"conv_tensors": "zz"}, None), "--conv-tensors 'zz' matches no tensor of 3 to 5"),
     (["--out", "{file}"], ({}, "{file}"), "output path {file} exists and is a file, not a folder"),
     (["--out", "{foreign}"], ({}, "{foreign}"), "output folder {foreign} is not empty and was not made by cnnkreport"),
-    (["--out", "{tmp}/no/site"], ({}, "{tmp}/no/site"), "cannot write the site: folder {tmp}/no does not exist"),
+    (["--out", "{file}/site"], ({}, "{file}/site"), "cannot write the site: {file} is a file, not a folder"),
 ]
 
 
@@ -364,3 +364,14 @@ def test_a_state_dict_lists_the_basis_and_shows_it_when_named(tmp_path: Path, ru
     page = (tmp_path / "site" / "runs" / "vad" / "index.html").read_text()
     assert "not read as conv layers" in page and "<code>stft.forward_basis_buffer</code> (66 x 1 x 64)" in page
     assert "--conv-tensors REGEX" in page
+
+
+def test_out_makes_its_missing_parent_folders(tmp_path: Path) -> None:
+    """`--out a/b/site` makes a/ and a/b/, as mkdocs and sphinx do, from the command and from the API."""
+    torch.manual_seed(0)
+    torch.save(nn.Conv1d(1, 4, 9).state_dict(), tmp_path / "m.pt")
+    result = CliRunner().invoke(app, ["inspect", str(tmp_path / "m.pt"), "--out", str(tmp_path / "a" / "b" / "site")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "a" / "b" / "site" / "index.html").is_file()
+    ck.inspect(tmp_path / "m.pt").save(tmp_path / "c" / "d" / "site")
+    assert (tmp_path / "c" / "d" / "site" / "summary.json").is_file()

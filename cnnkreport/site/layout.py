@@ -276,14 +276,13 @@ def check_out_dir(out: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise UserError(f"output folder {out} is not empty and was not made by cnnkreport; choose another --out")
     parent = out.resolve().parent
-    if parent.exists() and not parent.is_dir():
-        raise UserError(f"cannot write the site: {parent} is a file, not a folder")
-    if not parent.is_dir():
-        raise UserError(f"cannot write the site: folder {parent} does not exist")
+    existing = next(p for p in (parent, *parent.parents) if p.exists())  # missing folders are made, as mkdocs does
+    if not existing.is_dir():
+        raise UserError(f"cannot write the site: {existing} is a file, not a folder; choose another --out")
     try:  # a real probe: permission bits say nothing for root, or on a read-only mount
-        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent))
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=existing))
     except OSError as e:
-        raise UserError(f"cannot write the site in {parent}: {e.strerror}") from None
+        raise UserError(f"cannot write the site in {existing}: {e.strerror}; choose another --out") from None
 
 
 def swap_in(out: Path, fill: Callable[[Layout], Any]) -> Any:
@@ -293,6 +292,7 @@ def swap_in(out: Path, fill: Callable[[Layout], Any]) -> Any:
     check_out_dir(out)
     out = out.resolve()
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         tmp = make_temp(out)
     except OSError as e:
         raise UserError(f"cannot write the site in {out.parent}: {e.strerror}") from None
