@@ -115,14 +115,17 @@ class Report:
             "layers": [layer_dict(layer) for layer in self.layers.values()],
             "not_shown": numbers.listed(self.unshown),
             "other_tensors": numbers.listed(self.other_tensors),
+            "data": None,  # where a run's data set came from: none for a model inspected
         }
 
     def save(self, out: str | os.PathLike[str]) -> Path:
         """Write the site, as `cnnkreport inspect ... --out OUT` would (the same function, pipeline.inspect, on the
-        model as read); returns the path of its index.html."""
+        model as read, drawn on every core), from the layers' analyses this report holds: nothing is analysed
+        again. Returns the path of its index.html."""
         from .pipeline import inspect as write_site
 
-        write_site(self.model, out, sample_rate=self.sample_rate, name=self.name)
+        analysed = {name: layer.analysis for name, layer in self.layers.items()}
+        write_site(self.model, out, sample_rate=self.sample_rate, name=self.name, analysed=analysed)
         return Path(out) / "index.html"
 
     def _repr_html_(self) -> str:

@@ -43,6 +43,22 @@ SchedulerFileOpt = Annotated[
     Path | None,
     typer.Option("--scheduler-file", help="The file `dask scheduler --scheduler-file F` wrote (--executor dask)."),
 ]
+DataOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        metavar="TRAIN",
+        help="Train one run on your data set instead: .ts, .tsv, .csv or .npz, or a folder of class folders.",
+    ),
+]
+TestOpt = Annotated[
+    str | None,
+    typer.Option("--test", metavar="TEST", help="Its test set [default: a stratified 20% of TRAIN held out]."),
+]
+NameOpt = Annotated[str | None, typer.Option("--name", help="The run's name [default: the data set's, or the file's].")]
+LabelColumnOpt = Annotated[
+    str | None, typer.Option("--label-column", metavar="COL", help="A .csv file's column of the labels.")
+]
 QuickOpt = Annotated[
     bool | None, typer.Option("--quick/--full", help="Tiny data and one epoch: seconds, for a smoke test.")
 ]
@@ -143,14 +159,20 @@ def build(
     scheduler: SchedulerOpt = None,
     scheduler_file: SchedulerFileOpt = None,
     device: DeviceOpt = None,
+    data_: DataOpt = None,
+    test: TestOpt = None,
+    name: NameOpt = None,
+    label_column: LabelColumnOpt = None,
 ) -> None:
     """The main job: data, training of the default presets, analysis, figures, animations and the site, in one go.
-    Each preset with targets is also trained on more seeds and once without its key choice: the recipe page."""
+    Each preset with targets is also trained on more seeds and once without its key choice: the recipe page. With
+    --data, one run on your own data set instead, with the same recording, analysis and site."""
     from .pipeline import build as run_build
     from .pipeline import load_build_config
 
     cfg = load_build_config(
         config,
+        {"train": data_, "test": test, "name": name, "label_column": label_column},
         out=None if out is None else str(out),
         runs=None if runs is None else str(runs),
         quick=quick_,
@@ -169,7 +191,8 @@ def build(
                 return None
             return step_callback(progress, f"train {rc.name}")
 
-        views = run_build(cfg, on_train, item_callback(progress, "render", total=len(cfg.presets)))
+        renders = 1 if cfg.data.train else len(cfg.presets)
+        views = run_build(cfg, on_train, item_callback(progress, "render", total=renders))
     if reused:
         say(f"reused {len(reused)} finished run{'s' if len(reused) != 1 else ''} with the same config from {cfg.runs}")
     for v in views:
@@ -351,6 +374,14 @@ def pack(
     format_: Annotated[
         str, typer.Option("--format", help="html: one self-contained file; zip: the whole site.")
     ] = "html",
+    max_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-mb",
+            help="html: keep the file within N MB (1,000,000 bytes), leaving out the largest downloads and kernel "
+            "pages first, and saying so in it.",
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output file [default: site.html or site.zip].")] = None,
 ) -> None:
     """One self-contained HTML file (images inlined, players working) or a zip of the site, for coursework."""
@@ -358,15 +389,19 @@ def pack(
 
     if format_ not in ("html", "zip"):
         raise UserError(f"--format must be html or zip, got {format_!r}")
+    if max_mb is not None and format_ != "html":
+        raise UserError("--max-mb applies to --format html only (a zip holds the whole site)")
     target = out or directory.with_name(f"{directory.resolve().name}.{format_}")
     if format_ == "zip":
         path = pack_zip(directory, target)
         say(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
         return
-    result = pack_html(directory, target)
-    say(f"wrote {result.path}: {result.pages} pages, {result.images} images, {result.size / 2**20:.1f} MB")
+    result = pack_html(directory, target, max_mb=max_mb)
+    say(f"wrote {result.path}: {result.pages} pages, {result.images} images, {result.size / 1e6:.1f} MB")
     for line in result.skipped:
         say(f"  left out: {line}")
+    if result.left_out:
+        say(f"  left out to stay within {max_mb:g} MB (the file says so at its top): {len(result.left_out)} items")
 
 
 def _writable_dir(path: Path) -> None:

@@ -10,16 +10,18 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .errors import UserError
 from .names import MAX_SLUG, is_slug
-from .tomlio import from_dict, read_toml
+from .tomlio import from_dict, read_toml, to_dict
 
 WAVEFORMS = ("square", "triangle", "sawtooth", "gaussian", "sine")
 LOSSES = ("cross_entropy", "l1", "mse")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 SCHEDULES = ("cosine", "constant")
+ARCHS = ("pulsenet", "fcn")  # model.PulseNet (conv, pool, dense head) or model.FCN (conv-BN-ReLU blocks, GAP)
 MAX_SAMPLES = 1_000_000  # per split
 MAX_DATA_VALUES = 2**28  # samples x pixels (or samples) of a whole data set: 1 GB as float32
 MAX_PARAMETERS = 2**26  # of the model: 256 MB as float32, three times that with the optimizer's state
@@ -49,10 +51,12 @@ def _check_range(name: str, pair: tuple[float, float], lo: float, hi: float) -> 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Synthetic lab waveforms. Ranges are [min, max], drawn uniformly per sample."""
+    """Synthetic lab waveforms (ranges are [min, max], drawn uniformly per sample), or a user's data set: with
+    `path`, the run trains on that file (userdata.read_dataset) and the synthetic settings are not used; `kind`,
+    `size`, `channels`, `classes`, `n_train` and `n_test` then say what the file held (with_data_facts)."""
 
     kind: str = "image"  # "image": a trace drawn on a dark screen (Conv2d); "signal": samples (Conv1d)
-    size: int = 32  # image side in pixels, or signal length in samples
+    size: int = 32  # image side in pixels (a user's images: the longer side), or signal length in samples
     n_train: int = 4000
     n_test: int = 1000
     classes: tuple[str, ...] = WAVEFORMS
@@ -66,16 +70,32 @@ class DataConfig:
     noise: float = 0.05  # standard deviation of additive Gaussian noise
     binary: bool = False  # images only: every pixel 0 or 1 (trace or background), as the seed project drew them
     standardize: bool = True  # shift and scale inputs to zero mean, unit variance (training-set statistics)
+    path: str = ""  # a user's data set (file or image folder): trained on instead of the waveforms
+    test_path: str = ""  # its test file; "": a stratified share of `path` is held out
+    label_column: str = ""  # .csv: the column holding the labels ("": the reader's default)
+    channels: int = 1  # input channels (a user's data set: as the file holds them; the waveforms have one)
 
     def __post_init__(self) -> None:
         _check(self.kind in ("image", "signal"), f"data.kind must be 'image' or 'signal', got {self.kind!r}")
-        _check(8 <= self.size <= 1024, f"data.size must be between 8 and 1024, got {self.size}")
         _check(
             1 <= self.n_train <= MAX_SAMPLES, f"data.n_train must be between 1 and {MAX_SAMPLES}, got {self.n_train}"
         )
         _check(0 <= self.n_test <= MAX_SAMPLES, f"data.n_test must be between 0 and {MAX_SAMPLES}, got {self.n_test}")
-        _check(len(self.classes) >= 2, "data.classes needs at least two waveforms")
-        _check(len(set(self.classes)) == len(self.classes), "data.classes has a waveform twice")
+        _check(len(self.classes) >= 2, "data.classes needs at least two classes")
+        _check(len(set(self.classes)) == len(self.classes), "data.classes has a class twice")
+        _check(1 <= self.channels <= 4096, f"data.channels must be between 1 and 4096, got {self.channels}")
+        if self.path:
+            _check(1 <= self.size <= 2**20, f"data.size must be between 1 and {2**20}, got {self.size}")
+        else:
+            self._check_waveforms()
+
+    def _check_waveforms(self) -> None:
+        _check(
+            not self.test_path and not self.label_column,
+            "data.test_path and data.label_column need data.path (a data set of your own)",
+        )
+        _check(self.channels == 1, f"data.channels: the synthetic waveforms have one channel, got {self.channels}")
+        _check(8 <= self.size <= 1024, f"data.size must be between 8 and 1024, got {self.size}")
         for c in self.classes:
             _check(c in WAVEFORMS, f"data.classes: unknown waveform {c!r} (known: {', '.join(WAVEFORMS)})")
         _check_range("data.amplitude", self.amplitude, 0.0, 1.0)
@@ -100,13 +120,16 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """A small CNN: per conv layer (kernels, kernel size), each followed by ReLU and 2x max-pooling."""
+    """A small CNN: per conv layer (kernels, kernel size), each followed by ReLU and 2x max-pooling ("pulsenet"),
+    or by batch norm and ReLU, with global average pooling after the last ("fcn", Wang, Yan and Oates 2017)."""
 
     channels: tuple[int, ...] = (8, 16)  # kernels per conv layer
     kernel_size: tuple[int, ...] = (5, 5)  # kernel side per conv layer
     hidden: int = 32  # width of the dense layer before the classifier (0: none)
+    arch: str = "pulsenet"  # "pulsenet" (model.PulseNet) or "fcn" (model.FCN)
 
     def __post_init__(self) -> None:
+        _check(self.arch in ARCHS, f"model.arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         _check(1 <= len(self.channels) <= 6, "model.channels must list 1 to 6 conv layers")
         _check(
             len(self.kernel_size) == len(self.channels),
@@ -177,8 +200,15 @@ class RunConfig:
         check_name(self.name)
         _check(0 <= self.seed < 2**32, f"seed must be between 0 and 2**32-1, got {self.seed}")
         _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        flat = features(self.model, self.data)
-        params = _parameters(self.model, self.data, flat)
+        if self.model.arch == "fcn":
+            params = _fcn_parameters(self.model, self.data)
+        else:
+            _check(
+                not self.data.path,
+                "model.arch 'pulsenet' sizes its dense head for the synthetic waveforms; with data.path use "
+                "model.arch = 'fcn' (global average pooling, any length or size)",
+            )
+            params = _parameters(self.model, self.data, features(self.model, self.data))
         _check(
             params <= MAX_PARAMETERS,
             f"model: {params:,} parameters with data.size={self.data.size}, more than the {MAX_PARAMETERS:,} "
@@ -216,6 +246,17 @@ def _parameters(model: ModelConfig, data: DataConfig, flat: int) -> int:
     )
     classes = len(data.classes)
     head = (flat + 1) * model.hidden + (model.hidden + 1) * classes if model.hidden else (flat + 1) * classes
+    return conv + head
+
+
+def _fcn_parameters(model: ModelConfig, data: DataConfig) -> int:
+    """model.FCN's parameters: each conv block's weights, bias and batch norm, then the head (after the pooling)."""
+    inputs = (data.channels, *model.channels[:-1])
+    conv = sum(
+        c * (c_in * k**data.dims + 3) for c_in, c, k in zip(inputs, model.channels, model.kernel_size, strict=True)
+    )
+    last, classes = model.channels[-1], len(data.classes)
+    head = (last + 1) * model.hidden + (model.hidden + 1) * classes if model.hidden else (last + 1) * classes
     return conv + head
 
 
@@ -272,12 +313,84 @@ def preset(name: str) -> RunConfig:
 
 
 def quick(cfg: RunConfig) -> RunConfig:
-    """A tiny version of a config for smoke tests and `--quick`: seconds instead of a minute."""
+    """A tiny version of a config for smoke tests and `--quick`: seconds instead of a minute (a user's data set is
+    trained on whole, for one epoch)."""
+    small = replace(cfg.data, n_train=min(cfg.data.n_train, 600), n_test=min(cfg.data.n_test, 200))
     return replace(
         cfg,
-        data=replace(cfg.data, n_train=min(cfg.data.n_train, 600), n_test=min(cfg.data.n_test, 200)),
+        data=cfg.data if cfg.data.path else small,
         train=replace(cfg.train, epochs=1, snapshots=min(cfg.train.snapshots, 12)),
     )
+
+
+# The one recipe for a user's data set (`cnnkreport build --data`): the same for every data set, no tuning per set.
+# A fully convolutional network in the manner of Wang, Yan and Oates (2017), narrower (32-64-32 instead of
+# 128-256-128, to train here in seconds), its first layer of 9 taps (the shortest 1-D kernel a match claim is
+# possible at: analysis.scores.claims_possible), Adam at 1e-3 on batches of 16 with a cosine schedule, and about
+# USER_STEPS optimiser steps, fewer where the series are so long that they would cost more than USER_WORK.
+USER_SERIES = ModelConfig(channels=(32, 64, 32), kernel_size=(9, 5, 3), hidden=0, arch="fcn")
+USER_IMAGES = ModelConfig(channels=(32, 64, 32), kernel_size=(5, 3, 3), hidden=0, arch="fcn")
+USER_BATCH = 16
+USER_STEPS = 3000  # optimiser steps for a small data set (GunPoint: 750 epochs of 4 batches)
+USER_WORK = 20e6  # at most this many input values through the network (steps x batch x length or pixels)
+USER_EPOCHS = (1, 2000)  # epochs at least and at most
+
+
+def user_epochs(data: DataConfig) -> int:
+    """The recipe's epochs for a data set: about USER_STEPS steps (or USER_WORK values) in whole epochs."""
+    per_epoch = math.ceil(data.n_train / USER_BATCH)
+    steps = min(USER_STEPS, USER_WORK / (USER_BATCH * data.size**data.dims))
+    return int(min(max(round(steps / per_epoch), USER_EPOCHS[0]), USER_EPOCHS[1]))
+
+
+def user_run(name: str, data: DataConfig, seed: int = 0, device: str = "auto") -> RunConfig:
+    """The run config of `cnnkreport build --data`: the recipe above, for the data set that `data` describes (its
+    path and, from with_data_facts, what the file holds)."""
+    return RunConfig(
+        name=name,
+        seed=seed,
+        device=device,
+        data=data,
+        model=USER_IMAGES if data.kind == "image" else USER_SERIES,
+        train=TrainConfig(lr=1e-3, epochs=user_epochs(data), batch_size=USER_BATCH),
+    )
+
+
+def with_data_facts(
+    data: DataConfig,
+    *,
+    kind: str,
+    size: int,
+    channels: int,
+    classes: tuple[str, ...],
+    n_train: int,
+    n_test: int,
+) -> DataConfig:
+    """`data` (a user's data set, by its path) saying what its file holds, as the config a run writes does."""
+    return replace(
+        data, kind=kind, size=size, channels=channels, classes=tuple(classes), n_train=n_train, n_test=n_test
+    )
+
+
+# Keys that only a user's data set or the FCN sets: a config file leaves them out where they keep their defaults, so
+# that a preset's config.toml reads as it did before they existed; and a user's data set's leaves out the waveforms'
+# settings, which it does not use.
+_QUIET_DEFAULTS = {"data": ("path", "test_path", "label_column", "channels"), "model": ("arch",)}
+_WAVEFORM_KEYS = ("amplitude", "width", "frequency", "offset_y", "thickness", "fill", "blur", "noise", "binary")
+
+
+def config_dict(cfg: RunConfig) -> dict[str, Any]:
+    """The config as a dict for its TOML file (tomlio.dumps_toml), which reads back to the same config."""
+    d = to_dict(cfg)
+    defaults = {"data": DataConfig(), "model": ModelConfig()}
+    for table, keys in _QUIET_DEFAULTS.items():
+        for key in keys:
+            if d[table][key] == getattr(defaults[table], key):
+                del d[table][key]
+    for key in _WAVEFORM_KEYS if cfg.data.path else ():
+        if d["data"][key] == getattr(defaults["data"], key):
+            del d["data"][key]
+    return d
 
 
 def load_run_config(path: Path | None, base: RunConfig) -> RunConfig:
@@ -307,4 +420,7 @@ __all__ = [
     "preset",
     "quick",
     "load_run_config",
+    "user_run",
+    "with_data_facts",
+    "config_dict",
 ]

@@ -1,4 +1,5 @@
-"""Synthetic lab waveforms: square, triangle, sawtooth, gaussian and sine, as oscilloscope images or 1-D signals.
+"""Synthetic lab waveforms: square, triangle, sawtooth, gaussian and sine, as oscilloscope images or 1-D signals;
+or, where the config names a file (data.path), a user's own data set, read by userdata.read_dataset.
 
 Everything is vectorised over samples: a whole data set is a few array operations, deterministic for a seed.
 Screen coordinates: x in [0, 1) left to right, y in [-0.5, 0.5] bottom to top.
@@ -6,12 +7,15 @@ Screen coordinates: x in [0, 1) left to right, y in [-0.5, 0.5] bottom to top.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
-from .config import DataConfig
+from . import userdata
+from .config import DataConfig, with_data_facts
+from .userdata import DataSource
 
 SUBCOLUMNS = 4  # horizontal supersampling of the trace, for anti-aliasing
 CHUNK = 1024  # images rasterised per block, to bound memory
@@ -39,6 +43,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: tuple[str, ...]
+    source: DataSource | None = None  # where a user's data set came from (None: the synthetic waveforms)
 
 
 def draw_params(cfg: DataConfig, n: int, rng: np.random.Generator) -> Params:
@@ -128,7 +133,10 @@ def render(cfg: DataConfig, p: Params, rng: np.random.Generator) -> np.ndarray:
 
 def make_dataset(cfg: DataConfig, seed: int) -> Dataset:
     """Train and test sets, drawn together from one generator and split, so the same seed gives the same data.
-    With `standardize`, both are shifted and scaled by the training set's mean and standard deviation."""
+    With `standardize`, both are shifted and scaled by the training set's mean and standard deviation. With
+    `cfg.path`, the user's data set instead (read_user_dataset)."""
+    if cfg.path:
+        return read_user_dataset(cfg, seed)
     rng = np.random.default_rng(seed)
     n = cfg.n_train + cfg.n_test
     p = draw_params(cfg, n, rng)
@@ -138,3 +146,42 @@ def make_dataset(cfg: DataConfig, seed: int) -> Dataset:
         mean, std = float(x[:k].mean()), float(x[:k].std())
         x = (x - mean) / (std if std > 0 else 1.0)
     return Dataset(x[:k], p.label[:k], x[k:], p.label[k:], cfg.classes)
+
+
+def read_user_dataset(cfg: DataConfig, seed: int) -> Dataset:
+    """A user's data set as the config names it: `path`, and `test_path` or (without it) a stratified share of
+    `path` held out, the split drawn from `seed`; standardised by the reader. Bad data is a one-line UserError."""
+    d = userdata.read_dataset(
+        Path(cfg.path),
+        Path(cfg.test_path) if cfg.test_path else None,
+        label_column=cfg.label_column or None,
+        seed=seed,
+    )
+    return Dataset(d.x_train, d.y_train, d.x_test, d.y_test, tuple(d.classes), d.source)
+
+
+def with_facts(cfg: DataConfig, ds: Dataset) -> DataConfig:
+    """A user's data set's config saying what its file holds (config.with_data_facts), from the arrays read: the
+    kind, the length (or an image's longer side), the channels, the classes and the sizes of both sets."""
+    x = ds.x_train
+    return with_data_facts(
+        cfg,
+        kind="image" if x.ndim == 4 else "signal",
+        size=int(max(x.shape[2:])),
+        channels=int(x.shape[1]),
+        classes=ds.classes,
+        n_train=len(ds.y_train),
+        n_test=len(ds.y_test),
+    )
+
+
+def class_samples(cfg: DataConfig, seed: int, per_class: int, max_classes: int) -> Dataset:
+    """Training samples of each class, to show: for the waveforms, a set of `per_class` times the classes drawn with
+    these settings (balanced: `per_class` of each); for a user's data set, up to `per_class` of each of its first
+    `max_classes` classes, as read."""
+    if not cfg.path:
+        return make_dataset(replace(cfg, n_train=per_class * len(cfg.classes), n_test=0), seed)
+    ds = make_dataset(cfg, seed)
+    classes = ds.classes[:max_classes]
+    keep = np.concatenate([np.flatnonzero(ds.y_train == c)[:per_class] for c in range(len(classes))])
+    return Dataset(ds.x_train[keep], ds.y_train[keep], ds.x_test[:0], ds.y_test[:0], classes, ds.source)

@@ -1,4 +1,6 @@
-"""The small CNN that is trained and looked into: conv -> ReLU -> 2x max-pool per layer, then a dense head."""
+"""The small CNNs that are trained and looked into: PulseNet (conv -> ReLU -> 2x max-pool per layer, then a dense
+head) for the synthetic waveforms, and FCN (conv -> batch norm -> ReLU blocks, global average pooling, a linear
+head) for a user's data set of any length or size."""
 
 from __future__ import annotations
 
@@ -37,6 +39,47 @@ class PulseNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) or (B, 1, L) -> (B, classes)
         return self.head(self.features(x))
+
+
+class FCN(nn.Module):
+    """The fully convolutional network of Wang, Yan and Oates (2017), for series (Conv1d) or images (Conv2d): conv
+    blocks of convolution ('same' padding, so that every layer sees the whole input), batch norm and ReLU, then
+    global average pooling over time or space and a linear head (with a hidden dense layer where `hidden` > 0). Conv
+    layers are `features.0`, `features.3`, ...; the batch norms between them are not conv weights, and are neither
+    snapshotted nor analysed."""
+
+    def __init__(self, cfg: ModelConfig, data: DataConfig) -> None:
+        super().__init__()
+        conv: type[nn.Conv1d] | type[nn.Conv2d] = nn.Conv2d if data.dims == 2 else nn.Conv1d
+        norm: type[nn.BatchNorm1d] | type[nn.BatchNorm2d] = nn.BatchNorm2d if data.dims == 2 else nn.BatchNorm1d
+        layers: list[nn.Module] = []
+        c_in = data.channels
+        for c, k in zip(cfg.channels, cfg.kernel_size, strict=True):
+            layers += [conv(c_in, c, k, padding="same"), norm(c), nn.ReLU()]
+            c_in = c
+        self.features = nn.Sequential(*layers)
+        n_classes = len(data.classes)
+        head: list[nn.Module] = [GlobalAveragePool()]
+        if cfg.hidden > 0:
+            head += [nn.Linear(c_in, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, n_classes)]
+        else:
+            head += [nn.Linear(c_in, n_classes)]
+        self.head = nn.Sequential(*head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, L) or (B, C, H, W) -> (B, classes)
+        return self.head(self.features(x))
+
+
+class GlobalAveragePool(nn.Module):
+    """The mean over every dimension after the channels: (B, C, ...) -> (B, C)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(2).mean(dim=2)
+
+
+def make_model(cfg: ModelConfig, data: DataConfig) -> nn.Module:
+    """The network that `cfg.arch` names, for inputs as `data` describes them."""
+    return FCN(cfg, data) if cfg.arch == "fcn" else PulseNet(cfg, data)
 
 
 class MaxPool2x(nn.Module):

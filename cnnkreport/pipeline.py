@@ -1,36 +1,67 @@
 """The jobs behind the commands that go from start to site: `cnnkreport build` (train the default presets and the
-recipe check, reusing finished runs, then render the site) and `cnnkreport inspect` (a user's model, read into a run
-folder, then rendered)."""
+recipe check, reusing finished runs, then render the site; with `--data`, one run on a user's data set instead) and
+`cnnkreport inspect` (a user's model, read into a run folder, then rendered)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .analysis import recipe
-from .config import DEFAULT_PRESETS, DEVICES, RunConfig, load_run_config, preset, quick
+from .config import (
+    DEFAULT_PRESETS,
+    DEVICES,
+    DataConfig,
+    RunConfig,
+    check_name,
+    load_run_config,
+    preset,
+    quick,
+    user_run,
+)
 from .cost import training_work
 from .errors import JobsFailed, UserError
 from .executors import Events, ExecutorConfig, Failed, run_jobs
 from .executors import check as check_engine
+from .names import slug
 from .rundir import Run
 from .site.layout import check_out_dir
 from .swap import recover
 from .tomlio import from_dict, read_toml
-from .workers import default_workers, run_all, start
+from .workers import default_workers, one_thread, run_all, start
 
 if TYPE_CHECKING:  # torch, the site and the model readers (matplotlib, scipy, onnx) are imported once they are
     # needed: training starts sooner, and the worker processes' server imports torch while this process does
+    from .analysis.scores import LayerAnalysis
     from .site import RunView
 
 
 @dataclass(frozen=True)
+class BuildData:
+    """A build config's [data] table, or `build --data TRAIN [--test TEST] [--name NAME] [--label-column COL]`: a
+    user's data set, trained on in one run (named `name`, or after the data set) instead of the presets."""
+
+    train: str = ""  # the training file or image folder ("": the presets)
+    test: str = ""  # its test file ("": a stratified share of `train` is held out)
+    name: str = ""  # the run's name
+    label_column: str = ""  # .csv: the column of the labels
+
+    def __post_init__(self) -> None:
+        if not self.train and (self.test or self.name or self.label_column):
+            raise UserError("--test, --name and --label-column (data.test, .name, .label_column) need --data TRAIN")
+        if self.name:
+            check_name(self.name, "--name")
+
+
+@dataclass(frozen=True)
 class BuildConfig:
-    """What `build` does. In a TOML file, `[overrides.PRESET]` tables change a preset's run config."""
+    """What `build` does. In a TOML file, `[overrides.PRESET]` tables change a preset's run config, and a [data]
+    table (BuildData) trains on a user's data set instead of the presets."""
 
     out: str = "site"
     runs: str = "runs"  # where the trained runs are kept (runs/<preset>)
@@ -42,6 +73,7 @@ class BuildConfig:
     ablation: bool = True  # ...and once without the recipe's key choice (recipe.ABLATIONS)
     workers: int = 0  # runs trained at once (0: one per core)
     executor: ExecutorConfig = ExecutorConfig()  # where the runs train: the [executor] table
+    data: BuildData = BuildData()  # a user's data set: the [data] table
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,8 +113,9 @@ class BuildConfig:
         ]
 
 
-def load_build_config(path: Path | None, **cli: Any) -> BuildConfig:
-    """The build config from a TOML file (if any), then command-line options (those not None) on top."""
+def load_build_config(path: Path | None, data: dict[str, str | None] | None = None, **cli: Any) -> BuildConfig:
+    """The build config from a TOML file (if any), then command-line options (those not None) on top; `data` holds
+    the options of the [data] table (BuildData's fields)."""
     d: dict[str, Any] = dict(read_toml(path)) if path is not None else {}
     overrides = d.pop("overrides", {})
     where = f"{path}: " if path else ""
@@ -92,6 +125,7 @@ def load_build_config(path: Path | None, **cli: Any) -> BuildConfig:
         d = {k: v for k, v in d.items() if k != "overrides"}
         cfg: BuildConfig = from_dict(BuildConfig, d)
         cfg = replace(cfg, overrides=overrides, **{k: v for k, v in cli.items() if v is not None})
+        cfg = replace(cfg, data=replace(cfg.data, **{k: v for k, v in (data or {}).items() if v is not None}))
         cfg.run_configs()  # validate every override now, before hours of work
         return cfg
     except UserError as e:
@@ -113,7 +147,10 @@ def build(
 ) -> list[RunView]:
     """Train (or reuse) every preset's run under cfg.runs, and the recipe's checks under cfg.runs/checks, several at
     once, and render the presets' runs into cfg.out (on this machine, each as soon as it is trained and a core is
-    free). `on_train(run_config, reused)` may return a per-step progress callback."""
+    free). `on_train(run_config, reused)` may return a per-step progress callback. With a [data] table (`--data`),
+    build_user instead."""
+    if cfg.data.train:
+        return build_user(cfg, on_train, on_render)
     check_out_dir(Path(cfg.out))  # fail before training, not after
     check_engine(cfg.executor)
     runs = Path(cfg.runs)
@@ -200,6 +237,51 @@ def _train_here(
     release()
 
 
+def user_config(cfg: BuildConfig) -> RunConfig:
+    """The run config of `build --data`: the build's data set, read and checked here (a bad one is a UserError
+    before anything is written), with the one recipe of config.user_run."""
+    from .data import read_user_dataset, with_facts
+
+    d = cfg.data
+    data = DataConfig(path=d.train, test_path=d.test, label_column=d.label_column)
+    ds = read_user_dataset(data, cfg.seed)
+    name = d.name or slug(ds.source.name if ds.source and ds.source.name else Path(d.train).stem)
+    rc = user_run(name, with_facts(data, ds), cfg.seed, cfg.device)
+    return quick(rc) if cfg.quick else rc
+
+
+def build_user(
+    cfg: BuildConfig,
+    on_train: Callable[[RunConfig, bool], Callable[[int, int], None] | None] = lambda c, r: None,
+    on_render: Callable[[str], None] | None = None,
+) -> list[RunView]:
+    """`build --data`: one run on a user's data set, under cfg.runs/NAME, recorded, analysed and drawn as a preset's
+    run is (the recipe check is the presets' and is left out). It trains on this machine, afresh each time (a data
+    file may change under the same name; `cnnkreport render` draws a run again). Nothing is written for a bad data
+    set; a failed run leaves the runs folder and the site as they were."""
+    if cfg.executor.kind != "local":
+        raise UserError("build --data trains its one run on this machine: leave out --executor")
+    check_out_dir(Path(cfg.out))
+    rc = user_config(cfg)
+    path = Path(cfg.runs) / rc.name
+    made = not path.parent.exists()  # the runs folder, where train_into makes it
+    recover(path)
+    from .site.build import Training, build_site
+    from .train import train_into
+
+    def train(ready: Callable[[int], None]) -> None:
+        one_thread(train_into, (rc, path.absolute()), on_train(rc, False))  # as the presets' runs train
+        ready(0)
+
+    try:
+        return build_site([path], Path(cfg.out), on_render, (), Training([rc.name], train))
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()  # only if empty: the run was not swapped in
+        raise
+
+
 def inspect(
     model: Any,
     out: str | os.PathLike[str],
@@ -209,6 +291,7 @@ def inspect(
     on_run: Callable[[str], None] | None = None,
     name: str | None = None,
     conv_tensors: str | None = None,
+    analysed: Mapping[str, LayerAnalysis | None] | None = None,
 ) -> list[RunView]:
     """`cnnkreport inspect` and the API's `Report.save`: the gallery of `model` into `out`. `model` is what
     sources.inspect.read_model reads: files, folders or globs (several: a history), an nn.Module, a state_dict, one
@@ -216,7 +299,8 @@ def inspect(
     (re.search); `sample_rate` (Hz) of the model's input, where known, adds frequencies in Hz; `name` names the
     model; tensors whose keys match `conv_tensors` (a regular expression) are read as conv weights too. Every
     argument is checked here, before anything is read, with the same one-line UserError whichever of the two calls
-    it."""
+    it. `analysed`: the layers' analyses already done on the same weights (by name; None for a layer too small to
+    score), which the site then draws instead of analysing them again (Report.save)."""
     from .site import build_site
     from .sources.inspect import inspect_options, read_model, write_run
 
@@ -225,7 +309,7 @@ def inspect(
     read = read_model(model, opts)
     with tempfile.TemporaryDirectory(prefix="cnnkreport-inspect-") as tmp:
         run = write_run(Path(tmp) / "run", read, opts.sample_rate)
-        return build_site([run.path], site, on_run)
+        return build_site([run.path], site, on_run, analysed=None if analysed is None else [analysed])
 
 
 def site_folder(out: object) -> Path:

@@ -1,7 +1,7 @@
 """The run folder: the one place that knows its layout. Every file is written atomically (temp file + rename).
 
 runs/NAME/
-  run.json            what the run is: name, source, status, classes, conv layers, final test accuracy
+  run.json            what the run is: name, source, status, classes, conv layers, final test accuracy, data source
   config.toml         the resolved config (reproduces the run)
   metrics.csv         step, epoch, loss, train_accuracy (of that step's batch), test_accuracy (where evaluated)
   snapshots/00000000-00000042.npz   a chunk of snapshots: `steps` (n,) and, per conv layer, its weights at those
@@ -30,6 +30,7 @@ import numpy as np
 
 from .errors import UserError
 from .files import atomic_write, atomic_write_text
+from .userdata import DataSource
 
 FORMAT_VERSION = 1
 METRIC_FIELDS = ("step", "epoch", "loss", "train_accuracy", "test_accuracy")
@@ -100,6 +101,7 @@ class RunMeta:
     checkpoints: tuple[CheckpointFile, ...] = ()  # the files behind an inspected run
     made_by: str | None = None  # "build" for a run that `cnnkreport build` trained (and so may replace)
     sample_rate: float | None = None  # of the model's input, in Hz, where the user gave it (inspect --sample-rate)
+    data: DataSource | None = None  # where a run's data came from, for a run trained on a user's data set
 
     def to_json(self) -> dict[str, Any]:
         return {"version": FORMAT_VERSION, **dataclasses.asdict(self)}
@@ -126,6 +128,7 @@ class RunMeta:
             checkpoints=tuple(r.records("checkpoints", _checkpoint_file, ())),
             made_by=r.get("made_by", str, None),
             sample_rate=r.number("sample_rate", lambda v: v > 0, "a positive number"),
+            data=r.record("data", _data_source),
         )
 
 
@@ -146,10 +149,10 @@ def _typed(x: object, tp: type | tuple[type, ...]) -> Any:
     return x
 
 
-def _shape(x: object, dims: tuple[int, ...] = (3, 4, 5)) -> tuple[int, ...]:
+def _shape(x: object, dims: tuple[int, ...] = (3, 4, 5), what: str = "a conv weight's") -> tuple[int, ...]:
     shape = tuple(_typed(v, int) for v in _typed(x, list))
     if len(shape) not in dims or any(v < 1 for v in shape):
-        raise _BadMeta(f"shape {list(shape)}, not a conv weight's")
+        raise _BadMeta(f"shape {list(shape)}, not {what}")
     return shape
 
 
@@ -178,6 +181,26 @@ def _other_tensor(d: object) -> OtherTensor:
 def _checkpoint_file(d: object) -> CheckpointFile:
     step = d.get("step") if isinstance(d, dict) else None
     return CheckpointFile(_field(d, "file", str), None if step is None else _typed(step, int), _field(d, "format", str))
+
+
+def _data_source(d: object) -> DataSource:
+    """run.json's `data`: a userdata.DataSource, every key checked (those of _NULLABLE: null, or absent)."""
+    text = {k: _field(d, k, str) for k in ("file", "format", "kind", "split", "lengths", "standardised", "name")}
+    counts = {k: _field(d, k, int) for k in ("n_train", "n_test", "channels")}
+    if text["kind"] not in ("signal", "image") or min(counts.values()) < 0:
+        raise _BadMeta(f"kind {text['kind']!r:.20} with {counts}, not a data set's")
+    given: dict[str, Any] = d if isinstance(d, dict) else {}
+    null: dict[str, Any] = {k: None if given.get(k) is None else read(given[k]) for k, read in _NULLABLE.items()}
+    return DataSource(**text, **counts, **null, classes=tuple(_typed(c, str) for c in _field(d, "classes", list)))
+
+
+_NULLABLE: dict[str, Callable[[object], Any]] = {
+    "test_file": lambda v: _typed(v, str),
+    "length": lambda v: _typed(v, int),
+    "image_size": lambda v: _shape(v, (2,), "an image's [height, width]"),
+    "mean": lambda v: tuple(float(_typed(x, (int, float))) for x in _typed(v, list)),  # images: per channel
+    "std": lambda v: tuple(float(_typed(x, (int, float))) for x in _typed(v, list)),
+}
 
 
 @dataclass(frozen=True)
@@ -212,6 +235,13 @@ class _MetaReader:
         if value is not None and not (math.isfinite(value) and ok(value)):
             raise self._fail(key, f"{value!r}, not {what}")
         return None if value is None else float(value)
+
+    def record(self, key: str, read: Callable[[object], Any]) -> Any:  # an object, or None where absent or null
+        value = self.get(key, dict, None)
+        try:
+            return None if value is None else read(value)
+        except _BadMeta as e:
+            raise self._fail(key, str(e)) from None
 
     def records(self, key: str, read: Callable[[object], Any], default: Any = _REQUIRED) -> list[Any]:
         items = self.get(key, list, default)

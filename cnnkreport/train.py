@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import shutil
@@ -16,14 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import EVAL_POINTS, RunConfig, load_run_config
-from .data import make_dataset
+from .config import EVAL_POINTS, RunConfig, config_dict, load_run_config
+from .data import Dataset, make_dataset, with_facts
 from .errors import UserError
 from .files import atomic_write, atomic_write_text
-from .model import PulseNet, conv_layers
+from .model import conv_layers, make_model
 from .rundir import LayerInfo, Recording, Run, RunMeta
 from .swap import make_temp, replace_dir
-from .tomlio import dumps_toml, to_dict
+from .tomlio import dumps_toml
 
 EVAL_BYTES = 4 * 2**20  # a test batch's first-layer output stays within this, to stay in the cache: larger batches
 # thrash it when the machine's shared cache is busy (bench/bench_eval.py: 1,000 images of 32x32 through 16 kernels
@@ -31,6 +32,8 @@ EVAL_BYTES = 4 * 2**20  # a test batch's first-layer output stays within this, t
 EVAL_BATCH = 256  # ...and at most this many samples a batch
 CHECKPOINTS = 10  # evenly spaced checkpoints per run (resume state, metrics, buffered snapshots), and more when
 # the buffer is due (Recording.due: every 30 s, or at 64 MB of snapshots)
+EPOCH_EVALS = 64  # a test-set pass at each epoch's end for runs of up to this many epochs; longer runs (a user's
+# small data set trains for hundreds) at this many epoch ends, evenly spaced
 
 
 @dataclass(frozen=True)
@@ -175,8 +178,10 @@ class Plan:
     @classmethod
     def of(cls, cfg: RunConfig, n_train: int) -> Plan:
         per_epoch = math.ceil(n_train / cfg.train.batch_size)
-        total = cfg.train.epochs * per_epoch
-        epoch_ends = {e * per_epoch for e in range(1, cfg.train.epochs + 1)}
+        epochs = cfg.train.epochs
+        total = epochs * per_epoch
+        evaluated = range(1, epochs + 1) if epochs <= EPOCH_EVALS else np.linspace(1, epochs, EPOCH_EVALS).round()
+        epoch_ends = {int(e) * per_epoch for e in evaluated}
         return cls(
             per_epoch,
             total,
@@ -248,7 +253,7 @@ def _begin(
 ) -> int:
     """Start a run afresh: its config, run.json, and step 0 (the initialisation) recorded; returns the step, 0."""
     run.drop_snapshots_after(-1)
-    atomic_write_text(run.config_path, dumps_toml(to_dict(cfg)))  # first: a run.json always has its config
+    atomic_write_text(run.config_path, dumps_toml(config_dict(cfg)))  # first: a run.json always has its config
     run.write_meta(meta)
     rec.rows.append({"step": 0, "epoch": 0, "test_accuracy": test_accuracy})
     rec.snapshot(0, kernels_of(model))
@@ -267,6 +272,24 @@ def _batches(cfg: RunConfig, plan: Plan, start: int, n: int) -> Iterator[tuple[i
         yield step, order[b * bs : (b + 1) * bs]
 
 
+def _model_and_data(
+    run: Run, cfg: RunConfig, device: torch.device, resume: bool
+) -> tuple[RunConfig, nn.Module, Dataset]:
+    """The run's data set and its model, initialised from the seed. A user's data set is read from its file (a bad
+    one is a UserError, and the empty folder of a fresh run goes again), and the config then says what it holds."""
+    try:
+        ds = make_dataset(cfg.data, cfg.seed)
+    except UserError:
+        if not resume:
+            with contextlib.suppress(OSError):
+                run.path.rmdir()  # empty: nothing was written yet
+        raise
+    if ds.source is not None:
+        cfg = replace(cfg, data=with_facts(cfg.data, ds))
+    torch.manual_seed(cfg.seed)
+    return cfg, make_model(cfg.model, cfg.data).to(device), ds
+
+
 def train(
     cfg: RunConfig,
     run_path: Path,
@@ -281,13 +304,12 @@ def train(
         return TrainResult(run, done.steps, done.test_accuracy, 0.0)
 
     device = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    model = PulseNet(cfg.model, cfg.data).to(device)
+    cfg, model, ds = _model_and_data(run, cfg, device, resume)
     opt = make_optimizer(cfg, model.parameters())
-    ds = make_dataset(cfg.data, cfg.seed)
     x_tr, y_tr, x_te, y_te = (torch.from_numpy(a).to(device) for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test))
     plan = Plan.of(cfg, len(y_tr))
-    meta = RunMeta(cfg.name, "train", "running", plan.total, tuple(layer_infos(model)), None, cfg.data.kind, ds.classes)
+    layers = tuple(layer_infos(model))
+    meta = RunMeta(cfg.name, "train", "running", plan.total, layers, None, cfg.data.kind, ds.classes, data=ds.source)
     rec = Recording(run)  # snapshots since the last checkpoint, and every metric row
 
     def checkpoint(step: int) -> None:

@@ -363,8 +363,8 @@ def key_cases() -> list[tuple[str, object, str]]:
         for f in dataclasses.fields(cls):
             key = f"{section}.{f.name}" if section else f.name
             cases += [(key, v, "type") for v in wrong_types(hints[f.name])]
-            if not dataclasses.is_dataclass(hints[f.name]):
-                cases += [(key, v, "range") for v in out_of_range(hints[f.name])]
+            if not dataclasses.is_dataclass(hints[f.name]):  # a key's own default ("" for data.path: none) is valid
+                cases += [(key, v, "range") for v in out_of_range(hints[f.name]) if v != f.default]
     return cases
 
 

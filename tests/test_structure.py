@@ -27,7 +27,7 @@ LONG_MARK = "# long:"  # within the first 3 lines of a longer function's body, s
 STAGES: list[tuple[str, ...]] = [
     ("errors", "files", "names", "workers", "executors", "progress", "swap", "tomlio"),
     ("config",),
-    ("data", "model", "cost"),
+    ("data", "model", "cost", "userdata"),
     ("rundir",),
     ("train",),
     ("sources",),
@@ -36,7 +36,7 @@ STAGES: list[tuple[str, ...]] = [
     ("site",),
     ("publish",),
     ("pipeline", "sweep"),
-    ("cli", "__main__", "api"),
+    ("cli", "__main__", "api", "keras", "lightning"),
 ]
 RANK = {name: rank for rank, names in enumerate(STAGES) for name in names}
 TOP = len(STAGES) - 1  # the package __init__ may import anything

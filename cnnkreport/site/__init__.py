@@ -1,6 +1,8 @@
 """The site stage: build_site() gathers every run's views in parallel processes (build: a layer's sections, kernel
-pages and first-layer reference drawn by sections, as_filters, kernels and reference into the records of views),
-writes the pages (pages, with the one inline script and its Content-Security-Policy from player), and swaps the
+pages and first-layer reference drawn by sections, as_filters, kernels and reference into the records of views,
+each layer's numbers where downloads puts them),
+writes the pages (pages, with the one inline script and its Content-Security-Policy from player, and the
+archive's published accuracies from published beside a run on an archive data set), and swaps the
 result in (layout, which also names and claims every file). The names below are imported on first use, so that
 importing one module of the site (the layout's MARKER, say) does not import them all."""
 
