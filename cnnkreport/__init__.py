@@ -21,4 +21,8 @@ def __getattr__(name: str) -> Any:
         from .errors import UserError
 
         return UserError
+    if name in ("keras", "lightning"):  # `cnnkreport.keras.KernelRecorder` after a plain `import cnnkreport`
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")  # imports no framework until KernelRecorder is used
     raise AttributeError(f"module 'cnnkreport' has no attribute {name!r}")

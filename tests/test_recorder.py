@@ -78,6 +78,33 @@ def test_recorder_refuses_what_it_cannot_record(tmp_path: Path) -> None:
     recorder = KernelRecorder(model(), tmp_path / "c")
     with pytest.raises(ValueError, match="unknown metric 'lsos'"):
         recorder.step(lsos=1.0)
+    (tmp_path / "file.txt").write_text("mine")
+    for run_dir, every, message in [
+        (tmp_path / "d", 0, "every must be a whole number of steps, at least 1, not 0"),
+        (tmp_path / "file.txt", 1, "is a file, not a folder"),
+    ]:
+        with pytest.raises(UserError, match=message):
+            KernelRecorder(model(), run_dir, every=every)
+    assert not (tmp_path / "d").exists()
+
+
+def test_steps_counted_by_a_framework(tmp_path: Path) -> None:
+    """step(step=N): the count of steps a framework gives (Lightning's global_step) may jump; a snapshot is taken
+    whenever a multiple of `every` is reached or passed; note() adds metrics measured after the last step; close()
+    writes the model's state_dict as weights.pt, the run format's final weights."""
+    net = model()
+    recorder = KernelRecorder(net, tmp_path / "jumps", every=4)
+    for step in (1, 3, 5, 6, 9):
+        recorder.step(step=step, loss=1.0 / step)
+    recorder.note(test_accuracy=0.75)
+    with pytest.raises(ValueError, match="step 9 is not after the last step recorded, 9"):
+        recorder.step(step=9)
+    run = recorder.close(test_accuracy=0.75)
+    assert run.snapshot_steps() == [0, 5, 9]
+    assert [(r["step"], r["test_accuracy"]) for r in run.read_metrics()][-2:] == [(6, None), (9, 0.75)]
+    weights = torch.load(run.weights_path, weights_only=True)
+    assert sorted(weights) == ["0.bias", "0.weight", "2.bias", "2.weight"]  # the LazyLinear never ran: no weight yet
+    assert torch.equal(weights["0.weight"], net[0].weight.detach())
 
 
 @pytest.mark.slow  # the example in a process of its own: torch imported, a model trained

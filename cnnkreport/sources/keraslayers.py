@@ -148,8 +148,8 @@ def torch_layout(kind: str, rank: int, kernel: np.ndarray) -> np.ndarray:
     return kernel.transpose(rank + 1, rank, *range(rank))  # (k..., a, b) -> (b, a, k...)
 
 
-def _parts(name: str, spec: Spec, kernels: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """A layer's kernels in PyTorch's layout, by layer name."""
+def torch_parts(name: str, spec: Spec, kernels: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """A layer's kernels in PyTorch's layout, by layer name (a file's layer, or a live one: cnnkreport.keras)."""
     if spec.kind == "separable":
         depthwise = torch_layout("depthwise", spec.rank, kernels[0])
         return {f"{name}.depthwise": depthwise, f"{name}.pointwise": torch_layout("conv", spec.rank, kernels[1])}
@@ -167,7 +167,7 @@ def add(ctx: File, name: str, spec: Spec, kernels: list[np.ndarray], config: Con
             raise ctx.error(f"layer {printable(name)} has a kernel of shape {shape}: a {spec.cls}'s has {want} axes")
     if config is not None:
         _fits(ctx, name, spec, kernels[0], config)
-    for layer, a in _parts(name, spec, kernels).items():
+    for layer, a in torch_parts(name, spec, kernels).items():
         if f"{layer}.weight" in ctx.tensors:
             raise ctx.error(f"two layers are named {printable(layer)}")
         ctx.tensors[f"{layer}.weight"] = np.ascontiguousarray(a, dtype=np.float32)
@@ -180,14 +180,22 @@ def base(weight: str) -> str:
     return weight.rsplit("/", 1)[-1].split(":", 1)[0]
 
 
+def pick_kernels(spec: Spec, weights: list[str]) -> list[str | None]:
+    """Which of a layer's variables (their names or paths, in order) are its kernels, in the order torch_parts
+    takes them: each by its name, else by its position; None where the layer has none."""
+    return [
+        next((w for w in weights if base(w) in names), weights[i] if i < len(weights) else None)
+        for i, names in enumerate(_ROLES.get(spec.kind, (("kernel",),)))
+    ]
+
+
 def read_layer(ctx: File, name: str, spec: Spec, group: Any, weights: list[str], config: Config) -> None:
     """A layer whose variables are `weights` (paths in `group`; none if it was never built): its kernels by their
     names, else by position."""
     if not weights:
         return
     kernels = []
-    for i, names in enumerate(_ROLES.get(spec.kind, (("kernel",),))):
-        hit = next((w for w in weights if base(w) in names), weights[i] if i < len(weights) else None)
+    for hit in pick_kernels(spec, weights):
         ds = walk(ctx, group, hit) if hit is not None else None
         if not isinstance(ds, ctx.h5py.Dataset):
             raise ctx.error(f"layer {printable(name)} ({spec.cls}) has no kernel among its weights")
