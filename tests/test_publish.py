@@ -13,16 +13,22 @@ import threading
 import urllib.error
 import urllib.request
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
+from cnnkreport.cli import app
 from cnnkreport.errors import UserError
-from cnnkreport.publish import PackResult, common, make_server, pack_html, pack_zip, rewrite, serve, server_url
+from cnnkreport.publish import PackResult, budget, common, make_server, pack_html, pack_zip, rewrite, serve, server_url
 from cnnkreport.site.layout import MARKER
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 class Doc(html.parser.HTMLParser):
@@ -68,6 +74,18 @@ def parse(text: str) -> Doc:
     doc.feed(text)
     doc.close()
     return doc
+
+
+def picture(doc: Doc, img: dict[str, str | None]) -> str:
+    """The data: URI an <img> of a packed file shows: its own, or that of the <img> its data-pack-img names (the
+    one that holds a picture shown in several places; the file's script copies it)."""
+    held = img.get("data-pack-img")
+    if held is None:
+        return img.get("src") or ""
+    assert "src" not in img, "an <img> that names its picture's holder has no src of its own"
+    holders = [a for a in doc.all("img") if a.get("id") == held]
+    assert len(holders) == 1 and "data-pack-img" not in holders[0], held
+    return holders[0].get("src") or ""
 
 
 def decode(uri: str) -> bytes:
@@ -127,7 +145,7 @@ def test_pack_html_holds_every_page_and_says_what_it_did(packed: tuple[PackResul
     assert result.images == len(doc.all("img")) > 0
     # Nothing is left out of a site made by cnnkreport but its binary downloads (weights.pt), each said so.
     assert all(re.search(r": (a binary file|larger than [\d,]+ bytes) \(", s) for s in result.skipped), result.skipped
-    binaries = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.suffix in (".pt", ".npz")}
+    binaries = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.suffix in (".pt", ".npy", ".npz")}
     assert {s.split(":")[0] for s in result.skipped} <= binaries
     first = [a for t, a in doc.tags if t == "section" and a.get("data-path")][0]
     assert first["data-path"] == "index.html"  # the start page comes first: it is shown by default
@@ -183,7 +201,7 @@ def test_pack_html_inlines_every_image_and_its_players_and_gifs_to_download(
     _, text, _ = packed
     doc = parse(text)
     for img in doc.all("img"):
-        src = img.get("src") or ""
+        src = picture(doc, img)
         assert src.startswith("data:image/png;base64,"), src[:60]  # no page shows a looping GIF
         assert (img.get("alt") or "").strip(), "every image keeps its alt text"
         assert "loading" not in img
@@ -221,6 +239,111 @@ def test_pack_html_inlines_text_downloads(packed: tuple[PackResult, str, Path]) 
         decode(downloads["pulses-1d-config.toml"]).decode() == (site / "runs" / "pulses-1d" / "config.toml").read_text()
     )
     assert downloads["pulses-2d-features.0.json"].startswith("data:application/json;base64,")
+
+
+def data_uris(text: str) -> list[str]:
+    return re.findall(r"data:[\w/+.-]*;base64,[A-Za-z0-9+/=]+", text)
+
+
+def test_pack_html_holds_each_file_once(packed: tuple[PackResult, str, Path]) -> None:
+    """Every picture's data, and every download's, appears once in the file (a figure and the link to its full-size
+    file were inlined twice, a layer's GIFs once per kernel page); the <img> elements that show a picture held
+    elsewhere name their holder, links to a picture shown in the file point to it, and a download linked from
+    several pages is one entry of the file list, which the links name."""
+    _, text, site = packed
+    doc = parse(text)
+    uris = data_uris(text)
+    repeated = [u[:60] for u, n in Counter(uris).items() if n > 1]
+    assert uris and not repeated, repeated
+    shared = [a for a in doc.all("a") if a.get("data-pack-file")]
+    assert shared and all(a["href"] == "#" + (a["data-pack-file"] or "") and "download" not in a for a in shared)
+    entries = {a.get("id"): a for a in doc.all("a") if (a.get("id") or "").startswith("pack-file-")}
+    assert {a["data-pack-file"] for a in shared} == set(entries)
+    assert all((e.get("href") or "").startswith("data:") and e.get("download") for e in entries.values())
+    assert any(img.get("data-pack-img") for img in doc.all("img"))  # the first layer's mosaic: index and layer page
+    for gif in site.rglob("*.gif"):  # a layer's GIFs: linked from its page and each of its kernel pages, held once
+        assert text.count(base64.b64encode(gif.read_bytes()).decode()) == 1, gif
+
+
+def test_pack_html_within_max_mb_leaves_out_the_largest_and_says_so(quick_site: Path, tmp_path: Path) -> None:
+    """--max-mb small enough to force leaving things out: the file is within it; the note at its top lists what
+    was left out (the largest downloads and kernel pages first) and where the full site is; each link to a
+    left-out page or file is marked, every remaining link works, and the page still parses, each file's data once."""
+    site = quick_site / "site"
+    whole = pack_html(site, tmp_path / "whole.html")
+    max_mb = round(0.6 * whole.size / budget.MB, 2)
+    result = pack_html(site, tmp_path / "small.html", max_mb=max_mb)
+    text = result.path.read_text(encoding="utf-8")
+    assert result.size == len(text.encode("utf-8")) <= max_mb * budget.MB < whole.size
+    assert result.left_out and result.pages < whole.pages
+    doc = parse(text)
+    note = text[text.index('<aside class="pack-note"') : text.index("</aside>")]
+    assert f"within {max_mb:g} MB" in note and f"folder <code>{site.name}</code>" in note
+    left_pages = [p for p in result.left_out if p.endswith(".html")]
+    left_files = [p for p in result.left_out if not p.endswith(".html")]
+    assert all(p.split("/")[-2] == "kernels" for p in left_pages)  # only kernel pages (and table pages) go
+    assert all(f"<code>{p.rsplit('/', 1)[0]}/</code>" in note for p in left_pages)
+    assert all(f"<code>{f}</code>" in note for f in left_files)
+    assert set(doc.pages) == {p.relative_to(site).as_posix() for p in site.rglob("*.html")} - set(left_pages)
+    assert text.count(rewrite.CUT_NOTE) >= len(result.left_out)  # every left-out thing is linked, and marked
+    ids = set(doc.ids)
+    for a in doc.all("a"):
+        href = a.get("href") or ""
+        assert href.startswith(("data:", "http")) or href[1:] in ids, href  # no link to a missing page or file
+    repeated = [u[:60] for u, n in Counter(data_uris(text)).items() if n > 1]
+    assert not repeated, repeated
+    # largest first: every download left out is at least as large as every one kept
+    kept = {decode(a.get("href") or "") for a in doc.all("a") if (a.get("href") or "").startswith("data:")}
+    if left_files:
+        smallest_left = min((site / f).stat().st_size for f in left_files)
+        assert all(len(k) <= smallest_left for k in kept)
+
+
+@pytest.mark.browser
+def test_a_file_within_max_mb_opens_and_works_offline(browser: Browser, quick_site: Path, tmp_path: Path) -> None:
+    """The file that --max-mb writes, in Chromium: every page section shows, every picture decodes (those held
+    by another <img> too), no request, every link within the file, no accessibility violation (axe-core, where it
+    is installed); a click on a download of the file list downloads it."""
+    from .browser_support import axe_path, block_outside, check_packed
+
+    site = quick_site / "site"
+    max_mb = round(0.6 * pack_html(site, tmp_path / "whole.html").size / budget.MB, 2)
+    (tmp_path / "alone").mkdir()  # away from the site: a relative reference left in the file cannot resolve
+    result = pack_html(site, tmp_path / "alone" / "small.html", max_mb=max_mb)
+    assert result.left_out
+    context = browser.new_context(accept_downloads=True)
+    block_outside(context)
+    try:
+        axe = axe_path()
+        report = check_packed(context, result.path, result.pages, axe if axe.is_file() else None)
+        page = context.new_page()
+        page.goto(result.path.resolve().as_uri())
+        section = page.evaluate("() => document.querySelector('section a[data-pack-file]').closest('section').id")
+        page.goto(f"{result.path.resolve().as_uri()}#{section}")
+        link = page.locator(f'section[id="{section}"] a[data-pack-file]').first
+        with page.expect_download() as download:
+            link.click()
+        name = download.value.suggested_filename
+    finally:
+        context.close()
+    assert report.images > 0 and not report.problems + report.a11y, report.problems + report.a11y
+    assert name == "summary.json" or name.endswith((".json", ".gif", ".csv", ".toml")), name
+
+
+def test_pack_max_mb_that_cannot_be_met_is_one_line_exit_2_nothing_written(
+    quick_site: Path, tmp_path: Path, runner: CliRunner
+) -> None:
+    out = tmp_path / "site.html"
+    result = runner.invoke(
+        app, ["pack", str(quick_site / "site"), "--format", "html", "--max-mb", "0.05", "--out", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "cannot pack" in lines[0] and "0.05 MB" in lines[0], result.output
+    assert not out.exists()
+    for args in (["--max-mb", "0"], ["--max-mb", "5", "--format", "zip"]):
+        result = runner.invoke(app, ["pack", str(quick_site / "site"), *args, "--out", str(tmp_path / "x")])
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
 
 
 # --- pack_html corners, on hand-made sites ------------------------------------------------------------------------
@@ -289,6 +412,48 @@ def test_pack_html_downloads_inline_small_text_and_drop_binary_or_large(
     assert any("data/grid-1.png: larger than 200 bytes" in s for s in result.skipped)
     assert any("data/weights.pt: a binary file" in s for s in result.skipped)
     assert any("data/big.json: larger than 100 bytes" in s for s in result.skipped)
+
+
+def test_pack_html_holds_a_picture_once_wherever_it_is_shown_or_linked(tmp_path: Path) -> None:
+    """A picture shown on two pages is held by the <img> of its own folder's page, the other naming it; the link
+    wrapped around it is dropped, a "full size" link points to it; a copy of it under another name is the same
+    picture; a download linked from two pages is one entry of the file list."""
+    pic, other = png("red", (9, 5)), png("blue", (3, 3))
+    figure = '<a href="{0}"><img src="{0}" alt="the {1}"></a> <a href="{0}">full size</a>'
+    site = make_site(
+        tmp_path / "site",
+        {
+            "index.html": page(
+                figure.format("a/pic.png", "pic") + '<img src="copy.png" alt="a copy"> <a href="a/data.csv">csv</a>'
+            ).replace("INDEX", "index.html"),
+            "a/index.html": page(
+                figure.format("pic.png", "pic") + '<img src="blue.png" alt="blue"> <a href="data.csv">csv</a>'
+            ).replace("INDEX", "../index.html"),
+            "a/pic.png": pic,
+            "copy.png": pic,
+            "a/blue.png": other,
+            "a/data.csv": "x,y\n1,2\n",
+        },
+    )
+    result = pack_html(site, tmp_path / "out.html")
+    text = result.path.read_text()
+    doc = parse(text)
+    assert text.count(base64.b64encode(pic).decode()) == 1 and text.count(base64.b64encode(other).decode()) == 1
+    holders = [a for a in doc.all("img") if a.get("src") and decode(a["src"] or "") == pic]
+    assert len(holders) == 1 and holders[0].get("alt") == "a copy"  # held on the page of its own folder
+    copies = [a for a in doc.all("img") if a.get("data-pack-img")]
+    assert sorted(a.get("alt") or "" for a in copies) == ["the pic", "the pic"]
+    assert all(a["data-pack-img"] == holders[0]["id"] for a in copies)
+    assert result.images == len(doc.all("img")) == 4
+    links = [a for a in doc.all("a") if (a.get("href") or "").startswith("#page-") and "pack" not in a["href"]]
+    full = [a["href"] for a in links if a["href"] != "#page-index" and "--pic-" in a["href"]]
+    assert len(full) == 2 and all(h[1:] in set(doc.ids) for h in full)  # each "full size" link, to a picture
+    assert not re.search(r"<a [^>]*><img", text)  # the links around the pictures are gone
+    csv = [a for a in doc.all("a") if a.get("data-pack-file")]
+    assert len(csv) == 2 and len({a["href"] for a in csv}) == 1
+    assert text.count(base64.b64encode(b"x,y\n1,2\n").decode()) == 1
+    entry = next(a for a in doc.all("a") if a.get("id") == csv[0]["data-pack-file"])
+    assert entry.get("download") == "data.csv" and decode(entry.get("href") or "") == b"x,y\n1,2\n"
 
 
 def test_pack_html_renames_ids_and_their_references_per_page(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import html.parser
 import json
 import os
@@ -205,3 +206,71 @@ def test_summary_json_holds_every_layer_drawn_and_lists_what_was_not(tmp_path: P
     assert rec["not_shown"] == [] and rec["other_tensors"] == []
     page = (tmp_path / "site" / "runs" / "model" / "mix" / "index.html").read_text()
     assert "No pattern score for mix: a 1x1 (pointwise) convolution" in page
+
+
+def test_a_layers_numbers_go_where_its_size_says_and_the_pages_say_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """site/downloads.py, at small thresholds: each kernel's weights in layer.json for a small layer, weights.npy
+    (float32) for a larger one, and past COPIED_WEIGHTS not copied: layer.json, the layer page and the kernel pages
+    name the model's own file. Past JSON_RESPONSES 1-D kernels, the frequency responses are in a .npy file. Pictures
+    of every input channel only where kernels are large enough for a pattern (5x5, not 3x3); a wide 1x1 layer's
+    weight matrix drawn cut to MATRIX_SIDE, saying so."""
+    from cnnkreport.rundir import CheckpointFile
+    from cnnkreport.site import downloads, sections
+
+    monkeypatch.setattr(downloads, "JSON_WEIGHTS", 100)
+    monkeypatch.setattr(downloads, "COPIED_WEIGHTS", 70_000)
+    monkeypatch.setattr(downloads, "JSON_RESPONSES", 4)
+    monkeypatch.setattr(sections, "MATRIX_SIDE", 4)
+    layers = (
+        LayerInfo("small", "conv2d", (4, 1, 5, 5)),  # 100 weights: layer.json
+        LayerInfo("mid", "conv1d", (8, 1, 31)),  # weights.npy; 8 kernels: their responses in a file
+        LayerInfo("wide5", "conv2d", (8, 300, 5, 5)),  # drawn as channel sums: a grid, and weights.npy
+        LayerInfo("wide3", "conv2d", (8, 300, 3, 3)),  # channel sums; 3x3: no grid
+        LayerInfo("big", "conv2d", (30, 260, 3, 3)),  # 70,200 weights: not copied
+        LayerInfo("mix", "conv2d", (6, 8, 1, 1)),  # a weight matrix, cut to 4 x 4
+    )
+    run = Run(tmp_path / "model")
+    files = (CheckpointFile("model.pt", None, "state_dict"),)
+    run.write_meta(RunMeta("model", "inspect", "complete", 0, layers, checkpoints=files))
+    rng = np.random.default_rng(0)
+    weights = {x.name: rng.normal(size=x.shape).astype(np.float32) for x in layers}
+    run.write_snapshots([(0, weights)])
+    build_site([run.path], tmp_path / "site")
+    folder = tmp_path / "site" / "runs" / "model"
+
+    def detail(name: str) -> dict:
+        return json.loads((folder / name / "layer.json").read_text())
+
+    small = detail("small")
+    assert np.array(small["kernels"][0]["weights"]).shape == (1, 5, 5) and small["weights_file"] is None
+    assert not (folder / "small" / "weights.npy").exists() and small["weights_not_copied"] is None
+    mid = detail("mid")
+    assert mid["weights_file"] == "weights.npy" and mid["kernels"][0]["weights"] is None
+    assert "float32" in mid["weights_format"]
+    np.testing.assert_array_equal(np.load(folder / "mid" / "weights.npy"), weights["mid"])
+    responses = np.load(folder / "mid" / mid["frequency_response_file"])
+    assert responses.shape == (8, 2, len(mid["frequency_response_axis"])) and responses.dtype == np.float32
+    assert all(k["frequency_response"] is None for k in mid["kernels"])
+    assert small["frequency_response_file"] is None  # 2-D: no responses as numbers at all
+    wide5 = (folder / "wide5" / "index.html").read_text()
+    assert "summed over its 300 input channels" in wide5
+    assert (
+        'href="grid-1.png"' in wide5 and 'href="weights.npy"' in wide5 and (folder / "wide5" / "grid-1.png").is_file()
+    )
+    wide3 = (folder / "wide3" / "index.html").read_text()
+    assert "summed over its 300 input channels" in wide3 and 'href="weights.npy"' in wide3
+    assert not list((folder / "wide3").glob("grid-*.png"))  # a 3x3 channel's picture tells nothing from noise
+    big = detail("big")
+    assert big["weights_file"] is None and not (folder / "big" / "weights.npy").exists()
+    assert big["weights_not_copied"] == {"numbers": 70_200, "where": "the model's own file model.pt"}
+    assert not list((folder / "big").glob("grid-*.png"))
+    page = " ".join(html.unescape((folder / "big" / "index.html").read_text()).split())
+    assert "Every weight: the model's own file model.pt (70,200 numbers, not copied into the site)" in page
+    kernel = " ".join(html.unescape((folder / "big" / "kernels" / "0.html").read_text()).split())
+    assert "every channel: the model's own file model.pt (70,200 numbers, not copied into the site)" in kernel
+    mix = " ".join(html.unescape((folder / "mix" / "index.html").read_text()).split())
+    assert "The first 4 of 6 kernels and 4 of 8 input channels" in mix and "the model's own file model.pt" in mix
+    config = " ".join(html.unescape((folder / "config.html").read_text()).split())
+    assert "not copied whole into the site: they are the model's own file (model.pt)" in config

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,14 +23,14 @@ from ..analysis.recipe import RecipeCheck
 from ..analysis.results import LayerResult
 from ..analysis.scores import LayerAnalysis
 from ..config import RunConfig
-from ..data import make_dataset
+from ..data import Dataset, class_samples
 from ..draw import figures, mosaic
 from ..errors import UserError
-from ..files import atomic_write, atomic_write_text
 from ..rundir import LayerInfo, Run, RunMeta
 from ..tomlio import from_dict, read_toml
 from . import layout as paths
 from . import reference
+from .downloads import Numbers, copy_run_files, weights_home, write_layer_json
 from .kernels import GIF_FRAMES, KernelView, kernel_views
 from .layout import Folder, Layout, swap_in
 from .pages import write_pages
@@ -48,10 +47,10 @@ from .sections import (
 from .views import MAX_KERNEL_PAGES, Figure, LayerView, Reference, RunView, Section
 
 MAX_WORKERS = 8  # processes drawing layers in parallel (at most one per core)
-MAX_WEIGHTS_DOWNLOAD = 20 * 2**20  # bytes of final weights copied into the site for download
-MAX_JSON_WEIGHTS = 200_000  # weights of a layer written into layer.json; a larger layer's go to weights.npy
+SAMPLE_CLASSES = 12  # classes of a user's data set that the data samples and feature maps show at most
 
 Checks = Sequence[RecipeCheck] | Callable[[list[RunView]], Sequence[RecipeCheck]]
+Analysed = Mapping[str, LayerAnalysis | None]  # a run's layers analysed already, by name (None: too small to score)
 
 
 @dataclass(frozen=True)
@@ -70,15 +69,17 @@ def build_site(
     on_run: Callable[[str], None] | None = None,
     checks: Checks = (),
     training: Training | None = None,
+    analysed: Sequence[Analysed | None] | None = None,
 ) -> list[RunView]:
     """Render the site for `run_paths` into `out`, with the recipe page when there are `checks` (or a function that
     judges them from the gathered views, so that no layer is analysed twice). With `training`, the runs are trained
-    first, and each is drawn as soon as it is ready. A failure leaves the previous site at `out` untouched."""
+    first, and each is drawn as soon as it is ready. `analysed[i]`: run i's layers already analysed (by name), drawn
+    without analysing them again. A failure leaves the previous site at `out` untouched."""
     if not run_paths:
         raise UserError("no runs to render")
 
     def fill(layout: Layout) -> list[RunView]:
-        views = gather(run_paths, layout, on_run, training)
+        views = gather(run_paths, layout, on_run, training, analysed)
         write_pages(views, layout, checks(views) if callable(checks) else checks)
         return views
 
@@ -108,9 +109,11 @@ def gather(
     layout: Layout,
     on_run: Callable[[str], None] | None = None,
     training: Training | None = None,
+    analysed: Sequence[Analysed | None] | None = None,
 ) -> list[RunView]:
-    """Phase 1: read every run, analyse it, and write its figures into its folders of `layout`, layers in parallel;
-    `on_run(name)` as each run is done. With `training`, the drawing begins as the runs become ready."""
+    """Phase 1: read every run, analyse it (but the layers of `analysed[i]`, analysed already), and write its figures
+    into its folders of `layout`, layers in parallel; `on_run(name)` as each run is done. With `training`, the
+    drawing begins as the runs become ready."""
     runs = [Run(p) for p in run_paths]
     metas: list[RunMeta | None] = [None] * len(runs)  # a run still to be trained is read when it is ready
     if training is None:
@@ -128,7 +131,7 @@ def gather(
             """Claim run i's folders and hand its drawing jobs to the workers, once."""
             if plans[i] is None:
                 plan = plans[i] = _plan(runs[i], metas[i] or runs[i].read_meta(), names[i], slugs[i], layout)
-                for fn, args in _jobs(plan, layout):
+                for fn, args in _jobs(plan, layout, analysed[i] if analysed else None):
                     drawing.submit(i, fn, args)
 
         if training is not None:
@@ -159,20 +162,26 @@ def _plan(run: Run, meta: RunMeta, name: str, rslug: str, layout: Layout) -> _Ru
     if run.config_path.is_file():
         config_text = run.config_path.read_text(encoding="utf-8")
         cfg = from_dict(RunConfig, read_toml(run.config_path))
-    return _Run(run, meta, name, rslug, config_text, cfg, _copy_downloads(run, folder), folder)
+    return _Run(run, meta, name, rslug, config_text, cfg, copy_run_files(run, folder), folder)
 
 
-def _jobs(p: _Run, layout: Layout) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
-    """The run's drawing jobs: one per layer (into the layer's folder, claimed here), then the run-level figures
-    (into the run's); each returns its result and its folder, with the files it handed out."""
+def _jobs(
+    p: _Run, layout: Layout, analysed: Analysed | None = None
+) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
+    """The run's drawing jobs: one per layer (into the layer's folder, claimed here; with its analysis, where
+    `analysed` holds it), then the run-level figures (into the run's); each returns its result and its folder, with
+    the files it handed out."""
     infos = list(p.meta.layers)
     jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
     for j, (info, lslug) in enumerate(zip(infos, paths.layer_slugs([li.name for li in infos]), strict=True)):
         folder = layout.folder(paths.layer_dir(p.slug, lslug), f"layer {info.name!r} of run {p.name!r}")
         # Lee's input-space picture needs the architecture between the layers (2x pooling): known for the
-        # second layer of a run trained here, not for a user's model.
-        prev_name = infos[0].name if j == 1 and p.config is not None else None
-        job = _Layer(p.run, info, lslug, p.config, prev_name, j == 0, p.meta.sample_rate)
+        # second layer of a PulseNet trained here, not for a user's model (nor an FCN, which does not pool).
+        pooled = p.config is not None and p.config.model.arch == "pulsenet"
+        prev_name = infos[0].name if j == 1 and pooled else None
+        job = _Layer(p.run, info, lslug, p.config, prev_name, j == 0, p.meta.sample_rate, weights_home(p.meta))
+        if analysed is not None and info.name in analysed:
+            job = replace(job, analysed=True, analysis=analysed[info.name])
         jobs.append((_filled, (_layer_view, folder, job)))
     jobs.append((_filled, (_run_figures, p.folder, p.run, p.config)))
     return jobs
@@ -256,27 +265,37 @@ def _run_figures(folder: Folder, run: Run, cfg: RunConfig | None) -> list[Figure
             )
         )
     if cfg is not None:
-        sample_cfg = replace(cfg.data, n_train=12 * len(cfg.data.classes), n_test=0)
-        montage = figures.data_montage(make_dataset(sample_cfg, cfg.seed))
+        sample = class_samples(cfg.data, cfg.seed, 12, SAMPLE_CLASSES)
+        montage = figures.data_montage(sample)
         data = folder.file(paths.DATA, "the data samples")
         figures.save(montage, data.path, dpi=figures.PANEL_DPI)
-        figs.append(
-            Figure(
-                data.src,
-                f"Sample {cfg.data.kind}s of each waveform class, one row per class",
-                "Samples drawn with this run's data settings, one row per class.",
-            )
-        )
+        figs.append(_samples_figure(data.src, cfg, sample))
     return figs
+
+
+def _samples_figure(src: str, cfg: RunConfig, sample: Dataset) -> Figure:
+    d = cfg.data
+    if not d.path:
+        return Figure(
+            src,
+            f"Sample {d.kind}s of each waveform class, one row per class",
+            "Samples drawn with this run's data settings, one row per class.",
+        )
+    what, shown = "images" if d.kind == "image" else "series", len(sample.classes)
+    some = f" (the first {shown} of its {len(d.classes)} classes)" if shown < len(d.classes) else ""
+    channel = f", channel 1 of {d.channels}" if d.channels > 1 else ""
+    caption = f"Training {what} as the network sees them (standardised{channel}), one row per class{some}."
+    return Figure(src, f"Training {what} of each class, one row per class", caption)
 
 
 def _class_samples(info: LayerInfo, first: bool, cfg: RunConfig | None) -> tuple[np.ndarray, list[str]] | None:
     """One image of each class from the run's data settings (B, 1, H, W), for a first Conv2d layer on images."""
     if not (first and info.kind == "conv2d" and info.shape[1] == 1 and cfg is not None and cfg.data.kind == "image"):
         return None
-    sample = make_dataset(replace(cfg.data, n_train=10 * len(cfg.data.classes), n_test=0), cfg.seed)
-    idx = [int(np.flatnonzero(sample.y_train == c)[0]) for c in range(len(sample.classes))]
-    return sample.x_train[idx], list(sample.classes)
+    sample = class_samples(cfg.data, cfg.seed, 1 if cfg.data.path else 10, SAMPLE_CLASSES)
+    shown = [c for c in range(len(sample.classes)) if (sample.y_train == c).any()]
+    idx = [int(np.flatnonzero(sample.y_train == c)[0]) for c in shown]
+    return sample.x_train[idx], [sample.classes[c] for c in shown]
 
 
 def _kernel_rows(a: LayerAnalysis) -> list[dict[str, Any]]:
@@ -327,6 +346,9 @@ class _Layer:
     prev_name: str | None  # the conv layer before it, for the input-space picture
     first: bool  # the model's first layer
     sample_rate: float | None  # of the model's input, in Hz, where the user gave it
+    weights_home: str = ""  # where the run's weights are outside the site, in words (downloads.weights_home)
+    analysed: bool = False  # analysed already (Report.save): `analysis` is the layer's, not to be redone
+    analysis: LayerAnalysis | None = None
 
 
 @dataclass(frozen=True)
@@ -355,15 +377,16 @@ class _Analysed:
 def _layer_view(folder: Folder, job: _Layer) -> LayerView:
     """Everything about one layer: its figures in its folder, its numbers, its page and its kernels' pages."""
     info = job.info
-    # One pass over the snapshots, a chunk at a time: the scores at every snapshot, and the first and last weights.
-    scorer = scores.score_chunks(info.name, info.kind, job.run.iter_kernels(info.name))
-    a = scorer.analysis()
+    # One pass over the snapshots, a chunk at a time: the scores at every snapshot (unless analysed already), and the
+    # first and last weights.
+    scorer = scores.score_chunks(info.name, info.kind, job.run.iter_kernels(info.name), score=not job.analysed)
+    a = job.analysis if job.analysed else scorer.analysis()
     steps, last = scorer.steps, scorer.last
     assert last is not None  # iter_kernels yields at least one snapshot or raises
     frames = _frames(job.run, info, len(steps), a is not None)
     timeline = Timeline.of(steps, job.run.read_metrics())
-    every_weight = None if a is None else paths.LAYER_WEIGHTS if _big(last) else paths.LAYER_JSON  # a download link
-    mosaic_fig, tiles = kernels_section(info, steps, last, frames, folder, every_weight)
+    numbers = Numbers.of(info, job.weights_home, a is not None)  # where every weight is: the pictures link it
+    mosaic_fig, tiles = kernels_section(info, steps, last, frames, folder, numbers)
     drawn = _Drawn(last, frames, timeline, _class_samples(info, job.first, job.config))
     if a is None:
         found = _Analysed(f"No pattern score for {info.name}: {report.not_scored(info.shape)}.")
@@ -376,31 +399,23 @@ def _layer_view(folder: Folder, job: _Layer) -> LayerView:
     return view
 
 
-def _big(last: np.ndarray) -> bool:
-    """Whether a layer's weights go to weights.npy, not into its layer.json."""
-    return bool(last.size > MAX_JSON_WEIGHTS)
-
-
 def _analysed(folder: Folder, job: _Layer, a: LayerAnalysis, drawn: _Drawn) -> _Analysed:
     """An analysed layer's sections (how detector-like, as filters, what the data offers), its numbers (in
-    layer.json, and its weights in weights.npy where they are too many for the JSON) and its kernels' pages."""
+    layer.json, beside it the binary files that downloads.py puts its larger numbers in) and its kernels' pages."""
     info, cfg, rate = job.info, job.config, job.sample_rate
     filters_, freq = filter_section(info, a, folder, rate)
     matches = analysis_section(a, drawn.frames, folder)
     # where no match claim is possible, what the kernels do as filters comes first
     found = _Analysed(report.headline(a, rate), [matches, filters_] if a.claims_possible else [filters_, matches])
     found.summary, found.rows = report.layer_summary(a, rate), _kernel_rows(a)
-    big, weights_file = _big(drawn.last), None
-    if big:
-        weights = folder.file(paths.LAYER_WEIGHTS, "the layer's weights")
-        atomic_write(weights.path, lambda fh: np.save(fh, drawn.last, allow_pickle=False))
-        weights_file = weights.src
-    detail = report.layer_detail(a, None if big else drawn.last, freq, weights_file, rate)
-    atomic_write_text(folder.file(paths.LAYER_JSON, "the layer's numbers").path, report.dumps(detail, compact=True))
+    numbers = Numbers.of(info, job.weights_home)
+    write_layer_json(folder, a, drawn.last, freq, numbers, rate)  # and weights.npy, where the numbers go there
     samples = drawn.samples
     maps = None if samples is None else (filters.feature_maps_2d(drawn.last, samples[0]), samples[1])
     pages = folder.folder(paths.KERNELS, "the kernels' pages and pictures")
-    found.kernels = kernel_views(info, a, drawn.last, drawn.frames, pages, drawn.timeline, maps, limit=MAX_KERNEL_PAGES)
+    found.kernels = kernel_views(
+        info, a, drawn.last, drawn.frames, pages, drawn.timeline, maps, MAX_KERNEL_PAGES, numbers.words()
+    )
     if cfg is not None and reference.applies(info, job.first, cfg, a):
         offered, found.reference = reference.reference_section(info, a, cfg, folder)
         found.sections.insert(found.sections.index(matches) + 1, offered)
@@ -417,22 +432,3 @@ def _player(timeline: Timeline, sections: list[Section], a: LayerAnalysis | None
         None if a is None else np.median(a.scores, axis=1),
         "median r*",
     )
-
-
-def _copy_downloads(run: Run, folder: Folder) -> list[tuple[str, str]]:
-    """Copy the run's config, metrics and final weights into the site, for download (weights only up to a size
-    that a static site can carry)."""
-    out = []
-    if run.config_path.is_file():
-        config = folder.file(paths.CONFIG_TOML, "the config")
-        shutil.copyfile(run.config_path, config.path)
-        out.append((config.src, "the resolved config"))
-    if run.metrics_path.is_file():
-        metrics = folder.file(paths.METRICS, "the metrics")
-        shutil.copyfile(run.metrics_path, metrics.path)
-        out.append((metrics.src, "loss and accuracy at every step"))
-    if run.weights_path.is_file() and run.weights_path.stat().st_size <= MAX_WEIGHTS_DOWNLOAD:
-        weights = folder.file(paths.WEIGHTS, "the final weights")
-        shutil.copyfile(run.weights_path, weights.path)
-        out.append((weights.src, "final weights, a plain state_dict: torch.load(path, weights_only=True)"))
-    return out

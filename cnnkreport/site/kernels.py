@@ -27,7 +27,7 @@ GIF_FRAMES = 16  # frames of a single kernel's evolution GIF
 EVOLUTION_ID, SCORE_ID = "kernel-evolution", "score-chart"  # what a kernel page's player moves
 SPECTRUM_ZOOM = 4  # a kernel's 2-D spectrum is shown at 4 CSS px a frequency bin
 MAX_CHANNELS = 16  # input channels drawn (and printed as numbers) one by one; more: the channel sum
-MAX_PRINTED = 4096  # weights printed on a kernel's page; more: layer.json or weights.npy hold them
+MAX_PRINTED = 4096  # weights printed on a kernel's page; more: the page says where they are (downloads.Numbers)
 WRAP = 32  # taps per row of a long 1-D filter's table
 
 
@@ -118,12 +118,14 @@ def kernel_views(
     timeline: Timeline,
     maps: tuple[np.ndarray, list[str]] | None = None,
     limit: int | None = None,
+    where: str = "the layer's layer.json",
 ) -> list[KernelView]:
     """Pages' contents and pictures for the kernels of a layer (the first `limit` of them), the pictures written
     into `folder` (the layer's kernels/ folder, where the pages go too): `last` (out, in, *k) the weights at the
     last snapshot, `frames` the snapshots for the evolution animations (at least GIF_FRAMES of them, of at least
     the first `limit` kernels), `timeline` the run's steps, epochs and losses for the player's label. `maps`:
-    (first-layer feature maps (B, out, H, W), class names)."""
+    (first-layer feature maps (B, out, H, W), class names). `where`: where every weight of the layer is, in words
+    (downloads.Numbers.words), for the pages that cannot print them all."""
     out, in_c = last.shape[:2]
     w = last.reshape(out, in_c, *a.kshape)
     evolving = None
@@ -140,7 +142,7 @@ def kernel_views(
             _picture(i, name, w, a.summed_last, folder),
             None if evolving is None else _evolution(i, name, a, evolving, folder),
             _matches(i, a, folder),
-            _numbers(i, a),
+            {**_numbers(i, a), "weights_in": where},
             colourbar=not (len(a.kshape) == 1 and in_c == 1),
         )
         view.score_chart = _score_chart(i, name, a)
@@ -153,7 +155,7 @@ def kernel_views(
             view.pictures.append(_spectrum(i, name, a.summed_last[i], folder))
         if maps is not None:
             view.pictures.append(_maps(i, name, maps, folder))
-        view.weights = _weights(w[i], a.summed_last[i])
+        view.weights = _weights(w[i], a.summed_last[i], where)
         views.append(view)
     return views
 
@@ -282,9 +284,9 @@ def _maps(i: int, name: str, maps: tuple[np.ndarray, list[str]], folder: layout.
     )
 
 
-def _weights(w: np.ndarray, summed: np.ndarray) -> list[tuple[str, list[list[float]]]]:
+def _weights(w: np.ndarray, summed: np.ndarray, where: str) -> list[tuple[str, list[list[float]]]]:
     """The kernel's weights as tables: per input channel (a few), or their sum (many). A long 1-D filter is wrapped
-    into rows of WRAP taps; past MAX_PRINTED numbers, the page points to the files instead."""
+    into rows of WRAP taps; past MAX_PRINTED numbers, the page says where they are instead (`where`)."""
     in_c = len(w)
     shown = w if in_c <= MAX_CHANNELS else summed[None]
     if shown.size > MAX_PRINTED:
@@ -299,5 +301,5 @@ def _weights(w: np.ndarray, summed: np.ndarray) -> list[tuple[str, list[list[flo
     else:
         tables = _weights_tables(shown)
     if in_c > MAX_CHANNELS:
-        tables = [(f"summed over the {in_c} input channels (all channels: layer.json or weights.npy)", tables[0][1])]
+        tables = [(f"summed over the {in_c} input channels (every channel: {where})", tables[0][1])]
     return tables

@@ -5,6 +5,7 @@ link is relative to the page that holds it (templates call url(path))."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from functools import partial
@@ -25,9 +26,12 @@ from ..files import atomic_write_text
 from ..names import unique_slugs
 from ..rundir import Run
 from . import layout as paths
+from . import published
 from .layout import Layout, templates_dir, write_static
 from .player import PAGE_CSP, PAGE_JS
 from .views import TABLE_PAGE, LayerView, RunView, describe
+
+SUMMARY_INDENTED = 1_000_000  # characters of summary.json up to which it is indented for reading
 
 
 def _num(v: float | None, digits: int = 2) -> str:
@@ -87,7 +91,8 @@ def write_pages(views: list[RunView], layout: Layout, checks: Sequence[RecipeChe
     if checks:
         page("recipe.html", paths.RECIPE, "the recipe page", recipe_images=recipe_images, **common)
     for v in views:
-        page("run.html", paths.run_page(v.slug), f"the page of run {v.name!r}", run=v, **common)
+        run_page = paths.run_page(v.slug)
+        page("run.html", run_page, f"the page of run {v.name!r}", run=v, published=_published(v), **common)
         page("config.html", paths.config_page(v.slug), f"the config page of run {v.name!r}", run=v, **common)
         for lv in v.layers:
             _layer_pages(layout, env, v, lv, common)
@@ -109,7 +114,10 @@ def write_pages(views: list[RunView], layout: Layout, checks: Sequence[RecipeChe
         "runs": [run_summary(v) for v in views],
         "recipe_checks": [c.summary() for c in checks],
     }
-    atomic_write_text(layout.claim(paths.SUMMARY, "summary.json"), report.dumps(summary))
+    text = report.dumps(summary)
+    if len(text) > SUMMARY_INDENTED:  # a large model's: written without indentation, a third smaller
+        text = report.dumps(summary, compact=True)
+    atomic_write_text(layout.claim(paths.SUMMARY, "summary.json"), text)
     write_static(layout)
 
 
@@ -124,7 +132,23 @@ def run_summary(v: RunView) -> dict[str, Any]:
         "layers": [layer_record(lv) for lv in v.layers],
         "not_shown": report.listed(v.meta.unshown),
         "other_tensors": report.listed(v.meta.other_tensors),
+        "data": data_record(v),
     }
+
+
+def _published(v: RunView) -> published.Context | None:
+    """The archive's published figures for the run's data set, where it is one of the archive's."""
+    src = v.meta.data
+    return None if src is None else published.context(src.name, src.n_train, src.n_test)
+
+
+def data_record(v: RunView) -> dict[str, Any] | None:
+    """A run's `data` in summary.json: where a user's data set came from (userdata.DataSource, every field), and
+    `published`, the archive's published accuracies for it (null where there are none); null for the waveforms."""
+    if v.meta.data is None:
+        return None
+    context = _published(v)
+    return {**dataclasses.asdict(v.meta.data), "published": None if context is None else context.summary()}
 
 
 def layer_record(lv: LayerView) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from ..draw import compact, figures, filter_figures, mosaic
 from ..rundir import LayerInfo
 from .as_filters import filter_section as filter_section  # the "As filters" section, drawn there
 from .as_filters import sorted_order
+from .downloads import COPIED_WEIGHTS, GRID_BUDGET, Numbers, grid_applies
 from .kernels import animation
 from .layout import INPUT_SPACE, Folder
 from .player import chart_markers
@@ -25,6 +26,7 @@ MAX_MATCH_ROWS = 32  # kernels shown beside their best matches in one figure (fe
 EVOLUTION_KERNELS = 64  # kernels in a layer's evolution GIF (the first; every frame draws them all)
 MAX_GRID = 16  # filters and input channels in the channel grid of a multi-channel 1-D layer
 LAYER_GIF_FRAMES = 40  # frames of a layer's evolution GIF (every snapshot stays in layer.json)
+MATRIX_SIDE = 256  # kernels and input channels of a 1x1 layer's weight matrix drawn (the first); the rest: numbers
 # The ids of what a layer page's player moves: the kernels' evolution, the kernels beside their matches, and the
 # marker on the score-over-training chart.
 EVOLUTION_ID, MATCHES_ID, OVER_TRAINING_ID = "evolution-view", "matches-view", "over-training-chart"
@@ -54,18 +56,19 @@ SIGNS = {
 }
 
 
-def _mosaics(
-    info: LayerInfo, step: int, last: np.ndarray, folder: Folder, weights_file: str | None
-) -> tuple[Figure, Figure]:
+def _mosaics(info: LayerInfo, step: int, last: np.ndarray, folder: Folder, numbers: Numbers | None) -> list[Figure]:
     """Draw the kernels after training (`last`) as mosaic.png (each tile on its own scale) and mosaic-global.png (one
     scale), the way that suits the layer and fits a page (compact.draw_layer): colour tiles for a first layer on RGB
     input, a weight matrix for 1x1 kernels, tiles, stem or line plots, heat-map rows for many long kernels, channel
     sums (and every channel in grid pictures, for download) where the channels do not fit; a long 1-D layer sorted by
-    peak frequency (as_filters.sorted_order), with its file order a picture linked. Returns both figures."""
-    files = {
-        "tile": folder.file("mosaic.png", "the kernels, each on its own scale"),
-        "global": folder.file("mosaic-global.png", "the kernels on one scale"),
-    }
+    peak frequency (as_filters.sorted_order), with its file order a picture linked; a 1x1 layer's first MATRIX_SIDE
+    kernels and channels, as a weight matrix with a row per kernel on its own scale (only: the matrix on one scale
+    would say little more, at the same weight). The caption links or names where every weight is (`numbers`).
+    Returns the figures."""
+    matrix = math.prod(info.shape[2:]) == 1
+    files = {"tile": folder.file("mosaic.png", "the kernels, each on its own scale")}
+    if not matrix:
+        files["global"] = folder.file("mosaic-global.png", "the kernels on one scale")
     if _colour(info):
         for scale, file in files.items():
             mosaic.write_rgb_png(file.path, mosaic.rgb_mosaic(last, scale))
@@ -73,15 +76,18 @@ def _mosaics(
         sign = "each colour channel's weight, mid-grey zero (Krizhevsky et al. 2012, Fig. 3)."
         links: tuple[tuple[str, str], ...] = ()
     else:
-        order = sorted_order(info, last)
-        drawn = {scale: compact.draw_layer(last if order is None else last[order], scale) for scale in files}
+        order = None if matrix else sorted_order(info, last)
+        cut = last[:MATRIX_SIDE, :MATRIX_SIDE] if matrix else last
+        drawn = {scale: compact.draw_layer(cut if order is None else last[order], scale) for scale in files}
         for scale, file in files.items():
             mosaic.write_png(file.path, drawn[scale].image)
         d = drawn["tile"]
-        what, sign, note, bar = d.what, SIGNS[d.what], d.note, d.colourbar
-        shown = f", the first {d.shown:,} of {d.total:,} kernels" if d.shown < d.total else ""
+        what, sign, note, bar = d.what, SIGNS[d.what], d.note + _cut(info, cut), d.colourbar
+        total = len(last)
+        shown = f", the first {d.shown:,} of {total:,} kernels" if d.shown < total else ""
         shown += f", each kernel summed over its {d.summed:,} input channels" if d.summed else ""
-        links = _full_grid(last, folder, weights_file) if d.summed or d.shown < d.total else ()
+        links, where = _full_grid(info, last, folder, numbers, bool(d.summed or d.shown < total or cut is not last))
+        note += where
         if order is not None:
             file_order = folder.file(FILE_ORDER, "the kernels in file order")
             mosaic.write_png(file_order.path, compact.draw_layer(last).image)
@@ -96,6 +102,8 @@ def _mosaics(
         colourbar=bar,
         links=links,
     )
+    if matrix:
+        return [main]
     common = Figure(
         files["global"].src,
         f"Layer {info.name} after training{shown}, all kernels on one common scale",
@@ -103,22 +111,40 @@ def _mosaics(
         pixels=True,
         colourbar=bar,
     )
-    return main, common
+    return [main, common]
 
 
-def _full_grid(last: np.ndarray, folder: Folder, weights_file: str | None) -> tuple[tuple[str, str], ...]:
-    """Every input channel of every kernel, where the page shows channel sums (or the first kernels only): grid
-    pictures for download (as many as compact.GRID_PIXELS allow) and the weights file. Returns (file, label) links."""
-    links = []
-    end = 0
-    for i, (image, first, end) in enumerate(compact.grid_pages(last), start=1):
-        grid = folder.file(f"grid-{i}.png", f"grid picture {i} of every input channel")
-        mosaic.write_png(grid.path, image, optimize=False)
-        links.append((grid.src, f"every input channel of kernels {first:,} to {end - 1:,} ({grid.src})"))
-    if weights_file is not None:
+def _cut(info: LayerInfo, cut: np.ndarray) -> str:
+    """What a 1x1 layer's weight matrix leaves out (MATRIX_SIDE), in words."""
+    (out, in_c), (rows, cols) = info.shape[:2], cut.shape[:2]
+    if (rows, cols) == (out, in_c):
+        return ""
+    return f"The first {rows:,} of {out:,} kernels and {cols:,} of {in_c:,} input channels. "
+
+
+def _full_grid(
+    info: LayerInfo, last: np.ndarray, folder: Folder, numbers: Numbers | None, partial: bool
+) -> tuple[tuple[tuple[str, str], ...], str]:
+    """Where every weight of the layer is: links to its weights file (weights.npy always; layer.json where the
+    picture is `partial`: channel sums, or the first kernels only) and, for a partial picture where they add
+    information (downloads.grid_applies), grid pictures of every input channel (as many as GRID_BUDGET allows);
+    or, for weights not copied into the site, a sentence that says where they are. Returns the (file, label) links
+    and that sentence."""
+    links: list[tuple[str, str]] = []
+    if numbers is None:
+        return (), ""
+    end = len(last)
+    if partial and grid_applies(info, numbers):
+        for i, (image, first, end) in enumerate(compact.grid_pages(last, GRID_BUDGET), start=1):
+            grid = folder.file(f"grid-{i}.png", f"grid picture {i} of every input channel")
+            mosaic.write_png(grid.path, image, optimize=False)
+            links.append((grid.src, f"every input channel of kernels {first:,} to {end - 1:,} ({grid.src})"))
+    if numbers.file is not None and (partial or numbers.weights == "file"):
         rest = f"all {len(last):,} kernels" if end < len(last) else "every weight"
-        links.append((weights_file, f"{rest}, as numbers ({weights_file})"))
-    return tuple(links)
+        links.append((numbers.file, f"{rest}, as numbers ({numbers.file})"))
+    elsewhere = numbers.file is None and (partial or numbers.count > COPIED_WEIGHTS)
+    where = f"Every weight: {numbers.words()}. " if elsewhere else ""
+    return tuple(links), where
 
 
 def kernels_section(
@@ -127,13 +153,13 @@ def kernels_section(
     last: np.ndarray,
     frames: mosaic.Frames,
     folder: Folder,
-    weights_file: str | None = None,
+    numbers: Numbers | None = None,
 ) -> tuple[Figure, Section]:
     """The layer's kernels after training (`last`, per-tile and global scale) and their evolution (from `frames`);
-    returns the main mosaic (what the run page shows of the layer) and the section. `weights_file`: the file in the
-    layer's folder that holds every weight, where there is one."""
-    main, common = _mosaics(info, int(steps[-1]), last, folder, weights_file)
-    figs = [main, common]
+    returns the main mosaic (what the run page shows of the layer) and the section. `numbers`: where every weight
+    of the layer is (downloads.Numbers), for the caption to link or name."""
+    figs = _mosaics(info, int(steps[-1]), last, folder, numbers)
+    main = figs[0]
     if animated(info, len(steps)):
         figs.append(_evolution(info, steps, frames, folder))
     return main, Section("Kernels", "kernels", figures=figs)
