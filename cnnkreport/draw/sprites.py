@@ -63,6 +63,11 @@ def gif_subset(n: int) -> list[int]:
     return keep if keep[-1] == n - 1 else [*keep, n - 1]
 
 
+def animation_files(name: str, gif: bool = True) -> tuple[str, str]:
+    """The file names write_animation gives an animation `name`: its sprite sheet, and its GIF ("" without one)."""
+    return f"{name}-frames.png", f"{name}.gif" if gif else ""
+
+
 def write_animation(
     folder: Path,
     name: str,
@@ -80,7 +85,7 @@ def write_animation(
     height, width = frames[0].shape[:2]
     cols, keep = sheet_layout(len(frames), height, width)
     kept = [frames[i] for i in keep]
-    src, animated = f"{name}-frames.png", f"{name}.gif" if gif else ""
+    src, animated = animation_files(name, gif)
     gif_frames = [frames[i] for i in gif_subset(len(frames))]
     if colour:
         _write_rgb_png(folder / src, sheet(kept, cols))

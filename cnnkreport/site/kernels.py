@@ -169,13 +169,12 @@ def animation(
     colour: bool = False,
     gif: bool = True,
 ) -> Sprite:
-    """sprites.write_animation into `folder`, for `what` (in words); its files (the sprite sheet and the GIF) are
-    claimed there as it returns, as their names are the sprites module's."""
-    sprite = sprites.write_animation(folder.dir, name, frames, snapshots, colour, gif)
-    for file in (sprite.src, sprite.gif):
+    """sprites.write_animation into `folder`, for `what` (in words); its files (the sprite sheet and the GIF, named
+    by sprites.animation_files) are claimed there before they are written."""
+    for file in sprites.animation_files(name, gif):
         if file:
             folder.file(file, what)
-    return sprite
+    return sprites.write_animation(folder.dir, name, frames, snapshots, colour, gif)
 
 
 def _picture(i: int, name: str, w: np.ndarray, summed: np.ndarray, folder: layout.Folder) -> Picture:
